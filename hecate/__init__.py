@@ -1,0 +1,1 @@
+"""Hecate's deployment as a Pulumi program: one component per concern, one stack per cluster."""

@@ -1,0 +1,92 @@
+"""The Flux sync: the GitRepository Flux pulls and the Kustomization it applies."""
+
+from __future__ import annotations
+
+from typing import NotRequired, Optional, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+
+from . import naming
+from .settings import Settings
+
+
+class LocalObjectReference(TypedDict):
+    name: str
+
+
+class GitRepositoryRef(TypedDict):
+    branch: str
+
+
+class GitRepositorySpec(TypedDict):
+    url: str
+    ref: GitRepositoryRef
+    interval: str
+    secretRef: NotRequired[LocalObjectReference]
+
+
+class SourceReference(TypedDict):
+    kind: str
+    name: str
+
+
+class KustomizationSpec(TypedDict):
+    interval: str
+    path: str
+    prune: bool
+    sourceRef: SourceReference
+    targetNamespace: str
+
+
+class FluxSync(pulumi.ComponentResource):
+    """What Flux needs to keep one cluster in step with its directory of the gitops tree."""
+
+    git_repository: k8s.apiextensions.CustomResource
+    kustomization: k8s.apiextensions.CustomResource
+
+    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("hecate:index:FluxSync", name, None, opts)
+        source = settings.gitops
+        assert source is not None, "gitops delivery without a gitops source passed validation"
+        child = pulumi.ResourceOptions(parent=self)
+        flux_labels = naming.labels(settings.cluster, "flux-sync", name="hecate")
+
+        repository: GitRepositorySpec = {
+            "url": source.url,
+            "ref": {"branch": source.branch},
+            "interval": source.interval,
+        }
+        if source.secret_ref:
+            repository["secretRef"] = {"name": source.secret_ref}
+        self.git_repository = k8s.apiextensions.CustomResource(
+            naming.GIT_REPOSITORY,
+            api_version="source.toolkit.fluxcd.io/v1",
+            kind="GitRepository",
+            metadata=ObjectMetaArgs(name=naming.GIT_REPOSITORY, namespace=naming.FLUX_NAMESPACE, labels=flux_labels),
+            spec=repository,
+            opts=child,
+        )
+
+        kustomization: KustomizationSpec = {
+            "interval": "5m",
+            "path": f"./{settings.workloads_dir}",
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": naming.GIT_REPOSITORY},
+            "targetNamespace": naming.NAMESPACE,
+        }
+        self.kustomization = k8s.apiextensions.CustomResource(
+            naming.KUSTOMIZATION,
+            api_version="kustomize.toolkit.fluxcd.io/v1",
+            kind="Kustomization",
+            metadata=ObjectMetaArgs(name=naming.KUSTOMIZATION, namespace=naming.FLUX_NAMESPACE, labels=flux_labels),
+            spec=kustomization,
+            opts=child,
+        )
+
+        self.register_outputs({
+            "gitRepository": naming.GIT_REPOSITORY,
+            "kustomization": naming.KUSTOMIZATION,
+            "path": kustomization["path"],
+        })

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Speed figures for the README: each a median over fresh processes, run side by side.
+
+  mocks   bare import of pulumi + the pulumi_kubernetes modules the program uses,
+          against evaluating one stack under mocks (imports included); and the unit suite.
+  engine  `pulumi preview` and `pulumi up` of a stack, against the same engine's
+          preview of an empty Python program (the floor).
+
+Usage: scripts/bench.py [mocks|engine ...] [--runs N] [--stack NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BARE_IMPORT = """
+import pulumi
+import pulumi_kubernetes
+import pulumi_kubernetes.apiextensions, pulumi_kubernetes.apps.v1, pulumi_kubernetes.core.v1
+import pulumi_kubernetes.meta.v1, pulumi_kubernetes.provider
+"""
+
+EVALUATE = """
+import sys
+sys.path.insert(0, {root!r})
+from tests.harness import evaluate
+assert evaluate({stack!r}).error is None
+"""
+
+
+def timed(command: list[str], cwd: Path = ROOT, env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - start
+
+
+def side_by_side(commands: dict[str, tuple], runs: int) -> dict[str, float]:
+    """Median wall time of each command, alternating them so load affects all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, (command, kwargs) in commands.items():
+            samples[name].append(timed(command, **kwargs))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def bench_mocks(stack: str, runs: int) -> None:
+    python = sys.executable
+    medians = side_by_side({
+        "bare import": ([python, "-c", BARE_IMPORT], {}),
+        f"evaluate {stack} under mocks": ([python, "-c", EVALUATE.format(root=str(ROOT), stack=stack)], {}),
+    }, runs)
+    floor = medians["bare import"]
+    for name, value in medians.items():
+        print(f"{name:32} {value:6.2f} s  {value / floor:4.2f}x")
+    suite = side_by_side({"unit suite": (
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "--ignore=tests/e2e"], {})}, max(1, runs // 2))
+    print(f"{'unit suite':32} {suite['unit suite']:6.2f} s")
+
+
+def bench_engine(stack: str, runs: int) -> None:
+    if not shutil.which("pulumi"):
+        sys.exit("pulumi is not on PATH: run `make bench`, which installs the engine first")
+    with tempfile.TemporaryDirectory(prefix="hecate-bench-") as tmp:
+        work = Path(tmp)
+        project, empty = work / "project", work / "empty"
+        from tests.e2e.engine import copy_project, engine_env  # the same setup as the e2e tests
+
+        copy_project(project)
+        empty.mkdir()
+        (empty / "Pulumi.yaml").write_text(
+            "name: floor\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n")
+        (empty / "__main__.py").write_text("import pulumi\n")
+        (empty / ".venv").symlink_to(sys.prefix)
+        env = engine_env(work / "state")
+        for directory in (project, empty):
+            subprocess.run(["pulumi", "stack", "init", stack], cwd=directory, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+        common = ["--stack", stack, "--non-interactive", "--skip-preview"]
+        medians = side_by_side({
+            "empty program preview (floor)": (["pulumi", "preview", "--stack", stack, "--non-interactive"],
+                                              {"cwd": empty, "env": env}),
+            f"pulumi preview --stack {stack}": (["pulumi", "preview", "--stack", stack, "--non-interactive"],
+                                                {"cwd": project, "env": env}),
+            # Each timed `up` is a real one: the daemon's version alternates, so the DaemonSet is re-rendered.
+            f"pulumi up --stack {stack}": (["sh", "-c",
+                                            "pulumi config set hecate:version 0.0.$(date +%N | cut -c1-6) "
+                                            f"--stack {stack} && pulumi up --yes " + " ".join(common)],
+                                           {"cwd": project, "env": env}),
+        }, runs)
+        floor = medians["empty program preview (floor)"]
+        for name, value in medians.items():
+            print(f"{name:32} {value:6.2f} s  {value / floor:4.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", nargs="*", choices=["mocks", "engine"], default=["mocks", "engine"])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--stack", default="beam")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    print(f"{os.cpu_count()} cores, median of {args.runs} runs")
+    if "mocks" in args.what:
+        bench_mocks(args.stack, args.runs)
+    if "engine" in args.what:
+        bench_engine(args.stack, args.runs)
+
+
+if __name__ == "__main__":
+    main()

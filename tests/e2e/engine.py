@@ -1,0 +1,95 @@
+"""Running the real Pulumi engine on a temporary copy of the project."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
+BIN = CACHE / "bin"
+PROJECT_FILES = ["Pulumi.yaml", "__main__.py", "requirements.txt", "hecate"]
+
+
+def missing_tools() -> list[str]:
+    """What scripts/install-pulumi should have put in the cache and did not."""
+    wanted = ["pulumi", "pulumi-language-python", "kustomize", "kubeseal"]
+    missing = [tool for tool in wanted if not (BIN / tool).is_file()]
+    if not list((CACHE / "pulumi-home" / "plugins").glob("resource-kubernetes-v*")):
+        missing.append("the kubernetes provider plugin")
+    return missing
+
+
+def engine_env(state: Path) -> dict[str, str]:
+    """The environment of a pulumi command: cached engine, throwaway file backend."""
+    state.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env.update({
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        "PULUMI_HOME": str(CACHE / "pulumi-home"),
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": "e2e-throwaway-passphrase",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "NO_COLOR": "1",
+    })
+    return env
+
+
+def copy_project(destination: Path, stacks: list[str] | None = None) -> None:
+    """The program and its stack files, with .venv pointing at the running interpreter's venv."""
+    destination.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    for stack_file in ROOT.glob("Pulumi.*.yaml"):
+        if stacks is None or stack_file.name[len("Pulumi."):-len(".yaml")] in stacks:
+            shutil.copy2(stack_file, destination / stack_file.name)
+    (destination / ".venv").symlink_to(sys.prefix)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Project:
+    path: Path
+    env: dict[str, str]
+
+    def pulumi(self, *args: str, check: bool = True, timeout: float = 600) -> Result:
+        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.path, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        result = Result(done.returncode, done.stdout, done.stderr)
+        if check:
+            assert result.code == 0, f"pulumi {' '.join(args)} failed ({result.code}):\n{result.text}"
+        return result
+
+    def preview_steps(self, stack: str, *extra: str) -> list[dict]:
+        """The steps of `pulumi preview --json`."""
+        return json.loads(self.pulumi("preview", "--stack", stack, "--json", *extra).out).get("steps", [])
+
+    def files(self, under: str = "gitops") -> dict[str, str]:
+        """Every file under a directory of the project, by relative path, with its sha256."""
+        base = self.path / under
+        return {
+            str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(base.rglob("*")) if p.is_file()
+        } if base.exists() else {}

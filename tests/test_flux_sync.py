@@ -1,0 +1,39 @@
+"""The Flux GitRepository and Kustomization of each cluster."""
+
+from __future__ import annotations
+
+from tests import guide
+from tests.harness import evaluate, stack_config
+
+GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
+KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+
+
+def test_kustomization_is_the_guides_with_a_per_cluster_path(evaluation):
+    written = guide.manifests()["clusters/beam-cluster/hecate-kustomization.yaml"]
+    declared = evaluation.get(KUSTOMIZATION, "hecate").manifest
+    cluster = stack_config(evaluation.stack)["hecate:cluster"]
+    # Each cluster syncs its own rendered directory; everything else is the guide's.
+    assert guide.missing_or_different({**written, "spec": {**written["spec"], "path": f"./infrastructure/hecate/{cluster}"}},
+                                      declared) == []
+    assert declared["spec"]["interval"] == "5m" and declared["spec"]["prune"] is True
+    assert declared["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "hecate-gitops"}
+    assert declared["spec"]["targetNamespace"] == "hecate"
+
+
+def test_git_repository_is_the_configured_source(evaluation):
+    source = stack_config(evaluation.stack)["hecate:gitops"]
+    declared = evaluation.get(GIT_REPOSITORY, "hecate-gitops").manifest
+    assert declared["metadata"]["name"] == "hecate-gitops"
+    assert declared["metadata"]["namespace"] == "flux-system"
+    assert declared["spec"]["url"] == source["url"]
+    assert declared["spec"]["ref"] == {"branch": source["branch"]}
+    assert declared["spec"]["interval"] == source["interval"]
+    assert declared["spec"].get("secretRef") == ({"name": source["secretRef"]} if "secretRef" in source else None)
+
+
+def test_public_https_source_needs_no_secret_ref():
+    declared = evaluate("beam", {"gitops": {"url": "https://github.com/hecate-social/hecate-gitops"}}).get(
+        GIT_REPOSITORY, "hecate-gitops").manifest
+    assert "secretRef" not in declared["spec"]
+    assert declared["spec"]["ref"] == {"branch": "main"} and declared["spec"]["interval"] == "1m"

@@ -1,0 +1,123 @@
+"""Stack configuration: defaults, the contract's keys, and bad input refused whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from hecate.settings import ComputeResources, ConfigError, parse, parse_quantity
+from tests.harness import evaluate
+
+SOURCE = {"url": "ssh://git@github.com/hecate-social/hecate-gitops", "branch": "main", "interval": "1m"}
+SEALED = "A" * 400  # the shape of a sealed value; contents are the controller's business
+
+
+def minimal(**extra):
+    return {"cluster": "beam-cluster", "version": "0.7.2", "gitops": SOURCE, **extra}
+
+
+def test_defaults_are_the_guides():
+    settings = parse(minimal())
+    assert settings.image_ref == "ghcr.io/hecate-social/hecate-daemon:0.7.2"
+    assert settings.ollama_host == "http://localhost:11434"
+    assert settings.log_level == "info"
+    assert settings.resources == ComputeResources("100m", "256Mi", "1000m", "1Gi")
+    assert settings.delivery == "gitops"
+    assert settings.gitops_dir == "./gitops"
+    assert settings.max_unavailable == 1
+    assert dict(settings.sealed_secrets) == {}
+
+
+def test_settings_are_frozen():
+    settings = parse(minimal())
+    with pytest.raises(AttributeError):
+        settings.version = "0.7.3"
+    with pytest.raises(TypeError):
+        settings.sealed_secrets["X"] = "y"
+
+
+def test_structured_values_arrive_as_json_text_from_the_engine():
+    settings = parse(minimal(
+        resources='{"requests": {"cpu": "50m"}, "limits": {"memory": "2Gi"}}',
+        gitops='{"url": "https://github.com/hecate-social/hecate-gitops", "branch": "release/1"}',
+        maxUnavailable="25%",
+    ))
+    assert settings.resources == ComputeResources("50m", "256Mi", "1000m", "2Gi")
+    assert settings.gitops.url.startswith("https://") and settings.gitops.branch == "release/1"
+    assert settings.gitops.interval == "1m" and settings.max_unavailable == "25%"
+
+
+def test_direct_delivery_needs_no_gitops_source_and_reads_the_kubernetes_context():
+    settings = parse({"cluster": "lab", "version": "1.0.0", "delivery": "direct"}, {"context": "lab-admin"})
+    assert settings.gitops is None and settings.kube_context == "lab-admin"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("100m", "0.1"), ("1", "1"), ("1000m", "1"), ("0.5", "0.5"), ("256Mi", str(256 * 2**20)),
+    ("1Gi", str(2**30)), ("1G", str(10**9)), ("1e3", "1000"),
+])
+def test_quantities(text, value):
+    assert parse_quantity(text) == __import__("decimal").Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["", "1.2.3", "10 Mi", "Gi", "-1", "1mi"])
+def test_malformed_quantities(text):
+    assert parse_quantity(text) is None
+
+
+# Each row: config overrides on the beam stack, the key its message must name,
+# and a fragment saying what is allowed. None removes the key.
+BAD_INPUTS = [
+    ({"logLevel": "verbose"}, "hecate:logLevel", "'verbose' is not one of debug, info, warn, error"),
+    ({"version": "latest"}, "hecate:version", "mutable tag"),
+    ({"version": "v0.7"}, "hecate:version", "release version"),
+    ({"version": None}, "hecate:version", "required"),
+    ({"cluster": None}, "hecate:cluster", "required"),
+    ({"cluster": "Beam_Cluster"}, "hecate:cluster", "DNS-1123 label"),
+    ({"image": "ghcr.io/hecate-social/hecate-daemon:0.7.2"}, "hecate:image", "without tag"),
+    ({"ollamaHost": "localhost:11434"}, "hecate:ollamaHost", "http:// or https:// URL"),
+    ({"ollamaHost": "ftp://ollama:21"}, "hecate:ollamaHost", "http:// or https:// URL"),
+    ({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}, "hecate:resources.limits.cpu", "below its request"),
+    ({"resources": {"requests": {"memory": "lots"}}}, "hecate:resources.requests.memory", "Kubernetes quantity"),
+    ({"resources": {"request": {"cpu": "1"}}}, "hecate:resources.request", "not a known field"),
+    ({"resources": "big"}, "hecate:resources", "is not an object"),
+    ({"delivery": "helm"}, "hecate:delivery", "is not one of gitops, direct"),
+    ({"gitopsDir": "../elsewhere"}, "hecate:gitopsDir", "without '..'"),
+    ({"gitops": None}, "hecate:gitops", "required for gitops delivery"),
+    ({"gitops": {**SOURCE, "url": "git@github.com:hecate-social/hecate-gitops"}}, "hecate:gitops.url", "ssh:// or https://"),
+    ({"gitops": {**SOURCE, "interval": "5 minutes"}}, "hecate:gitops.interval", "Flux duration"),
+    ({"gitops": {**SOURCE, "branch": "feature..x"}}, "hecate:gitops.branch", "git branch name"),
+    ({"gitops": {**SOURCE, "secretRef": "Flux_System"}}, "hecate:gitops.secretRef", "DNS-1123 subdomain"),
+    ({"sealedSecrets": {"OPENAI-API-KEY": SEALED}}, "hecate:sealedSecrets.OPENAI-API-KEY", "environment-variable name"),
+    ({"sealedSecrets": {"OPENAI_API_KEY": "sk-plaintext"}}, "hecate:sealedSecrets.OPENAI_API_KEY", "not a kubeseal-sealed value"),
+    ({"maxUnavailable": "0"}, "hecate:maxUnavailable", "percentage"),
+    ({"maxUnavailable": "150%"}, "hecate:maxUnavailable", "percentage"),
+    ({"logLevl": "debug"}, "hecate:logLevl", "not a known setting"),
+]
+
+
+@pytest.mark.parametrize("overrides, key, allowed", BAD_INPUTS, ids=[row[1] + "=" + str(row[0]) for row in BAD_INPUTS])
+def test_bad_input_is_refused_before_anything_is_declared(overrides, key, allowed):
+    evaluation = evaluate(
+        "beam",
+        {k: v for k, v in overrides.items() if v is not None},
+        remove=[k for k, v in overrides.items() if v is None],
+    )
+    assert isinstance(evaluation.error, Exception), f"{overrides} was accepted"
+    message = str(evaluation.error)
+    assert f"{key}:" in message and allowed in message, message
+    assert "Traceback" not in message
+    assert evaluation.resources == [], "a resource was declared despite bad configuration"
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        parse({"cluster": "Beam", "version": "latest", "logLevel": "loud", "typo": 1, "gitops": SOURCE})
+    keys = [p.split(":")[1] for p in caught.value.problems]
+    assert keys == ["typo", "cluster", "version", "logLevel"], caught.value.problems
+
+
+def test_sealed_values_are_not_echoed_in_messages():
+    plaintext = "sk-this-must-not-be-printed"
+    with pytest.raises(ConfigError) as caught:
+        parse(minimal(sealedSecrets={"OPENAI_API_KEY": plaintext}))
+    assert plaintext not in str(caught.value)
