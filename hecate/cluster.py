@@ -70,8 +70,8 @@ class HecateCluster(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions.merge(workloads, pulumi.ResourceOptions(depends_on=[self.namespace]))
         self.daemon = HecateDaemon("daemon", settings, opts=in_namespace)
         self.secrets = (
-            SealedSecrets("secrets", settings, settings.sealed_secrets, opts=in_namespace)
-            if settings.sealed_secrets
+            SealedSecrets("secrets", settings, opts=in_namespace)
+            if settings.sealed_secrets or settings.api_keys
             else None
         )
         self.flux_sync = (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, TypedDict
+from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from . import naming
+from . import naming, sealing
+from .sealed_value import SealedValue
 from .settings import Settings
 
 
@@ -18,28 +19,43 @@ class SecretTemplate(TypedDict):
 
 
 class SealedSecretSpec(TypedDict):
-    encryptedData: dict[str, str]
+    encryptedData: dict[str, pulumi.Input[str]]
     template: SecretTemplate
 
 
 class SealedSecrets(pulumi.ComponentResource):
     """hecate-secrets, sealed for one cluster's controller.
 
-    Holds only ciphertext: what kubeseal (or the program) sealed with the
-    cluster's public certificate. The controller alone can open it.
+    Holds only ciphertext: values sealed beforehand with kubeseal
+    (hecate:sealedSecrets) beside API keys the program seals itself from Pulumi
+    secrets (hecate:apiKeys) with the cluster's certificate. Only the controller
+    can open either.
     """
 
     sealed_secret: k8s.apiextensions.CustomResource
 
-    def __init__(self, name: str, settings: Settings, encrypted_data: Mapping[str, str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:SealedSecrets", name, None, opts)
+        encrypted_data: dict[str, pulumi.Input[str]] = dict(settings.sealed_secrets)
+        for key, value in settings.api_keys.items():
+            encrypted_data[key] = SealedValue(
+                key,
+                plaintext=pulumi.Output.secret(value.reveal()),
+                certificate=settings.sealing_cert,
+                scope=settings.sealing_scope,
+                namespace=naming.NAMESPACE,
+                name=naming.SECRET,
+                opts=pulumi.ResourceOptions(parent=self),
+            ).ciphertext
+
         secret_labels = naming.labels(settings.cluster, "secrets")
+        annotations = sealing.scope_annotations(settings.sealing_scope)
         spec: SealedSecretSpec = {
             "encryptedData": dict(sorted(encrypted_data.items())),
             # The Secret the controller produces: same name and namespace as the guide's.
             "template": {
-                "metadata": {"name": naming.SECRET, "namespace": naming.NAMESPACE, "labels": secret_labels},
+                "metadata": {"name": naming.SECRET, "namespace": naming.NAMESPACE, "labels": secret_labels,
+                             **({"annotations": annotations} if annotations else {})},
                 "type": "Opaque",
             },
         }
@@ -47,7 +63,8 @@ class SealedSecrets(pulumi.ComponentResource):
             naming.SECRET,
             api_version="bitnami.com/v1alpha1",
             kind="SealedSecret",
-            metadata=ObjectMetaArgs(name=naming.SECRET, namespace=naming.NAMESPACE, labels=secret_labels),
+            metadata=ObjectMetaArgs(name=naming.SECRET, namespace=naming.NAMESPACE, labels=secret_labels,
+                                    annotations=annotations or None),
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -8,6 +8,7 @@ every problem at once, each naming the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
+
+from . import sealing
 
 NAMESPACE = "hecate"  # config namespace, as in `hecate:version`
 
@@ -54,6 +57,27 @@ class ConfigError(ValueError):
         )
 
 
+class SecretText:
+    """A plaintext secret (an API key) that never shows itself in a repr, log or message."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretText(***)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretText) and hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(SecretText)
+
+
 @dataclass(frozen=True)
 class ComputeResources:
     request_cpu: str = "100m"
@@ -85,6 +109,10 @@ class Settings:
     gitops_dir: str = "./gitops"
     gitops: GitSource | None = None
     sealed_secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # API keys the program seals itself, for the controller whose certificate this is.
+    api_keys: Mapping[str, SecretText] = field(default_factory=lambda: MappingProxyType({}))
+    sealing_cert: str | None = None
+    sealing_scope: str = "strict"
     # From the `kubernetes:` namespace, used by `direct` delivery only.
     kube_context: str | None = None
     kubeconfig: str | None = None
@@ -278,20 +306,76 @@ def _parse_max_unavailable(raw: Any, problems: _Problems) -> int | str:
     return 1
 
 
-KEYS = (
-    "cluster", "version", "image", "ollamaHost", "logLevel", "resources", "maxUnavailable",
-    "delivery", "gitopsDir", "gitops", "sealedSecrets",
+FETCH_CERT = (
+    "fetch the controller's certificate once per cluster: "
+    "`kubeseal --fetch-cert > cert.pem && pulumi config set hecate:sealingCert -- \"$(cat cert.pem)\"`"
 )
 
 
-def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None) -> Settings:
+def _parse_sealing(raw: Mapping[str, Any], secret_keys: frozenset[str], sealed: Mapping[str, str],
+                   problems: _Problems) -> tuple[Mapping[str, SecretText], str | None, str]:
+    scope = _string("sealingScope", raw.get("sealingScope", "strict"), problems,
+                    lambda s: s in sealing.SCOPES, f"is not one of {', '.join(sealing.SCOPES)}")
+    cert = raw.get("sealingCert")
+    if cert is not None:
+        if not isinstance(cert, str):
+            problems.add("sealingCert", cert, "is not a PEM certificate (what `kubeseal --fetch-cert` prints)")
+            cert = None
+        else:
+            try:
+                sealing.load_certificate(cert)
+            except sealing.CertificateError as error:
+                problems.items.append(f"{NAMESPACE}:sealingCert: {_show(cert[:40] + '...')} {error}")
+                cert = None
+
+    keys_raw = raw.get("apiKeys")
+    if keys_raw is None:
+        return MappingProxyType({}), cert, scope or "strict"
+    # Never echo the value: problems name the key only.
+    if "apiKeys" not in secret_keys:
+        problems.items.append(
+            f"{NAMESPACE}:apiKeys: is stored in plain text; set each key as a secret: "
+            "`pulumi config set --secret --path 'hecate:apiKeys.OPENAI_API_KEY' sk-...`")
+    try:
+        keys = json.loads(keys_raw) if isinstance(keys_raw, str) else keys_raw
+    except json.JSONDecodeError:
+        keys = None
+    if not isinstance(keys, dict):
+        problems.items.append(f"{NAMESPACE}:apiKeys: is not an object mapping environment-variable names to keys")
+        return MappingProxyType({}), cert, scope or "strict"
+    api_keys: dict[str, SecretText] = {}
+    for name, value in sorted(keys.items()):
+        if not _ENV_NAME.match(name):
+            problems.add(f"apiKeys.{name}", name, "is not a valid environment-variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        elif not isinstance(value, str) or not value:
+            problems.items.append(f"{NAMESPACE}:apiKeys.{name}: is not a non-empty string")
+        elif name in sealed:
+            problems.items.append(
+                f"{NAMESPACE}:apiKeys.{name}: is also in hecate:sealedSecrets; keep {name} in one of them")
+        else:
+            api_keys[name] = SecretText(value)
+    if keys and "sealingCert" not in raw:
+        problems.items.append(f"{NAMESPACE}:apiKeys: is set but hecate:sealingCert is not; {FETCH_CERT}")
+    return MappingProxyType(api_keys), cert, scope or "strict"
+
+
+KEYS = (
+    "cluster", "version", "image", "ollamaHost", "logLevel", "resources", "maxUnavailable",
+    "delivery", "gitopsDir", "gitops", "sealedSecrets", "apiKeys", "sealingCert", "sealingScope",
+)
+
+
+def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None,
+          secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Settings from the `hecate:` config (short keys) and the `kubernetes:` config.
 
+    `secret_keys` are the short keys the engine holds as secrets.
     Raises ConfigError listing every problem.
     """
     problems = _Problems()
     for key in sorted(set(raw) - set(KEYS)):
-        problems.add(key, raw[key], f"is not a known setting (a typo?); known: {', '.join(KEYS)}")
+        shown = "***" if key in secret_keys else raw[key]
+        problems.add(key, shown, f"is not a known setting (a typo?); known: {', '.join(KEYS)}")
 
     cluster = raw.get("cluster")
     if cluster is None:
@@ -335,6 +419,7 @@ def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None) -> Sett
         else None
     )
     sealed_secrets = _parse_sealed_secrets(raw.get("sealedSecrets"), problems)
+    api_keys, sealing_cert, sealing_scope = _parse_sealing(raw, secret_keys, sealed_secrets, problems)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -343,6 +428,7 @@ def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None) -> Sett
         cluster=cluster, version=version, image=image, ollama_host=ollama_host,
         log_level=log_level, resources=resources, max_unavailable=max_unavailable,
         delivery=delivery, gitops_dir=gitops_dir, gitops=gitops, sealed_secrets=sealed_secrets,
+        api_keys=api_keys, sealing_cert=sealing_cert, sealing_scope=sealing_scope,
         kube_context=kube.get("context"), kubeconfig=kube.get("kubeconfig"),
     )
 
@@ -357,4 +443,7 @@ def load() -> Settings:
         prefix = f"{ns}:"
         return {k[len(prefix):]: v for k, v in everything.items() if k.startswith(prefix)}
 
-    return parse(namespace(NAMESPACE), namespace("kubernetes"))
+    prefix = f"{NAMESPACE}:"
+    secret_keys = frozenset(
+        key[len(prefix):] for key in everything if key.startswith(prefix) and runtime_config.is_config_secret(key))
+    return parse(namespace(NAMESPACE), namespace("kubernetes"), secret_keys)

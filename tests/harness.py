@@ -1,32 +1,41 @@
 """Runs the real __main__.py for a stack under Pulumi mocks and records what it declares.
 
-Nothing merges Pulumi.yaml and Pulumi.<stack>.yaml under mocks, so `stack_config`
-does what the engine does: project values first, the stack's over them, every
-value as the string the engine hands the program (objects as JSON).
+Nothing merges Pulumi.yaml and Pulumi.<stack>.yaml under mocks, so `evaluate`
+does what the engine does (hecate.stack_files): project values first, the
+stack's over them, every value as the string the engine hands the program
+(objects as JSON).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pulumi
-import yaml
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from hecate import stack_files
+from hecate.sealed_value import SealingProvider
+
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "__main__.py"
-PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+PROJECT = stack_files.project_name(ROOT)
 
 
 def stack_names() -> list[str]:
-    """Every committed stack: each Pulumi.<stack>.yaml is one cluster."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+    return stack_files.stack_names(ROOT)
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The stack's configuration as the engine would pass it, values still structured."""
+    return stack_files.stack_config(ROOT, stack)
 
 
 def _engine_value(value: Any) -> str:
@@ -38,22 +47,7 @@ def _engine_value(value: Any) -> str:
 
 
 def _qualify(key: str) -> str:
-    return key if ":" in key else f"{PROJECT}:{key}"
-
-
-def stack_config(stack: str) -> dict[str, Any]:
-    """The stack's configuration as the engine would pass it, values still structured."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text()).get("config") or {}
-    merged: dict[str, Any] = {}
-    for key, spec in project.items():
-        if isinstance(spec, dict) and ("value" in spec or "default" in spec):
-            merged[_qualify(key)] = spec.get("value", spec.get("default"))
-        elif not isinstance(spec, dict):
-            merged[_qualify(key)] = spec
-    stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    for key, value in (stack_file.get("config") or {}).items():
-        merged[_qualify(key)] = value
-    return merged
+    return stack_files.qualify(key, PROJECT)
 
 
 @dataclass
@@ -89,6 +83,7 @@ class Evaluation:
     resources: list[Declared] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     error: BaseException | None = None
+    logs: list[str] = field(default_factory=list)
 
     def get(self, type_: str, name: str) -> Declared:
         matches = [r for r in self.resources if r.type == type_ and r.name == name]
@@ -114,10 +109,32 @@ class _Recorder(pulumi.runtime.Mocks):
         self.evaluation.resources.append(
             Declared(args.typ, args.name, dict(args.inputs), args.provider or "", args.custom)
         )
+        if args.typ == "pulumi-python:dynamic:Resource":
+            # Seal for real, as the engine's dynamic provider would (it gets secrets unwrapped).
+            created = SealingProvider().create({k: unwrap_secret(v) for k, v in args.inputs.items()})
+            return created.id, {**args.inputs, **created.outs}
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
+
+
+class _LogRecorder(logging.Handler):
+    def __init__(self, evaluation: Evaluation):
+        super().__init__(logging.DEBUG)
+        self.evaluation = evaluation
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.evaluation.logs.append(record.getMessage())
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a recorded input is a Pulumi secret (as the engine would receive it)."""
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def unwrap_secret(value: Any) -> Any:
+    return value["value"] if is_secret(value) else value
 
 
 def _resolve(value: Any) -> Any:
@@ -138,8 +155,12 @@ def evaluate(
         config.pop(_qualify(key), None)
 
     evaluation = Evaluation(stack)
+    logger = logging.getLogger(f"hecate.tests.{stack}")
+    logger.handlers = [_LogRecorder(evaluation)]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
     runtime_settings.reset_options()
-    pulumi.runtime.set_mocks(_Recorder(evaluation), project=PROJECT, stack=stack, preview=preview)
+    pulumi.runtime.set_mocks(_Recorder(evaluation), project=PROJECT, stack=stack, preview=preview, logger=logger)
     pulumi.runtime.set_all_config(
         {k: _engine_value(v) for k, v in config.items()}, [_qualify(k) for k in secrets]
     )

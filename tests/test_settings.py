@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hecate.settings import ComputeResources, ConfigError, parse, parse_quantity
+from tests import certs
 from tests.harness import evaluate
 
 SOURCE = {"url": "ssh://git@github.com/hecate-social/hecate-gitops", "branch": "main", "interval": "1m"}
@@ -121,3 +122,45 @@ def test_sealed_values_are_not_echoed_in_messages():
     with pytest.raises(ConfigError) as caught:
         parse(minimal(sealedSecrets={"OPENAI_API_KEY": plaintext}))
     assert plaintext not in str(caught.value)
+
+
+def test_api_keys_parse_into_secrets_that_never_show():
+    pem, _ = certs.controller()
+    settings = parse(minimal(apiKeys='{"OPENAI_API_KEY": "sk-canary"}', sealingCert=pem),
+                     secret_keys=frozenset({"apiKeys"}))
+    assert settings.api_keys["OPENAI_API_KEY"].reveal() == "sk-canary"
+    assert "sk-canary" not in repr(settings)
+    assert settings.sealing_scope == "strict" and settings.sealing_cert == pem
+
+
+SEALING_BAD_INPUTS = [
+    ({"sealingCert": "not PEM"}, "hecate:sealingCert", "is not a PEM certificate"),
+    ({"sealingCert": "EC key"}, "hecate:sealingCert", "does not hold an RSA public key"),
+    ({"sealingCert": "expired"}, "hecate:sealingCert", "expired on"),
+    ({"sealingCert": "1024-bit"}, "hecate:sealingCert", "at least 2048 bits"),
+    ({"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealingCert": None}, "hecate:apiKeys",
+     "kubeseal --fetch-cert"),
+    ({"apiKeys": {"openai-key": "sk-canary-x"}}, "hecate:apiKeys.openai-key", "environment-variable name"),
+    ({"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealedSecrets": {"OPENAI_API_KEY": SEALED}},
+     "hecate:apiKeys.OPENAI_API_KEY", "also in hecate:sealedSecrets"),
+    ({"sealingScope": "global"}, "hecate:sealingScope", "strict, namespace-wide, cluster-wide"),
+]
+
+
+@pytest.mark.parametrize("overrides, key, allowed", SEALING_BAD_INPUTS, ids=[r[1] + ":" + r[2] for r in SEALING_BAD_INPUTS])
+def test_bad_sealing_input_is_refused_before_anything_is_declared(overrides, key, allowed):
+    config = {"sealingCert": certs.controller()[0], **overrides}
+    if config["sealingCert"] in certs.bad_certificates():
+        config["sealingCert"] = certs.bad_certificates()[config["sealingCert"]]
+    evaluation = evaluate("beam", {k: v for k, v in config.items() if v is not None},
+                          secrets=["apiKeys"] if "apiKeys" in config else [])
+    message = str(evaluation.error)
+    assert f"{key}:" in message and allowed in message, message
+    assert "sk-canary-x" not in message
+    assert evaluation.resources == []
+
+
+def test_api_keys_in_plain_text_config_are_refused():
+    evaluation = evaluate("beam", {"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealingCert": certs.controller()[0]})
+    assert "hecate:apiKeys: is stored in plain text" in str(evaluation.error)
+    assert "sk-canary-x" not in str(evaluation.error) and evaluation.resources == []

@@ -1,0 +1,43 @@
+"""A stack's configuration as committed: Pulumi.yaml's project config under Pulumi.<stack>.yaml's.
+
+The engine does this merge for `pulumi up`; tools that run without the engine
+(the mock tests, `python -m hecate verify`) use this one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def project_name(root: Path) -> str:
+    return yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+
+
+def stack_names(root: Path) -> list[str]:
+    """Every committed stack: each Pulumi.<stack>.yaml is one cluster."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def qualify(key: str, project: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def stack_config(root: Path, stack: str) -> dict[str, Any]:
+    """Fully qualified key -> value (structured values stay structured; secrets stay encrypted)."""
+    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project = project_file["name"]
+    merged: dict[str, Any] = {}
+    for key, spec in (project_file.get("config") or {}).items():
+        if isinstance(spec, dict) and ("value" in spec or "default" in spec):
+            merged[qualify(key, project)] = spec.get("value", spec.get("default"))
+        elif not isinstance(spec, dict):
+            merged[qualify(key, project)] = spec
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no stack file {path.name}: known stacks are {', '.join(stack_names(root))}")
+    for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
+        merged[qualify(key, project)] = value
+    return merged

@@ -1,0 +1,178 @@
+"""The program under the real Pulumi engine, for every committed stack.
+
+Each stack runs in its own temporary copy of the project with a throwaway file
+backend, through the whole life of a cluster: preview, up, a no-op preview, a
+rollout and its rollback, bad config, direct delivery against an unreachable
+cluster, and destroy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import schemas
+from tests.e2e.engine import BIN, Project, copy_project, engine_env, missing_tools
+from tests.harness import stack_config, stack_names
+
+# What one stack declares: (type, name) of every resource, the Stack included.
+EXPECTED_RESOURCES = {
+    ("pulumi:pulumi:Stack", None),
+    ("hecate:index:Cluster", "{cluster}"),
+    ("pulumi:providers:kubernetes", "workloads"),
+    ("pulumi:providers:kubernetes", "flux"),
+    ("kubernetes:core/v1:Namespace", "hecate"),
+    ("hecate:index:Daemon", "daemon"),
+    ("kubernetes:core/v1:ConfigMap", "hecate-config"),
+    ("kubernetes:apps/v1:DaemonSet", "hecate-daemon"),
+    ("hecate:index:FluxSync", "flux-sync"),
+    ("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops"),
+    ("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate"),
+}
+# The files `pulumi up` renders (the provider's naming: <apiVersion>-<kind>-<namespace>-<name>.yaml).
+EXPECTED_FILES = {
+    "gitops/infrastructure/hecate/{cluster}/1-manifest/v1-namespace-default-hecate.yaml",
+    "gitops/infrastructure/hecate/{cluster}/1-manifest/v1-configmap-hecate-hecate-config.yaml",
+    "gitops/infrastructure/hecate/{cluster}/1-manifest/apps_v1-daemonset-hecate-hecate-daemon.yaml",
+    "gitops/clusters/{cluster}/1-manifest/source.toolkit.fluxcd.io_v1-gitrepository-flux-system-hecate-gitops.yaml",
+    "gitops/clusters/{cluster}/1-manifest/kustomize.toolkit.fluxcd.io_v1-kustomization-flux-system-hecate.yaml",
+}
+DAEMON_FILE = "gitops/infrastructure/hecate/{cluster}/1-manifest/apps_v1-daemonset-hecate-hecate-daemon.yaml"
+
+UNREACHABLE_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: nowhere
+  cluster: {server: "https://127.0.0.1:9"}
+contexts:
+- name: nowhere
+  context: {cluster: nowhere, user: nobody}
+current-context: nowhere
+users:
+- name: nobody
+  user: {token: e2e-placeholder}
+"""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine_installed():
+    missing = missing_tools()
+    # Not a skip: CI installs the engine first, so its absence is a failure.
+    assert not missing, f"missing {', '.join(missing)} in {BIN.parent}: run scripts/install-pulumi"
+
+
+def new_project(tmp_path: Path, stack: str) -> Project:
+    copy_project(tmp_path / "project", stacks=[stack])
+    project = Project(tmp_path / "project", engine_env(tmp_path / "state"))
+    project.pulumi("stack", "init", stack)
+    return project
+
+
+def resource_key(step: dict) -> tuple[str, str | None]:
+    urn = step["urn"]
+    type_ = urn.split("::")[2].split("$")[-1]
+    return type_, None if type_ == "pulumi:pulumi:Stack" else urn.split("::")[3]
+
+
+def kustomize_build(directory: Path, scratch: Path) -> str:
+    """`kustomize build`, after generating a kustomization.yaml the way Flux does where there is none."""
+    copy = scratch / directory.name
+    shutil.copytree(directory, copy)
+    kustomize = str(BIN / "kustomize")
+    if not (copy / "kustomization.yaml").exists():
+        subprocess.run([kustomize, "create", "--autodetect", "--recursive"], cwd=copy, check=True)
+    done = subprocess.run([kustomize, "build", str(copy)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_stack_lifecycle(stack, tmp_path):
+    cluster = stack_config(stack)["hecate:cluster"]
+    project = new_project(tmp_path, stack)
+    expected_files = {f.format(cluster=cluster) for f in EXPECTED_FILES}
+    daemon_file = project.path / DAEMON_FILE.format(cluster=cluster)
+
+    # Preview lists exactly the expected resources, all to be created, and writes nothing.
+    steps = project.preview_steps(stack)
+    assert {resource_key(s) for s in steps} == {(t, n and n.format(cluster=cluster)) for t, n in EXPECTED_RESOURCES}
+    assert {s["op"] for s in steps} == {"create"}
+    assert project.files() == {}
+
+    # Up writes exactly the expected files, each valid against the real schemas.
+    project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
+    rendered = project.files()
+    assert set(rendered) == expected_files
+    for file in rendered:
+        for document in yaml.safe_load_all((project.path / file).read_text()):
+            assert schemas.problems(document) == [], file
+    outputs = project.pulumi("stack", "output", "--stack", stack, "--json").out
+    assert f'"workloads": "gitops/infrastructure/hecate/{cluster}"' in outputs
+
+    # Both directories build with kustomize as Flux would build them.
+    built = kustomize_build(project.path / f"gitops/infrastructure/hecate/{cluster}", tmp_path / "k1")
+    assert {d["kind"] for d in yaml.safe_load_all(built)} == {"Namespace", "ConfigMap", "DaemonSet"}
+    built = kustomize_build(project.path / f"gitops/clusters/{cluster}", tmp_path / "k2")
+    assert {d["kind"] for d in yaml.safe_load_all(built)} == {"GitRepository", "Kustomization"}
+
+    # Nothing to do right after; a second run renders the same bytes.
+    project.pulumi("preview", "--stack", stack, "--expect-no-changes")
+    project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
+    assert project.files() == rendered
+
+    # Rollout: one update, the DaemonSet, and its rendered image follows.
+    version = str(stack_config(stack)["hecate:version"])
+    major, minor, patch = version.split(".")
+    project.pulumi("config", "set", "hecate:version", f"{major}.{minor}.{int(patch) + 1}", "--stack", stack)
+    changed = [resource_key(s) for s in project.preview_steps(stack) if s["op"] != "same"]
+    assert changed == [("kubernetes:apps/v1:DaemonSet", "hecate-daemon")]
+    assert [s["op"] for s in project.preview_steps(stack) if s["op"] != "same"] == ["update"]
+    project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
+    after = project.files()
+    assert {f for f in rendered if rendered[f] != after[f]} == {str(daemon_file.relative_to(project.path))}
+    image = yaml.safe_load(daemon_file.read_text())["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(f":{major}.{minor}.{int(patch) + 1}")
+
+    # Rollback: the previous version restores the rendered files byte for byte.
+    project.pulumi("config", "set", "hecate:version", version, "--stack", stack)
+    project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
+    assert project.files() == rendered
+
+    # Bad config: a clear message, a non-zero exit, and nothing touched.
+    state_before = project.pulumi("stack", "export", "--stack", stack).out
+    project.pulumi("config", "set", "hecate:logLevel", "verbose", "--stack", stack)
+    result = project.pulumi("preview", "--stack", stack, check=False)
+    assert result.code != 0
+    assert "hecate:logLevel: 'verbose' is not one of debug, info, warn, error" in result.text
+    assert "Traceback" not in result.text
+    result = project.pulumi("up", "--stack", stack, "--yes", check=False)
+    assert result.code != 0 and "hecate:logLevel" in result.text
+    assert project.files() == rendered
+    assert project.pulumi("stack", "export", "--stack", stack).out == state_before
+    project.pulumi("config", "rm", "hecate:logLevel", "--stack", stack)
+    if "hecate:logLevel" in stack_config(stack):
+        project.pulumi("config", "set", "hecate:logLevel", stack_config(stack)["hecate:logLevel"], "--stack", stack)
+    project.pulumi("preview", "--stack", stack, "--expect-no-changes")
+
+    # Destroy removes the rendered files.
+    project.pulumi("destroy", "--stack", stack, "--yes", "--skip-preview")
+    assert project.files() == {}
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_direct_delivery_to_an_unreachable_cluster_fails_clearly(stack, tmp_path):
+    project = new_project(tmp_path, stack)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(UNREACHABLE_KUBECONFIG)
+    project.pulumi("config", "set", "hecate:delivery", "direct", "--stack", stack)
+    project.pulumi("config", "set", "kubernetes:kubeconfig", str(kubeconfig), "--stack", stack)
+    result = project.pulumi("up", "--stack", stack, "--yes", "--skip-preview", check=False, timeout=300)
+    assert result.code != 0
+    assert "127.0.0.1:9" in result.text and "unreachable" in result.text.lower(), result.text
+    assert "Traceback" not in result.text
+    assert project.files() == {}
