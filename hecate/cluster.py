@@ -38,14 +38,18 @@ class HecateCluster(pulumi.ComponentResource):
                 "workloads": posixpath.normpath(posixpath.join(settings.gitops_dir, settings.workloads_dir)),
                 "flux": posixpath.normpath(posixpath.join(settings.gitops_dir, settings.flux_dir)),
             }
+            # kubeconfig="": the SDK would otherwise fill it from $KUBECONFIG, which the
+            # provider refuses beside renderYamlToDirectory; rendering needs no cluster.
             self.workloads_provider = k8s.Provider(
                 "workloads",
                 render_yaml_to_directory=self.rendered_dirs["workloads"],
+                kubeconfig="",
                 opts=pulumi.ResourceOptions(parent=self),
             )
             flux_provider = k8s.Provider(
                 "flux",
                 render_yaml_to_directory=self.rendered_dirs["flux"],
+                kubeconfig="",
                 opts=pulumi.ResourceOptions(parent=self),
             )
         else:

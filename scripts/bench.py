@@ -45,10 +45,15 @@ def timed(command: list[str], cwd: Path = ROOT, env: dict | None = None) -> floa
 
 
 def side_by_side(commands: dict[str, tuple], runs: int) -> dict[str, float]:
-    """Median wall time of each command, alternating them so load affects all alike."""
+    """Median wall time of each command, alternating them so load affects all alike.
+
+    An entry is (command, kwargs) or (command, kwargs, setup): setup(run) runs untimed before it.
+    """
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, (command, kwargs) in commands.items():
+    for run in range(runs):
+        for name, (command, kwargs, *setup) in commands.items():
+            for step in setup:
+                step(run)
             samples[name].append(timed(command, **kwargs))
     return {name: statistics.median(values) for name, values in samples.items()}
 
@@ -85,17 +90,20 @@ def bench_engine(stack: str, runs: int) -> None:
         for directory in (project, empty):
             subprocess.run(["pulumi", "stack", "init", stack], cwd=directory, env=env, check=True,
                            stdout=subprocess.DEVNULL)
-        common = ["--stack", stack, "--non-interactive", "--skip-preview"]
+        subprocess.run(["pulumi", "up", "--yes", "--stack", stack, "--non-interactive"], cwd=project, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+
+        def next_version(run: int) -> None:
+            # Each timed `up` does real work: the daemon's version alternates, so the DaemonSet is re-rendered.
+            subprocess.run(["pulumi", "config", "set", "hecate:version", f"0.7.{100 + run}", "--stack", stack],
+                           cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+
+        preview = ["pulumi", "preview", "--stack", stack, "--non-interactive"]
         medians = side_by_side({
-            "empty program preview (floor)": (["pulumi", "preview", "--stack", stack, "--non-interactive"],
-                                              {"cwd": empty, "env": env}),
-            f"pulumi preview --stack {stack}": (["pulumi", "preview", "--stack", stack, "--non-interactive"],
-                                                {"cwd": project, "env": env}),
-            # Each timed `up` is a real one: the daemon's version alternates, so the DaemonSet is re-rendered.
-            f"pulumi up --stack {stack}": (["sh", "-c",
-                                            "pulumi config set hecate:version 0.0.$(date +%N | cut -c1-6) "
-                                            f"--stack {stack} && pulumi up --yes " + " ".join(common)],
-                                           {"cwd": project, "env": env}),
+            "empty program preview (floor)": (preview, {"cwd": empty, "env": env}),
+            f"pulumi preview --stack {stack}": (preview, {"cwd": project, "env": env}),
+            f"pulumi up --stack {stack}": (["pulumi", "up", "--yes", "--skip-preview", "--stack", stack,
+                                            "--non-interactive"], {"cwd": project, "env": env}, next_version),
         }, runs)
         floor = medians["empty program preview (floor)"]
         for name, value in medians.items():

@@ -35,7 +35,17 @@ def test_gitops_renders_each_cluster_into_its_own_directories(evaluation):
         is_flux = ".fluxcd.io/" in declared.type
         expected = f"gitops/clusters/{cluster}" if is_flux else f"gitops/infrastructure/hecate/{cluster}"
         assert provider.inputs.get("renderYamlToDirectory") == expected, declared.name
-        assert "kubeconfig" not in provider.inputs and "context" not in provider.inputs
+        assert not provider.inputs.get("kubeconfig") and "context" not in provider.inputs
+
+
+def test_gitops_rendering_ignores_an_ambient_kubeconfig(monkeypatch):
+    """The provider refuses a kubeconfig beside renderYamlToDirectory; a user's $KUBECONFIG must not leak in."""
+    monkeypatch.setenv("KUBECONFIG", "/home/someone/.kube/config")
+    evaluation = evaluate("beam")
+    providers = [r for r in evaluation.resources if r.type == "pulumi:providers:kubernetes"]
+    assert len(providers) == 2 and all(p.inputs.get("kubeconfig") == "" for p in providers)
+    direct = evaluate("beam", {"delivery": "direct"})
+    assert direct.get("pulumi:providers:kubernetes", "direct").inputs["kubeconfig"] == "/home/someone/.kube/config"
 
 
 def test_gitops_dir_setting_moves_the_rendered_tree():

@@ -75,7 +75,8 @@ class Project:
     env: dict[str, str]
 
     def pulumi(self, *args: str, check: bool = True, timeout: float = 600) -> Result:
-        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.path, env=self.env,
+        # The global flag goes first: anything after a `--` in args is a value.
+        done = subprocess.run(["pulumi", "--non-interactive", *args], cwd=self.path, env=self.env,
                               capture_output=True, text=True, timeout=timeout)
         result = Result(done.returncode, done.stdout, done.stderr)
         if check:
