@@ -12,16 +12,21 @@ from pulumi_kubernetes.apps.v1 import (
     RollingUpdateDaemonSetArgs,
 )
 from pulumi_kubernetes.core.v1 import (
+    CapabilitiesArgs,
     ConfigMapEnvSourceArgs,
     ContainerArgs,
+    EmptyDirVolumeSourceArgs,
     EnvFromSourceArgs,
     ExecActionArgs,
     HostPathVolumeSourceArgs,
+    PodSecurityContextArgs,
     PodSpecArgs,
     PodTemplateSpecArgs,
     ProbeArgs,
     ResourceRequirementsArgs,
+    SeccompProfileArgs,
     SecretEnvSourceArgs,
+    SecurityContextArgs,
     VolumeArgs,
     VolumeMountArgs,
 )
@@ -31,6 +36,13 @@ from . import naming
 from .settings import Settings
 
 _SOCKET_PROBE = ExecActionArgs(command=["test", "-S", naming.SOCKET])
+# The daemon needs only its two host paths and the host network: nothing else of the node's.
+_HARDENED = SecurityContextArgs(
+    allow_privilege_escalation=False,
+    capabilities=CapabilitiesArgs(drop=["ALL"]),
+    read_only_root_filesystem=True,
+    seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+)
 
 
 class HecateDaemon(pulumi.ComponentResource):
@@ -53,6 +65,20 @@ class HecateDaemon(pulumi.ComponentResource):
 
         daemon_labels = naming.labels(settings.cluster, "daemon", version=settings.version)
         resources = settings.resources
+        volumes = [
+            VolumeArgs(name="socket-dir", host_path=HostPathVolumeSourceArgs(
+                path=naming.SOCKET_DIR, type="DirectoryOrCreate")),
+            VolumeArgs(name="data-dir", host_path=HostPathVolumeSourceArgs(
+                path=naming.DATA_DIR, type="DirectoryOrCreate")),
+        ]
+        mounts = [
+            VolumeMountArgs(name="socket-dir", mount_path=naming.SOCKET_DIR),
+            VolumeMountArgs(name="data-dir", mount_path=naming.DATA_DIR),
+        ]
+        if settings.hardened:
+            # With a read-only root, scratch space is a pod-local emptyDir.
+            volumes.append(VolumeArgs(name="tmp", empty_dir=EmptyDirVolumeSourceArgs()))
+            mounts.append(VolumeMountArgs(name="tmp", mount_path="/tmp"))
         self.daemon_set = k8s.apps.v1.DaemonSet(
             naming.DAEMON,
             metadata=ObjectMetaArgs(name=naming.DAEMON, namespace=naming.NAMESPACE, labels=daemon_labels),
@@ -68,12 +94,11 @@ class HecateDaemon(pulumi.ComponentResource):
                         # The daemon reaches the node's Ollama on localhost.
                         host_network=True,
                         dns_policy="ClusterFirstWithHostNet",
-                        volumes=[
-                            VolumeArgs(name="socket-dir", host_path=HostPathVolumeSourceArgs(
-                                path=naming.SOCKET_DIR, type="DirectoryOrCreate")),
-                            VolumeArgs(name="data-dir", host_path=HostPathVolumeSourceArgs(
-                                path=naming.DATA_DIR, type="DirectoryOrCreate")),
-                        ],
+                        # The daemon never calls the Kubernetes API: no token in the pod.
+                        automount_service_account_token=False if settings.hardened else None,
+                        security_context=PodSecurityContextArgs(
+                            seccomp_profile=SeccompProfileArgs(type="RuntimeDefault")) if settings.hardened else None,
+                        volumes=volumes,
                         containers=[ContainerArgs(
                             name="daemon",
                             image=settings.image_ref,
@@ -83,10 +108,8 @@ class HecateDaemon(pulumi.ComponentResource):
                                 # Optional, as in the guide: the daemon starts without API keys.
                                 EnvFromSourceArgs(secret_ref=SecretEnvSourceArgs(name=naming.SECRET, optional=True)),
                             ],
-                            volume_mounts=[
-                                VolumeMountArgs(name="socket-dir", mount_path=naming.SOCKET_DIR),
-                                VolumeMountArgs(name="data-dir", mount_path=naming.DATA_DIR),
-                            ],
+                            volume_mounts=mounts,
+                            security_context=_HARDENED if settings.hardened else None,
                             liveness_probe=ProbeArgs(
                                 exec_=_SOCKET_PROBE, initial_delay_seconds=10, period_seconds=30),
                             readiness_probe=ProbeArgs(

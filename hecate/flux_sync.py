@@ -32,12 +32,20 @@ class SourceReference(TypedDict):
     name: str
 
 
+class HealthCheck(TypedDict):
+    apiVersion: str
+    kind: str
+    name: str
+    namespace: str
+
+
 class KustomizationSpec(TypedDict):
     interval: str
     path: str
     prune: bool
     sourceRef: SourceReference
     targetNamespace: str
+    healthChecks: list[HealthCheck]
 
 
 class FluxSync(pulumi.ComponentResource):
@@ -75,6 +83,10 @@ class FluxSync(pulumi.ComponentResource):
             "prune": True,
             "sourceRef": {"kind": "GitRepository", "name": naming.GIT_REPOSITORY},
             "targetNamespace": naming.NAMESPACE,
+            # Flux reports the sync ready only once the daemon's rollout is.
+            "healthChecks": [
+                {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": naming.DAEMON, "namespace": naming.NAMESPACE},
+            ],
         }
         self.kustomization = k8s.apiextensions.CustomResource(
             naming.KUSTOMIZATION,

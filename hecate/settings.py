@@ -105,6 +105,9 @@ class Settings:
     log_level: str = "info"
     resources: ComputeResources = ComputeResources()
     max_unavailable: int | str = 1
+    # Container hardening beyond the guide (no privilege escalation, no capabilities,
+    # RuntimeDefault seccomp, read-only root with an emptyDir /tmp).
+    hardened: bool = True
     delivery: str = "gitops"
     gitops_dir: str = "./gitops"
     gitops: GitSource | None = None
@@ -359,8 +362,17 @@ def _parse_sealing(raw: Mapping[str, Any], secret_keys: frozenset[str], sealed: 
     return MappingProxyType(api_keys), cert, scope or "strict"
 
 
+def _parse_bool(key: str, raw: Any, problems: _Problems) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    problems.add(key, raw, "is not true or false")
+    return True
+
+
 KEYS = (
-    "cluster", "version", "image", "ollamaHost", "logLevel", "resources", "maxUnavailable",
+    "cluster", "version", "image", "ollamaHost", "logLevel", "resources", "maxUnavailable", "hardened",
     "delivery", "gitopsDir", "gitops", "sealedSecrets", "apiKeys", "sealingCert", "sealingScope",
 )
 
@@ -413,6 +425,7 @@ def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None,
                          "is not a directory path (relative to the project, without '..')")
     resources = _parse_resources(raw.get("resources"), problems)
     max_unavailable = _parse_max_unavailable(raw.get("maxUnavailable", 1), problems)
+    hardened = _parse_bool("hardened", raw.get("hardened", True), problems)
     gitops = (
         _parse_gitops(raw.get("gitops"), problems)
         if delivery == "gitops" or raw.get("gitops") is not None
@@ -426,7 +439,7 @@ def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None,
     kube = kube or {}
     return Settings(
         cluster=cluster, version=version, image=image, ollama_host=ollama_host,
-        log_level=log_level, resources=resources, max_unavailable=max_unavailable,
+        log_level=log_level, resources=resources, max_unavailable=max_unavailable, hardened=hardened,
         delivery=delivery, gitops_dir=gitops_dir, gitops=gitops, sealed_secrets=sealed_secrets,
         api_keys=api_keys, sealing_cert=sealing_cert, sealing_scope=sealing_scope,
         kube_context=kube.get("context"), kubeconfig=kube.get("kubeconfig"),

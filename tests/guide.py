@@ -29,7 +29,9 @@ def manifests() -> dict[str, dict[str, Any]]:
 def missing_or_different(expected: Any, actual: Any, path: str = "") -> list[str]:
     """Every field of `expected` that `actual` lacks or holds with another value.
 
-    Lists are compared position by position; extra fields in `actual` are fine.
+    Lists of named objects (containers, volumes, mounts) are matched by name, and
+    `actual` may hold more of them; other lists are compared position by position.
+    Extra fields in `actual` are fine.
     """
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
@@ -41,6 +43,11 @@ def missing_or_different(expected: Any, actual: Any, path: str = "") -> list[str
             else:
                 problems += missing_or_different(value, actual[key], f"{path}.{key}")
         return problems
+    if isinstance(expected, list) and expected and all(isinstance(e, dict) and "name" in e for e in expected):
+        by_name = {a.get("name"): a for a in actual or [] if isinstance(a, dict)}
+        return [p for e in expected for p in (
+            missing_or_different(e, by_name[e["name"]], f"{path}[{e['name']}]") if e["name"] in by_name
+            else [f"{path}[{e['name']}]: missing"])]
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return [f"{path}: expected {len(expected)} items, got {actual!r}"]

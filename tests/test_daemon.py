@@ -86,3 +86,21 @@ def test_settings_reach_the_daemon():
     assert custom.get(CONFIG_MAP, "hecate-config").manifest["data"] == {
         "OLLAMA_HOST": "https://ollama.lab:11434", "HECATE_LOG_LEVEL": "debug",
     }
+
+
+def test_hardened_by_default_and_guide_exact_without():
+    container_of = lambda e: e.get(DAEMON_SET, "hecate-daemon").manifest["spec"]["template"]["spec"]  # noqa: E731
+    hardened = container_of(evaluate("beam"))
+    assert hardened["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert {"name": "tmp", "emptyDir": {}} in hardened["volumes"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in hardened["containers"][0]["volumeMounts"]
+
+    plain = evaluate("beam", {"hardened": False})
+    spec = container_of(plain)
+    assert "securityContext" not in spec["containers"][0]
+    assert [v["name"] for v in spec["volumes"]] == ["socket-dir", "data-dir"]
+    written = guide.manifests()["infrastructure/hecate/daemonset.yaml"]
+    assert guide.missing_or_different(written, plain.get(DAEMON_SET, "hecate-daemon").manifest) == []

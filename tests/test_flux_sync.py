@@ -19,6 +19,9 @@ def test_kustomization_is_the_guides_with_a_per_cluster_path(evaluation):
     assert declared["spec"]["interval"] == "5m" and declared["spec"]["prune"] is True
     assert declared["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "hecate-gitops"}
     assert declared["spec"]["targetNamespace"] == "hecate"
+    # Beyond the guide: Flux waits for the daemon's rollout before calling the sync ready.
+    assert declared["spec"]["healthChecks"] == [
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "hecate-daemon", "namespace": "hecate"}]
 
 
 def test_git_repository_is_the_configured_source(evaluation):

@@ -93,6 +93,7 @@ BAD_INPUTS = [
     ({"maxUnavailable": "0"}, "hecate:maxUnavailable", "percentage"),
     ({"maxUnavailable": "150%"}, "hecate:maxUnavailable", "percentage"),
     ({"logLevl": "debug"}, "hecate:logLevl", "not a known setting"),
+    ({"hardened": "maybe"}, "hecate:hardened", "is not true or false"),
 ]
 
 

@@ -20,7 +20,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"io"
 	"strconv"
+	"sync"
 	"syscall"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -97,7 +99,8 @@ func (h *languageHost) GetPluginInfo(ctx context.Context, _ *emptypb.Empty) (*pu
 }
 
 // python picks the interpreter the way the upstream host does for the
-// `virtualenv` runtime option: the venv's python when set, else python3.
+// `virtualenv` runtime option (relative to the program's or plugin's root):
+// the venv's python when set, else python3.
 func python(info *pulumirpc.ProgramInfo) string {
 	venv := ""
 	if opts := info.GetOptions(); opts != nil {
@@ -172,4 +175,82 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin runs a plugin written in Python: here, a policy pack. Its venv is
+// the `virtualenv` option of its PulumiPolicy.yaml; its output is streamed back,
+// since the engine reads the analyzer's port from its stdout.
+func (h *languageHost) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
+) error {
+	var module string
+	switch req.GetKind() {
+	case "analyzer":
+		module = "pulumi.policy"
+	case "resource":
+		module = "pulumi.run.plugin"
+	default:
+		return fmt.Errorf("python plugins of kind %q are not supported", req.GetKind())
+	}
+	args := append([]string{"-u", "-m", module}, req.GetArgs()...)
+	args = append(args, req.GetInfo().GetProgramDirectory())
+	cmd := exec.CommandContext(server.Context(), python(req.GetInfo()), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Dir = req.GetPwd()
+	cmd.Env = req.GetEnv()
+	if len(cmd.Env) == 0 {
+		cmd.Env = os.Environ()
+	}
+
+	var sending sync.Mutex
+	send := func(response *pulumirpc.RunPluginResponse) error {
+		sending.Lock()
+		defer sending.Unlock()
+		return server.Send(response)
+	}
+	stream := func(pipe io.Reader, wrap func([]byte) *pulumirpc.RunPluginResponse, done *sync.WaitGroup) {
+		defer done.Done()
+		buffer := make([]byte, 32*1024)
+		for {
+			n, err := pipe.Read(buffer)
+			if n > 0 {
+				if send(wrap(append([]byte(nil), buffer[:n]...))) != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	var done sync.WaitGroup
+	done.Add(2)
+	go stream(stdout, func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+	}, &done)
+	go stream(stderr, func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
+	}, &done)
+	done.Wait()
+
+	code := 0
+	if err := cmd.Wait(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return err
+		}
+		code = exitErr.ExitCode()
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
 }

@@ -14,15 +14,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
 BIN = CACHE / "bin"
-PROJECT_FILES = ["Pulumi.yaml", "__main__.py", "requirements.txt", "hecate"]
+PROJECT_FILES = ["Pulumi.yaml", "__main__.py", "requirements.txt", "hecate", "policy"]
+POLICY_VENV = ROOT / "policy" / ".venv"
+CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 
 
 def missing_tools() -> list[str]:
-    """What scripts/install-pulumi should have put in the cache and did not."""
+    """What `make engine tools` should have installed and did not."""
     wanted = ["pulumi", "pulumi-language-python", "kustomize", "kubeseal"]
-    missing = [tool for tool in wanted if not (BIN / tool).is_file()]
+    missing = [f"{BIN}/{tool}" for tool in wanted if not (BIN / tool).is_file()]
     if not list((CACHE / "pulumi-home" / "plugins").glob("resource-kubernetes-v*")):
         missing.append("the kubernetes provider plugin")
+    if not (POLICY_VENV / "bin" / "python").is_file():
+        missing.append(f"the policy pack's virtualenv {POLICY_VENV}")
+    if not CHECKOV.is_file():
+        missing.append(str(CHECKOV))
     return missing
 
 
@@ -49,13 +55,14 @@ def copy_project(destination: Path, stacks: list[str] | None = None) -> None:
     for name in PROJECT_FILES:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
         else:
             shutil.copy2(source, destination / name)
     for stack_file in ROOT.glob("Pulumi.*.yaml"):
         if stacks is None or stack_file.name[len("Pulumi."):-len(".yaml")] in stacks:
             shutil.copy2(stack_file, destination / stack_file.name)
     (destination / ".venv").symlink_to(sys.prefix)
+    (destination / "policy" / ".venv").symlink_to(POLICY_VENV)
 
 
 @dataclass

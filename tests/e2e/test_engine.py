@@ -63,7 +63,7 @@ users:
 def engine_installed():
     missing = missing_tools()
     # Not a skip: CI installs the engine first, so its absence is a failure.
-    assert not missing, f"missing {', '.join(missing)} in {BIN.parent}: run scripts/install-pulumi"
+    assert not missing, f"missing {', '.join(missing)}: run `make engine tools`"
 
 
 def new_project(tmp_path: Path, stack: str) -> Project:

@@ -1,0 +1,174 @@
+"""The rules of the hecate policy pack, as plain functions over a resource's properties.
+
+Each returns the violations it finds as messages ([] when the resource complies),
+so the same code is unit-tested directly and wrapped as policies in __main__.py.
+Properties are Kubernetes objects as the program declares them (camelCase).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+ALLOWED_HOST_PATHS = ("/run/hecate", "/var/lib/hecate")
+HOST_NETWORK_WORKLOAD = ("kubernetes:apps/v1:DaemonSet", "hecate", "hecate-daemon")
+GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
+KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+SECRET = "kubernetes:core/v1:Secret"
+
+_WORKLOADS = {
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_VERSION_TAG = re.compile(r":v?\d+(\.\d+){0,2}([-.+][0-9A-Za-z.-]+)?$")
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = _WORKLOADS.get(resource_type)
+    spec = _get(props, *path) if path else None
+    return spec if isinstance(spec, Mapping) else None
+
+
+def _containers(spec: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    for key in ("initContainers", "containers"):
+        yield from (c for c in spec.get(key) or [] if isinstance(c, Mapping))
+
+
+def _where(props: Mapping[str, Any]) -> str:
+    metadata = props.get("metadata") or {}
+    return f"{metadata.get('namespace', 'default')}/{metadata.get('name', '?')}"
+
+
+def pinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return []
+    problems = []
+    for container in _containers(spec):
+        image = container.get("image")
+        if not isinstance(image, str):
+            continue  # unknown during preview
+        if not (_DIGEST.search(image) or _VERSION_TAG.search(image.rsplit("/", 1)[-1])):
+            problems.append(f"{_where(props)}: container {container.get('name')!r} image {image!r} "
+                            "is not pinned to a version tag or a digest")
+    return problems
+
+
+def resources_and_probes(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return []
+    problems = []
+    for container in spec.get("containers") or []:
+        name = container.get("name")
+        for section in ("requests", "limits"):
+            for kind in ("cpu", "memory"):
+                if not _get(container, "resources", section, kind):
+                    problems.append(f"{_where(props)}: container {name!r} has no {kind} {section[:-1]}")
+        for probe in ("livenessProbe", "readinessProbe"):
+            if not container.get(probe):
+                problems.append(f"{_where(props)}: container {name!r} has no {probe}")
+    return problems
+
+
+def host_access(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return []
+    problems = []
+    for volume in spec.get("volumes") or []:
+        path = _get(volume, "hostPath", "path")
+        if path is not None and path not in ALLOWED_HOST_PATHS:
+            problems.append(f"{_where(props)}: hostPath volume {volume.get('name')!r} mounts {path!r}; "
+                            f"only {', '.join(ALLOWED_HOST_PATHS)} are allowed")
+    metadata = props.get("metadata") or {}
+    identity = (resource_type, metadata.get("namespace"), metadata.get("name"))
+    if spec.get("hostNetwork") and identity != HOST_NETWORK_WORKLOAD:
+        problems.append(f"{_where(props)}: hostNetwork is allowed only on the hecate daemon (hecate/hecate-daemon)")
+    return problems
+
+
+def plaintext_secret(resource_type: str, provider_props: Mapping[str, Any] | None) -> list[str]:
+    """A core/v1 Secret rendered into the gitops tree would put its data in git."""
+    if resource_type == SECRET and (provider_props or {}).get("renderYamlToDirectory"):
+        return ["a plaintext Secret in gitops delivery; seal it (hecate:apiKeys or hecate:sealedSecrets)"]
+    return []
+
+
+def git_source(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != GIT_REPOSITORY:
+        return []
+    url = _get(props, "spec", "url")
+    if isinstance(url, str) and not url.startswith(("ssh://", "https://")):
+        return [f"{_where(props)}: GitRepository URL {url!r} is neither ssh:// nor https://"]
+    return []
+
+
+def kustomization(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != KUSTOMIZATION:
+        return []
+    spec = props.get("spec") or {}
+    problems = []
+    if spec.get("prune") is not True:
+        problems.append(f"{_where(props)}: prune must be true, so objects removed from git leave the cluster")
+    covered = spec.get("wait") is True or any(
+        check.get("kind") == "DaemonSet" and check.get("name") == "hecate-daemon"
+        for check in spec.get("healthChecks") or [] if isinstance(check, Mapping))
+    if not covered:
+        problems.append(f"{_where(props)}: needs a health check (or wait: true) covering DaemonSet hecate-daemon")
+    return problems
+
+
+def source_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """Every Kustomization's sourceRef names a GitRepository the same stack declares."""
+    resources = list(resources)
+    declared = {
+        (_get(p, "metadata", "namespace") or "default", _get(p, "metadata", "name"))
+        for t, p in resources if t == GIT_REPOSITORY
+    }
+    problems = []
+    for resource_type, props in resources:
+        if resource_type != KUSTOMIZATION:
+            continue
+        ref = _get(props, "spec", "sourceRef") or {}
+        namespace = ref.get("namespace") or _get(props, "metadata", "namespace") or "default"
+        if ref.get("kind") != "GitRepository" or (namespace, ref.get("name")) not in declared:
+            problems.append(f"{_where(props)}: sourceRef {ref!r} is not a GitRepository this stack declares")
+    return problems
+
+
+def hardened_containers(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return []
+    problems = []
+    pod_seccomp = _get(spec, "securityContext", "seccompProfile", "type")
+    tmp_volumes = {v.get("name") for v in spec.get("volumes") or [] if "emptyDir" in v}
+    for container in _containers(spec):
+        name, context = container.get("name"), container.get("securityContext") or {}
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{_where(props)}: container {name!r} should set allowPrivilegeEscalation: false")
+        if "ALL" not in (_get(context, "capabilities", "drop") or []):
+            problems.append(f"{_where(props)}: container {name!r} should drop ALL capabilities")
+        if (_get(context, "seccompProfile", "type") or pod_seccomp) != "RuntimeDefault":
+            problems.append(f"{_where(props)}: container {name!r} should use the RuntimeDefault seccomp profile")
+        if context.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{_where(props)}: container {name!r} should have a read-only root filesystem")
+        elif not any(m.get("mountPath") == "/tmp" and m.get("name") in tmp_volumes
+                     for m in container.get("volumeMounts") or []):
+            problems.append(f"{_where(props)}: container {name!r} has a read-only root but no emptyDir at /tmp")
+    return problems
