@@ -31,27 +31,14 @@ class HecateCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:Cluster", name, None, opts)
-        self.settings = settings
 
         if settings.delivery == "gitops":
             self.rendered_dirs = {
                 "workloads": posixpath.normpath(posixpath.join(settings.gitops_dir, settings.workloads_dir)),
                 "flux": posixpath.normpath(posixpath.join(settings.gitops_dir, settings.flux_dir)),
             }
-            # kubeconfig="": the SDK would otherwise fill it from $KUBECONFIG, which the
-            # provider refuses beside renderYamlToDirectory; rendering needs no cluster.
-            self.workloads_provider = k8s.Provider(
-                "workloads",
-                render_yaml_to_directory=self.rendered_dirs["workloads"],
-                kubeconfig="",
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            flux_provider = k8s.Provider(
-                "flux",
-                render_yaml_to_directory=self.rendered_dirs["flux"],
-                kubeconfig="",
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            self.workloads_provider = self._renderer("workloads")
+            flux_provider = self._renderer("flux")
         else:
             self.rendered_dirs = {}
             self.workloads_provider = k8s.Provider(
@@ -91,3 +78,14 @@ class HecateCluster(pulumi.ComponentResource):
             "namespace": self.namespace.metadata.name,
             "renderedDirs": self.rendered_dirs,
         })
+
+    def _renderer(self, name: str) -> k8s.Provider:
+        """A provider that writes YAML into rendered_dirs[name] instead of talking to a cluster."""
+        return k8s.Provider(
+            name,
+            render_yaml_to_directory=self.rendered_dirs[name],
+            # The SDK would otherwise fill kubeconfig from $KUBECONFIG, which the provider
+            # refuses beside renderYamlToDirectory; rendering needs no cluster.
+            kubeconfig="",
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -183,16 +183,10 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 func (h *languageHost) RunPlugin(
 	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
 ) error {
-	var module string
-	switch req.GetKind() {
-	case "analyzer":
-		module = "pulumi.policy"
-	case "resource":
-		module = "pulumi.run.plugin"
-	default:
-		return fmt.Errorf("python plugins of kind %q are not supported", req.GetKind())
+	if req.GetKind() != "analyzer" {
+		return fmt.Errorf("python plugins of kind %q are not supported by this host (only policy packs)", req.GetKind())
 	}
-	args := append([]string{"-u", "-m", module}, req.GetArgs()...)
+	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
 	args = append(args, req.GetInfo().GetProgramDirectory())
 	cmd := exec.CommandContext(server.Context(), python(req.GetInfo()), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
