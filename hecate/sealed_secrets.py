@@ -9,7 +9,6 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from . import naming, sealing
-from .sealed_value import SealedValue
 from .settings import Settings
 
 
@@ -37,6 +36,8 @@ class SealedSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:SealedSecrets", name, None, opts)
         encrypted_data: dict[str, pulumi.Input[str]] = dict(settings.sealed_secrets)
+        if settings.api_keys:
+            from .sealed_value import SealedValue  # a dynamic provider: loaded only by stacks that seal
         for key, value in settings.api_keys.items():
             encrypted_data[key] = SealedValue(
                 key,

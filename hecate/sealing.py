@@ -14,12 +14,14 @@ import base64
 import datetime
 import os
 import struct
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+# cryptography is imported where it is used: most stacks seal nothing, and
+# importing it costs more than evaluating the whole program.
 
 SCOPES = ("strict", "namespace-wide", "cluster-wide")
 MIN_KEY_BITS = 2048
@@ -45,6 +47,9 @@ def label(scope: str, namespace: str, name: str) -> bytes:
 
 def load_certificate(pem: str, now: datetime.datetime | None = None) -> x509.Certificate:
     """The controller's certificate, refused unless it is usable for sealing."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         certificate = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
@@ -62,14 +67,21 @@ def load_certificate(pem: str, now: datetime.datetime | None = None) -> x509.Cer
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import hashes
+
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
 def _oaep(label_: bytes) -> padding.OAEP:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label_)
 
 
 def seal(public_key: rsa.RSAPublicKey, plaintext: bytes, label_: bytes) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     session_key = os.urandom(32)
     wrapped = public_key.encrypt(session_key, _oaep(label_))
     sealed = AESGCM(session_key).encrypt(b"\0" * 12, plaintext, None)
@@ -98,6 +110,9 @@ def fits_key(sealed: str, public_key: rsa.RSAPublicKey) -> bool:
 
 def unseal(private_key: rsa.RSAPrivateKey, sealed: str, label_: bytes) -> bytes:
     """The plaintext, if `sealed` was sealed for this key under this label; ValueError otherwise."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     wrapped, body = _split(sealed)
     try:
         session_key = private_key.decrypt(wrapped, _oaep(label_))

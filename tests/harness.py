@@ -22,7 +22,6 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from hecate import stack_files
-from hecate.sealed_value import SealingProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "__main__.py"
@@ -111,6 +110,8 @@ class _Recorder(pulumi.runtime.Mocks):
         )
         if args.typ == "pulumi-python:dynamic:Resource":
             # Seal for real, as the engine's dynamic provider would (it gets secrets unwrapped).
+            from hecate.sealed_value import SealingProvider
+
             created = SealingProvider().create({k: unwrap_secret(v) for k, v in args.inputs.items()})
             return created.id, {**args.inputs, **created.outs}
         return f"{args.name}-id", dict(args.inputs)
