@@ -6,12 +6,12 @@ import posixpath
 from typing import Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
-from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+from pulumi_kubernetes.provider import Provider
 
 from . import naming
 from .daemon import HecateDaemon
 from .flux_sync import FluxSync
+from .kubernetes_object import KubernetesObject
 from .sealed_secrets import SealedSecrets
 from .settings import Settings
 
@@ -41,7 +41,7 @@ class HecateCluster(pulumi.ComponentResource):
             flux_provider = self._renderer("flux")
         else:
             self.rendered_dirs = {}
-            self.workloads_provider = k8s.Provider(
+            self.workloads_provider = Provider(
                 "direct",
                 context=settings.kube_context,
                 kubeconfig=settings.kubeconfig,
@@ -50,14 +50,11 @@ class HecateCluster(pulumi.ComponentResource):
             flux_provider = None
 
         workloads = pulumi.ResourceOptions(parent=self, providers=[self.workloads_provider])
-        self.namespace = k8s.core.v1.Namespace(
-            naming.NAMESPACE,
-            metadata=ObjectMetaArgs(
-                name=naming.NAMESPACE,
-                labels=naming.labels(settings.cluster, "namespace", name="hecate"),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=self.workloads_provider),
-        )
+        self.namespace = KubernetesObject(naming.NAMESPACE, {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": naming.NAMESPACE, "labels": naming.labels(settings.cluster, "namespace", name="hecate")},
+        }, opts=pulumi.ResourceOptions(parent=self, provider=self.workloads_provider))
         in_namespace = pulumi.ResourceOptions.merge(workloads, pulumi.ResourceOptions(depends_on=[self.namespace]))
         self.daemon = HecateDaemon("daemon", settings, opts=in_namespace)
         self.secrets = (
@@ -75,13 +72,13 @@ class HecateCluster(pulumi.ComponentResource):
             "cluster": settings.cluster,
             "delivery": settings.delivery,
             "image": settings.image_ref,
-            "namespace": self.namespace.metadata.name,
+            "namespace": self.namespace.metadata["name"],
             "renderedDirs": self.rendered_dirs,
         })
 
-    def _renderer(self, name: str) -> k8s.Provider:
+    def _renderer(self, name: str) -> Provider:
         """A provider that writes YAML into rendered_dirs[name] instead of talking to a cluster."""
-        return k8s.Provider(
+        return Provider(
             name,
             render_yaml_to_directory=self.rendered_dirs[name],
             # The SDK would otherwise fill kubeconfig from $KUBECONFIG, which the provider

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import NotRequired, Optional, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
-from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from . import naming
+from .kubernetes_object import KubernetesObject
 from .settings import Settings
 
 
@@ -51,8 +50,8 @@ class KustomizationSpec(TypedDict):
 class FluxSync(pulumi.ComponentResource):
     """What Flux needs to keep one cluster in step with its directory of the gitops tree."""
 
-    git_repository: k8s.apiextensions.CustomResource
-    kustomization: k8s.apiextensions.CustomResource
+    git_repository: KubernetesObject
+    kustomization: KubernetesObject
 
     def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:FluxSync", name, None, opts)
@@ -68,14 +67,12 @@ class FluxSync(pulumi.ComponentResource):
         }
         if source.secret_ref:
             repository["secretRef"] = {"name": source.secret_ref}
-        self.git_repository = k8s.apiextensions.CustomResource(
-            naming.GIT_REPOSITORY,
-            api_version="source.toolkit.fluxcd.io/v1",
-            kind="GitRepository",
-            metadata=ObjectMetaArgs(name=naming.GIT_REPOSITORY, namespace=naming.FLUX_NAMESPACE, labels=flux_labels),
-            spec=repository,
-            opts=child,
-        )
+        self.git_repository = KubernetesObject(naming.GIT_REPOSITORY, {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": naming.GIT_REPOSITORY, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},
+            "spec": repository,
+        }, opts=child)
 
         kustomization: KustomizationSpec = {
             "interval": "5m",
@@ -88,14 +85,12 @@ class FluxSync(pulumi.ComponentResource):
                 {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": naming.DAEMON, "namespace": naming.NAMESPACE},
             ],
         }
-        self.kustomization = k8s.apiextensions.CustomResource(
-            naming.KUSTOMIZATION,
-            api_version="kustomize.toolkit.fluxcd.io/v1",
-            kind="Kustomization",
-            metadata=ObjectMetaArgs(name=naming.KUSTOMIZATION, namespace=naming.FLUX_NAMESPACE, labels=flux_labels),
-            spec=kustomization,
-            opts=child,
-        )
+        self.kustomization = KubernetesObject(naming.KUSTOMIZATION, {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": naming.KUSTOMIZATION, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},
+            "spec": kustomization,
+        }, opts=child)
 
         self.register_outputs({
             "gitRepository": naming.GIT_REPOSITORY,

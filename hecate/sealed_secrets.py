@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Optional, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
-from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from . import naming, sealing
+from .kubernetes_object import KubernetesObject, ObjectMeta
 from .settings import Settings
 
 
 class SecretTemplate(TypedDict):
-    metadata: dict
+    metadata: ObjectMeta
     type: str
 
 
@@ -31,7 +30,7 @@ class SealedSecrets(pulumi.ComponentResource):
     can open either.
     """
 
-    sealed_secret: k8s.apiextensions.CustomResource
+    sealed_secret: KubernetesObject
 
     def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:SealedSecrets", name, None, opts)
@@ -49,24 +48,21 @@ class SealedSecrets(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             ).ciphertext
 
-        secret_labels = naming.labels(settings.cluster, "secrets")
+        metadata: ObjectMeta = {"name": naming.SECRET, "namespace": naming.NAMESPACE,
+                                "labels": naming.labels(settings.cluster, "secrets")}
+        # The scope is read by the controller from these annotations.
         annotations = sealing.scope_annotations(settings.sealing_scope)
+        if annotations:
+            metadata["annotations"] = annotations
         spec: SealedSecretSpec = {
             "encryptedData": dict(sorted(encrypted_data.items())),
             # The Secret the controller produces: same name and namespace as the guide's.
-            "template": {
-                "metadata": {"name": naming.SECRET, "namespace": naming.NAMESPACE, "labels": secret_labels,
-                             **({"annotations": annotations} if annotations else {})},
-                "type": "Opaque",
-            },
+            "template": {"metadata": metadata, "type": "Opaque"},
         }
-        self.sealed_secret = k8s.apiextensions.CustomResource(
-            naming.SECRET,
-            api_version="bitnami.com/v1alpha1",
-            kind="SealedSecret",
-            metadata=ObjectMetaArgs(name=naming.SECRET, namespace=naming.NAMESPACE, labels=secret_labels,
-                                    annotations=annotations or None),
-            spec=spec,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.sealed_secret = KubernetesObject(naming.SECRET, {
+            "apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret",
+            "metadata": metadata,
+            "spec": spec,
+        }, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"sealedSecret": naming.SECRET, "keys": sorted(encrypted_data)})

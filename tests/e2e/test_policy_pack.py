@@ -11,10 +11,10 @@ from tests.harness import stack_names
 # Bends that config validation would never let through, made in the copied program itself.
 BENDS = {
     "hecate/daemon.py": [
-        ("image=settings.image_ref,", 'image="ghcr.io/hecate-social/hecate-daemon:latest",'),
-        ("        if settings.hardened:\n",
-         "        volumes.append(VolumeArgs(name=\"etc\", host_path=HostPathVolumeSourceArgs(path=\"/etc\")))\n"
-         "        if settings.hardened:\n"),
+        ('"image": settings.image_ref,', '"image": "ghcr.io/hecate-social/hecate-daemon:latest",'),
+        ('            {"name": "data-dir", "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"}},\n',
+         '            {"name": "data-dir", "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"}},\n'
+         '            {"name": "etc", "hostPath": {"path": "/etc"}},\n'),
     ],
 }
 
