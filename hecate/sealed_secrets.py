@@ -37,16 +37,17 @@ class SealedSecrets(pulumi.ComponentResource):
         encrypted_data: dict[str, pulumi.Input[str]] = dict(settings.sealed_secrets)
         if settings.api_keys:
             from .sealed_value import SealedValue  # a dynamic provider: loaded only by stacks that seal
-        for key, value in settings.api_keys.items():
-            encrypted_data[key] = SealedValue(
-                key,
-                plaintext=pulumi.Output.secret(value.reveal()),
-                certificate=settings.sealing_cert,
-                scope=settings.sealing_scope,
-                namespace=naming.NAMESPACE,
-                name=naming.SECRET,
-                opts=pulumi.ResourceOptions(parent=self),
-            ).ciphertext
+
+            for key, value in settings.api_keys.items():
+                encrypted_data[key] = SealedValue(
+                    key,
+                    plaintext=pulumi.Output.secret(value.reveal()),
+                    certificate=settings.sealing_cert,
+                    scope=settings.sealing_scope,
+                    namespace=naming.NAMESPACE,
+                    name=naming.SECRET,
+                    opts=pulumi.ResourceOptions(parent=self),
+                ).ciphertext
 
         metadata: ObjectMeta = {"name": naming.SECRET, "namespace": naming.NAMESPACE,
                                 "labels": naming.labels(settings.cluster, "secrets")}
