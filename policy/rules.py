@@ -7,8 +7,9 @@ Properties are Kubernetes objects as the program declares them (camelCase).
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 ALLOWED_HOST_PATHS = ("/run/hecate", "/var/lib/hecate")
 HOST_NETWORK_WORKLOAD = ("kubernetes:apps/v1:DaemonSet", "hecate", "hecate-daemon")
@@ -53,10 +54,20 @@ def _where(props: Mapping[str, Any]) -> str:
     return f"{metadata.get('namespace', 'default')}/{metadata.get('name', '?')}"
 
 
-def pinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    spec = pod_spec(resource_type, props)
-    if spec is None:
-        return []
+PodCheck = Callable[[str, Mapping[str, Any], Mapping[str, Any]], list[str]]
+
+
+def _on_pods(check: PodCheck) -> Callable[[str, Mapping[str, Any]], list[str]]:
+    """A rule about pods: it sees the pod spec of any workload; other resources comply."""
+    @functools.wraps(check)
+    def rule(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+        spec = pod_spec(resource_type, props)
+        return [] if spec is None else check(resource_type, props, spec)
+    return rule
+
+
+@_on_pods
+def pinned_images(resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
     problems = []
     for container in _containers(spec):
         image = container.get("image")
@@ -68,10 +79,8 @@ def pinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def resources_and_probes(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    spec = pod_spec(resource_type, props)
-    if spec is None:
-        return []
+@_on_pods
+def resources_and_probes(resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
     problems = []
     for container in spec.get("containers") or []:
         name = container.get("name")
@@ -85,10 +94,8 @@ def resources_and_probes(resource_type: str, props: Mapping[str, Any]) -> list[s
     return problems
 
 
-def host_access(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    spec = pod_spec(resource_type, props)
-    if spec is None:
-        return []
+@_on_pods
+def host_access(resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
     problems = []
     for volume in spec.get("volumes") or []:
         path = _get(volume, "hostPath", "path")
@@ -151,10 +158,8 @@ def source_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
     return problems
 
 
-def hardened_containers(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    spec = pod_spec(resource_type, props)
-    if spec is None:
-        return []
+@_on_pods
+def hardened_containers(resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
     problems = []
     pod_seccomp = _get(spec, "securityContext", "seccompProfile", "type")
     tmp_volumes = {v.get("name") for v in spec.get("volumes") or [] if "emptyDir" in v}
