@@ -138,10 +138,6 @@ def unwrap_secret(value: Any) -> Any:
     return value["value"] if is_secret(value) else value
 
 
-def _resolve(value: Any) -> Any:
-    return _sync_await(pulumi.Output.from_input(value).future())
-
-
 def evaluate(
     stack: str,
     overrides: Mapping[str, Any] | None = None,
@@ -171,5 +167,7 @@ def evaluate(
         evaluation.error = error
         return evaluation
     root = runtime_settings.get_root_resource()
-    evaluation.outputs = {name: _resolve(value) for name, value in root.outputs.items()}
+    # One wait for every output (each wait spins the event loop anew).
+    resolved = _sync_await(pulumi.Output.from_input(root.outputs).future())
+    evaluation.outputs = dict(resolved or {})
     return evaluation
