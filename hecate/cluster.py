@@ -50,7 +50,7 @@ class HecateCluster(pulumi.ComponentResource):
             flux_provider = None
 
         workloads = pulumi.ResourceOptions(parent=self, providers=[self.workloads_provider])
-        self.namespace = KubernetesObject(naming.NAMESPACE, {
+        self.namespace = KubernetesObject({
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {"name": naming.NAMESPACE, "labels": naming.labels(settings.cluster, "namespace", name="hecate")},

@@ -74,7 +74,7 @@ class HecateDaemon(pulumi.ComponentResource):
         super().__init__("hecate:index:Daemon", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.config_map = KubernetesObject(naming.CONFIG_MAP, {
+        self.config_map = KubernetesObject({
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": naming.CONFIG_MAP, "namespace": naming.NAMESPACE,
@@ -83,7 +83,7 @@ class HecateDaemon(pulumi.ComponentResource):
         }, opts=child)
 
         daemon_labels = naming.labels(settings.cluster, "daemon", version=settings.version)
-        self.daemon_set = KubernetesObject(naming.DAEMON, {
+        self.daemon_set = KubernetesObject({
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",
             "metadata": {"name": naming.DAEMON, "namespace": naming.NAMESPACE, "labels": daemon_labels},

@@ -67,7 +67,7 @@ class FluxSync(pulumi.ComponentResource):
         }
         if source.secret_ref:
             repository["secretRef"] = {"name": source.secret_ref}
-        self.git_repository = KubernetesObject(naming.GIT_REPOSITORY, {
+        self.git_repository = KubernetesObject({
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "GitRepository",
             "metadata": {"name": naming.GIT_REPOSITORY, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},
@@ -85,7 +85,7 @@ class FluxSync(pulumi.ComponentResource):
                 {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": naming.DAEMON, "namespace": naming.NAMESPACE},
             ],
         }
-        self.kustomization = KubernetesObject(naming.KUSTOMIZATION, {
+        self.kustomization = KubernetesObject({
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
             "kind": "Kustomization",
             "metadata": {"name": naming.KUSTOMIZATION, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},

@@ -32,14 +32,16 @@ class Manifest(TypedDict):
 
 
 class KubernetesObject(pulumi.CustomResource):
-    """One object, named by its manifest (never auto-named)."""
+    """One object, named by its manifest: the Pulumi resource takes the object's own name,
+    and the object is never auto-named."""
 
     metadata: pulumi.Output[dict]
 
-    def __init__(self, resource_name: str, manifest: Manifest, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, manifest: Manifest, opts: Optional[pulumi.ResourceOptions] = None):
         # The provider plugin's version, as the generated classes pin it.
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=_utilities.get_version()))
         api_version = manifest["apiVersion"]
         # The core group has no name in apiVersion ("v1") but has one in the type token.
         group_version = api_version if "/" in api_version else f"core/{api_version}"
-        super().__init__(f"kubernetes:{group_version}:{manifest['kind']}", resource_name, dict(manifest), opts)
+        super().__init__(f"kubernetes:{group_version}:{manifest['kind']}", manifest["metadata"]["name"],
+                         dict(manifest), opts)

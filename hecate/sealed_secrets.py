@@ -60,7 +60,7 @@ class SealedSecrets(pulumi.ComponentResource):
             # The Secret the controller produces: same name and namespace as the guide's.
             "template": {"metadata": metadata, "type": "Opaque"},
         }
-        self.sealed_secret = KubernetesObject(naming.SECRET, {
+        self.sealed_secret = KubernetesObject({
             "apiVersion": "bitnami.com/v1alpha1",
             "kind": "SealedSecret",
             "metadata": metadata,

@@ -311,7 +311,7 @@ FETCH_CERT = (
 def _parse_sealing(raw: Mapping[str, Any], secret_keys: frozenset[str], sealed: Mapping[str, str],
                    problems: _Problems) -> tuple[Mapping[str, SecretText], str | None, str]:
     scope = _string("sealingScope", raw.get("sealingScope", "strict"), problems,
-                    lambda s: s in sealing.SCOPES, f"is not one of {', '.join(sealing.SCOPES)}")
+                    lambda s: s in sealing.SCOPES, f"is not one of {', '.join(sealing.SCOPES)}") or "strict"
     cert = raw.get("sealingCert")
     if cert is not None:
         if not isinstance(cert, str):
@@ -326,7 +326,7 @@ def _parse_sealing(raw: Mapping[str, Any], secret_keys: frozenset[str], sealed: 
 
     keys_raw = raw.get("apiKeys")
     if keys_raw is None:
-        return MappingProxyType({}), cert, scope or "strict"
+        return MappingProxyType({}), cert, scope
     # Never echo the value: problems name the key only.
     if "apiKeys" not in secret_keys:
         problems.items.append(
@@ -338,7 +338,7 @@ def _parse_sealing(raw: Mapping[str, Any], secret_keys: frozenset[str], sealed: 
         keys = None
     if not isinstance(keys, dict):
         problems.items.append(f"{NAMESPACE}:apiKeys: is not an object mapping environment-variable names to keys")
-        return MappingProxyType({}), cert, scope or "strict"
+        return MappingProxyType({}), cert, scope
     api_keys: dict[str, SecretText] = {}
     for name, value in sorted(keys.items()):
         if not _ENV_NAME.match(name):
@@ -352,7 +352,7 @@ def _parse_sealing(raw: Mapping[str, Any], secret_keys: frozenset[str], sealed: 
             api_keys[name] = SecretText(value)
     if keys and "sealingCert" not in raw:
         problems.items.append(f"{NAMESPACE}:apiKeys: is set but hecate:sealingCert is not; {FETCH_CERT}")
-    return MappingProxyType(api_keys), cert, scope or "strict"
+    return MappingProxyType(api_keys), cert, scope
 
 
 def _parse_bool(key: str, raw: Any, problems: _Problems) -> bool:
