@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import Evaluation, evaluate, stack_names
+from tests.harness import Evaluation, committed, stack_names
 
 STACKS = stack_names()
-_evaluations: dict[str, Evaluation] = {}
 
 
 @pytest.fixture(params=STACKS)
@@ -17,9 +16,7 @@ def stack(request) -> str:
 
 @pytest.fixture
 def evaluation(stack) -> Evaluation:
-    """The stack as committed, evaluated once per session (the program is deterministic)."""
-    if stack not in _evaluations:
-        _evaluations[stack] = evaluate(stack)
-    result = _evaluations[stack]
+    """The stack as committed."""
+    result = committed(stack)
     assert result.error is None, f"stack {stack} failed: {result.error}"
     return result

@@ -8,6 +8,7 @@ stack's over them, every value as the string the engine hands the program
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import runpy
@@ -171,3 +172,10 @@ def evaluate(
     resolved = _sync_await(pulumi.Output.from_input(root.outputs).future())
     evaluation.outputs = dict(resolved or {})
     return evaluation
+
+
+@functools.cache
+def committed(stack: str) -> Evaluation:
+    """The stack exactly as committed, evaluated once per test session (the program is
+    deterministic); callers read it and never change it."""
+    return evaluate(stack)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests import guide
-from tests.harness import evaluate, stack_config
+from tests.harness import committed, evaluate, stack_config
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -11,7 +11,7 @@ CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 def test_beam_declares_every_field_the_guide_writes():
     written = guide.manifests()
-    beam = evaluate("beam")
+    beam = committed("beam")
     for file, type_, name in [
         ("infrastructure/hecate/daemonset.yaml", DAEMON_SET, "hecate-daemon"),
         ("infrastructure/hecate/configmap.yaml", CONFIG_MAP, "hecate-config"),
@@ -41,7 +41,7 @@ def test_version_label_only_where_the_version_lives(evaluation):
 
 
 def test_version_is_the_rollout_lever():
-    before, after = evaluate("edge"), evaluate("edge", {"version": "0.7.3"})
+    before, after = committed("edge"), evaluate("edge", {"version": "0.7.3"})
     changed = {
         d.name for d in after.kubernetes_objects()
         if d.manifest != before.get(d.type, d.name).manifest
@@ -52,7 +52,7 @@ def test_version_is_the_rollout_lever():
 
 
 def test_edge_differs_from_beam_only_where_its_config_says_so():
-    beam, edge = evaluate("beam"), evaluate("edge")
+    beam, edge = committed("beam"), committed("edge")
     edge_config = stack_config("edge")
     # What each edge setting is allowed to change; anything else differing is a leak.
     explained = {
@@ -90,7 +90,7 @@ def test_settings_reach_the_daemon():
 
 def test_hardened_by_default_and_guide_exact_without():
     container_of = lambda e: e.get(DAEMON_SET, "hecate-daemon").manifest["spec"]["template"]["spec"]  # noqa: E731
-    hardened = container_of(evaluate("beam"))
+    hardened = container_of(committed("beam"))
     assert hardened["containers"][0]["securityContext"] == {
         "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
         "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"},

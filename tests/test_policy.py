@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from tests.harness import ROOT, evaluate
+from tests.harness import ROOT, committed, evaluate
 
 _spec = importlib.util.spec_from_file_location("hecate_policy_rules", ROOT / "policy" / "rules.py")
 rules = importlib.util.module_from_spec(_spec)
@@ -106,6 +106,6 @@ def test_hardening_is_advised_when_turned_off():
     plain = evaluate("beam", {"hardened": False})
     messages = rules.hardened_containers(DAEMON_SET, plain.get(DAEMON_SET, "hecate-daemon").manifest)
     assert len(messages) == 4
-    props = daemon(evaluate("beam"))
+    props = daemon(committed("beam"))
     containers(props)[0]["volumeMounts"] = [m for m in containers(props)[0]["volumeMounts"] if m["name"] != "tmp"]
     assert ["no emptyDir at /tmp" in m for m in rules.hardened_containers(DAEMON_SET, props)] == [True]

@@ -101,3 +101,11 @@ class Project:
             str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(base.rglob("*")) if p.is_file()
         } if base.exists() else {}
+
+
+def new_project(tmp_path: Path, stack: str, **extra_env: str) -> Project:
+    """A copy of the project holding one stack, initialised on a throwaway backend under tmp_path."""
+    copy_project(tmp_path / "project", stacks=[stack])
+    project = Project(tmp_path / "project", {**engine_env(tmp_path / "state"), **extra_env})
+    project.pulumi("stack", "init", stack)
+    return project

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests import schemas
-from tests.e2e.engine import BIN, Project, copy_project, engine_env, missing_tools
+from tests.e2e.engine import BIN, new_project
 from tests.harness import stack_config, stack_names
 
 # What one stack declares: (type, name) of every resource, the Stack included.
@@ -57,20 +57,6 @@ users:
 - name: nobody
   user: {token: e2e-placeholder}
 """
-
-
-@pytest.fixture(scope="session", autouse=True)
-def engine_installed():
-    missing = missing_tools()
-    # Not a skip: CI installs the engine first, so its absence is a failure.
-    assert not missing, f"missing {', '.join(missing)}: run `make engine tools`"
-
-
-def new_project(tmp_path: Path, stack: str) -> Project:
-    copy_project(tmp_path / "project", stacks=[stack])
-    project = Project(tmp_path / "project", engine_env(tmp_path / "state"))
-    project.pulumi("stack", "init", stack)
-    return project
 
 
 def resource_key(step: dict) -> tuple[str, str | None]:

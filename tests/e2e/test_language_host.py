@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from tests.e2e.engine import Project, engine_env
-from tests.e2e.test_engine import engine_installed  # noqa: F401 (the session check)
 
 PROJECT = "name: {name}\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.engine import Project, copy_project, engine_env
-from tests.e2e.test_engine import engine_installed  # noqa: F401 (the session check)
+from tests.e2e.engine import new_project
 from tests.harness import stack_names
 
 # Bends that config validation would never let through, made in the copied program itself.
@@ -19,16 +18,9 @@ BENDS = {
 }
 
 
-def project_for(stack: str, tmp_path) -> Project:
-    copy_project(tmp_path / "project", stacks=[stack])
-    project = Project(tmp_path / "project", engine_env(tmp_path / "state"))
-    project.pulumi("stack", "init", stack)
-    return project
-
-
 @pytest.mark.parametrize("stack", stack_names())
 def test_every_committed_stack_passes_the_pack(stack, tmp_path):
-    project = project_for(stack, tmp_path)
+    project = new_project(tmp_path, stack)
     result = project.pulumi("preview", "--stack", stack, "--policy-pack", "policy")
     assert "hecate@" in result.text and "(local: policy)" in result.text
     assert "[mandatory]" not in result.text and "[advisory]" not in result.text, result.text
@@ -36,7 +28,7 @@ def test_every_committed_stack_passes_the_pack(stack, tmp_path):
 
 def test_a_bent_program_is_denied(tmp_path):
     stack = stack_names()[0]
-    project = project_for(stack, tmp_path)
+    project = new_project(tmp_path, stack)
     for file, replacements in BENDS.items():
         source = project.path / file
         text = source.read_text()

@@ -11,16 +11,13 @@ import subprocess
 
 import pytest
 
-from tests.e2e.engine import CHECKOV, ROOT, Project, copy_project, engine_env
-from tests.e2e.test_engine import engine_installed  # noqa: F401 (the session check)
+from tests.e2e.engine import CHECKOV, ROOT, new_project
 from tests.harness import stack_names
 
 
 @pytest.mark.parametrize("stack", stack_names())
 def test_rendered_manifests_pass_checkov(stack, tmp_path):
-    copy_project(tmp_path / "project", stacks=[stack])
-    project = Project(tmp_path / "project", engine_env(tmp_path / "state"))
-    project.pulumi("stack", "init", stack)
+    project = new_project(tmp_path, stack)
     project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
     shutil.copy(ROOT / ".checkov.yaml", tmp_path / ".checkov.yaml")
     done = subprocess.run([str(CHECKOV), "-d", str(project.path / "gitops"), "--config-file",

@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from tests import certs
-from tests.e2e.engine import BIN, Project, copy_project, engine_env
-from tests.e2e.test_engine import engine_installed  # noqa: F401 (the session check)
+from tests.e2e.engine import BIN, new_project
 from tests.harness import stack_config
 
 STACK = "beam"
@@ -38,13 +37,10 @@ def sealed_stack(tmp_path):
     cert_pem, key = certs.controller(7)
     (tmp_path / "cert.pem").write_text(cert_pem)
     (tmp_path / "key.pem").write_text(certs.private_pem(key))
-    copy_project(tmp_path / "project", stacks=[STACK])
-    env = engine_env(tmp_path / "state")
     # kubeseal wants a kubeconfig to exist even when it never talks to a cluster.
     (tmp_path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    env["KUBECONFIG"] = str(tmp_path / "kubeconfig")
-    project = Project(tmp_path / "project", env)
-    project.pulumi("stack", "init", STACK)
+    project = new_project(tmp_path, STACK, KUBECONFIG=str(tmp_path / "kubeconfig"))
+    env = project.env
     project.pulumi("config", "set", "hecate:sealingCert", "--stack", STACK, "--", cert_pem)
     project.pulumi("config", "set", "--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", CANARY, "--stack", STACK)
     pre_sealed = kubeseal("--raw", "--cert", str(tmp_path / "cert.pem"), "--scope", "strict",

@@ -1,0 +1,12 @@
+"""The end-to-end tests need the engine and tools that `make engine tools` installs."""
+
+import pytest
+
+from tests.e2e.engine import missing_tools
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine_installed():
+    missing = missing_tools()
+    # Not a skip: CI installs the engine first, so its absence is a failure.
+    assert not missing, f"missing {', '.join(missing)}: run `make engine tools`"
