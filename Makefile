@@ -1,11 +1,13 @@
 # The two commands: `make up STACK=beam` (run it) and `make test` (test it).
-# Everything below works from a fresh clone: the virtualenv and the engine are
+# Everything below works from a fresh clone: the virtualenvs and the engine are
 # created on first use, the state lives in .pulumi-state/ (gitignored).
 
 STACK ?= beam
 PYTHON ?= python3
 HECATE_CACHE ?= $(HOME)/.cache/hecate
+PYTEST_ARGS ?= tests
 
+export HECATE_CACHE
 export PATH := $(HECATE_CACHE)/bin:$(PATH)
 export PULUMI_HOME ?= $(HECATE_CACHE)/pulumi-home
 # Local defaults; point these at a shared backend and a real passphrase (README).
@@ -17,6 +19,11 @@ export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING := true
 VENV := .venv
 POLICY_VENV := policy/.venv
 CHECKOV_VERSION := 3.3.30
+CHECKOV := .tools/checkov/.installed-$(CHECKOV_VERSION)
+# The engine is ready once install-pulumi ran to the end for exactly these inputs.
+ENGINE_INPUTS := scripts/install-pulumi requirements.txt $(wildcard engine/pulumi-language-python/*.go)
+ENGINE := $(HECATE_CACHE)/stamps/engine-$(shell cat $(ENGINE_INPUTS) | sha256sum | cut -c1-16)
+CRDS := $(HECATE_CACHE)/stamps/crds-$(shell cat scripts/install-pulumi | sha256sum | cut -c1-16)
 
 .PHONY: up preview destroy stack engine venv tools test unit bench
 
@@ -30,7 +37,7 @@ preview: stack
 destroy: stack
 	pulumi destroy --stack $(STACK) --yes
 
-stack: venv engine $(POLICY_VENV)/.installed
+stack: $(VENV)/.installed $(ENGINE) $(POLICY_VENV)/.installed
 	@mkdir -p .pulumi-state
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK) --secrets-provider passphrase
 
@@ -46,21 +53,31 @@ $(POLICY_VENV)/.installed: policy/requirements.txt
 	$(POLICY_VENV)/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	@touch $@
 
-.tools/checkov/.installed:
+$(CHECKOV):
+	rm -rf .tools/checkov
 	$(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-tools: $(POLICY_VENV)/.installed .tools/checkov/.installed
+tools: $(POLICY_VENV)/.installed $(CHECKOV)
 
+# `make engine` always runs the (idempotent) install script; the other targets run it only
+# when its inputs changed.
 engine:
 	bash scripts/install-pulumi
+	@mkdir -p $(dir $(ENGINE)) && touch $(ENGINE)
+$(ENGINE):
+	bash scripts/install-pulumi
+	@mkdir -p $(dir $@) && touch $@
+$(CRDS):
+	bash scripts/install-pulumi --only crds
+	@mkdir -p $(dir $@) && touch $@
 
-test: venv engine tools
-	$(VENV)/bin/python -m pytest -q tests
+test: $(VENV)/.installed $(ENGINE) tools
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
-unit: venv
+unit: $(VENV)/.installed $(CRDS)
 	$(VENV)/bin/python -m pytest -q tests --ignore=tests/e2e
 
-bench: venv engine
+bench: $(VENV)/.installed $(ENGINE)
 	$(VENV)/bin/python scripts/bench.py

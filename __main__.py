@@ -1,22 +1,27 @@
 """Hecate on one Kubernetes cluster: the stack's settings in, one component out."""
 
+import os
+
 import pulumi
 
 from hecate import naming
 from hecate.cluster import HecateCluster
+from hecate.gitops_tree import open_tree
 from hecate.settings import ConfigError, load
 
 try:
     settings = load()
+    # The gitops tree is checked (where it is, who owns its cluster directories) before any resource.
+    tree = open_tree(settings, pulumi.get_stack(), os.getcwd()) if settings.delivery == "gitops" else None
 except ConfigError as error:
     # A clean message, not a traceback, and before any resource is declared.
     raise pulumi.RunError(str(error)) from None
 
-cluster = HecateCluster(settings.cluster, settings)
+cluster = HecateCluster(settings.cluster, settings, tree)
 
 pulumi.export("cluster", settings.cluster)
 pulumi.export("delivery", settings.delivery)
 pulumi.export("image", settings.image_ref)
-pulumi.export("namespace", cluster.namespace.metadata["name"])
+pulumi.export("namespace", naming.NAMESPACE)
 pulumi.export("renderedDirs", cluster.rendered_dirs)
 pulumi.export("healthCheck", naming.health_check_command(settings.kube_context or settings.cluster))

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import pulumi
 
 from . import naming
-from .kubernetes_object import KubernetesObject
+from .delivery import Target
 from .settings import Settings
 
 _SOCKET_PROBE = {"exec": {"command": ["test", "-S", naming.SOCKET]}}
@@ -67,23 +67,24 @@ def pod_spec(settings: Settings) -> dict[str, Any]:
 class HecateDaemon(pulumi.ComponentResource):
     """hecate-config and hecate-daemon, as the deployment guide writes them."""
 
-    config_map: KubernetesObject
-    daemon_set: KubernetesObject
+    config_map: pulumi.CustomResource
+    daemon_set: pulumi.CustomResource
 
-    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, settings: Settings, target: Target,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:Daemon", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.config_map = KubernetesObject({
+        self.config_map = target.declare({
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": naming.CONFIG_MAP, "namespace": naming.NAMESPACE,
                          "labels": naming.labels(settings.cluster, "config")},
             "data": {"OLLAMA_HOST": settings.ollama_host, "HECATE_LOG_LEVEL": settings.log_level},
-        }, opts=child)
+        }, "configmap.yaml", child)
 
         daemon_labels = naming.labels(settings.cluster, "daemon", version=settings.version)
-        self.daemon_set = KubernetesObject({
+        self.daemon_set = target.declare({
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",
             "metadata": {"name": naming.DAEMON, "namespace": naming.NAMESPACE, "labels": daemon_labels},
@@ -96,7 +97,7 @@ class HecateDaemon(pulumi.ComponentResource):
                     "spec": pod_spec(settings),
                 },
             },
-        }, opts=child)
+        }, "daemonset.yaml", child)
 
         self.register_outputs({
             "configMap": naming.CONFIG_MAP,

@@ -7,7 +7,7 @@ from typing import NotRequired, Optional, TypedDict
 import pulumi
 
 from . import naming
-from .kubernetes_object import KubernetesObject
+from .delivery import Target
 from .settings import Settings
 
 
@@ -50,10 +50,11 @@ class KustomizationSpec(TypedDict):
 class FluxSync(pulumi.ComponentResource):
     """What Flux needs to keep one cluster in step with its directory of the gitops tree."""
 
-    git_repository: KubernetesObject
-    kustomization: KubernetesObject
+    git_repository: pulumi.CustomResource
+    kustomization: pulumi.CustomResource
 
-    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, settings: Settings, target: Target,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:FluxSync", name, None, opts)
         source = settings.gitops
         assert source is not None, "gitops delivery without a gitops source passed validation"
@@ -67,12 +68,12 @@ class FluxSync(pulumi.ComponentResource):
         }
         if source.secret_ref:
             repository["secretRef"] = {"name": source.secret_ref}
-        self.git_repository = KubernetesObject({
+        self.git_repository = target.declare({
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "GitRepository",
             "metadata": {"name": naming.GIT_REPOSITORY, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},
             "spec": repository,
-        }, opts=child)
+        }, "hecate-gitrepository.yaml", child)
 
         kustomization: KustomizationSpec = {
             "interval": "5m",
@@ -85,12 +86,12 @@ class FluxSync(pulumi.ComponentResource):
                 {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": naming.DAEMON, "namespace": naming.NAMESPACE},
             ],
         }
-        self.kustomization = KubernetesObject({
+        self.kustomization = target.declare({
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
             "kind": "Kustomization",
             "metadata": {"name": naming.KUSTOMIZATION, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},
             "spec": kustomization,
-        }, opts=child)
+        }, "hecate-kustomization.yaml", child)
 
         self.register_outputs({
             "gitRepository": naming.GIT_REPOSITORY,

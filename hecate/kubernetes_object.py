@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
-from pulumi_kubernetes import _utilities
 
 
 class ObjectMeta(TypedDict):
@@ -38,7 +37,10 @@ class KubernetesObject(pulumi.CustomResource):
     metadata: pulumi.Output[dict]
 
     def __init__(self, manifest: Manifest, opts: Optional[pulumi.ResourceOptions] = None):
-        # The provider plugin's version, as the generated classes pin it.
+        # The provider plugin's version, as the generated classes pin it. Imported here: gitops
+        # stacks never load pulumi_kubernetes.
+        from pulumi_kubernetes import _utilities
+
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=_utilities.get_version()))
         api_version = manifest["apiVersion"]
         # The core group has no name in apiVersion ("v1") but has one in the type token.

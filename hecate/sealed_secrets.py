@@ -7,7 +7,8 @@ from typing import Optional, TypedDict
 import pulumi
 
 from . import naming, sealing
-from .kubernetes_object import KubernetesObject, ObjectMeta
+from .delivery import Target
+from .kubernetes_object import ObjectMeta
 from .settings import Settings
 
 
@@ -30,9 +31,10 @@ class SealedSecrets(pulumi.ComponentResource):
     can open either.
     """
 
-    sealed_secret: KubernetesObject
+    sealed_secret: pulumi.CustomResource
 
-    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, settings: Settings, target: Target,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("hecate:index:SealedSecrets", name, None, opts)
         encrypted_data: dict[str, pulumi.Input[str]] = dict(settings.sealed_secrets)
         if settings.api_keys:
@@ -60,10 +62,10 @@ class SealedSecrets(pulumi.ComponentResource):
             # The Secret the controller produces: same name and namespace as the guide's.
             "template": {"metadata": metadata, "type": "Opaque"},
         }
-        self.sealed_secret = KubernetesObject({
+        self.sealed_secret = target.declare({
             "apiVersion": "bitnami.com/v1alpha1",
             "kind": "SealedSecret",
             "metadata": metadata,
             "spec": spec,
-        }, opts=pulumi.ResourceOptions(parent=self))
+        }, "sealed-secret.yaml", pulumi.ResourceOptions(parent=self))
         self.register_outputs({"sealedSecret": naming.SECRET, "keys": sorted(encrypted_data)})

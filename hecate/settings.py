@@ -414,8 +414,10 @@ def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None,
     delivery = _string("delivery", raw.get("delivery", "gitops"), problems,
                        lambda s: s in DELIVERIES, f"is not one of {', '.join(DELIVERIES)}")
     gitops_dir = _string("gitopsDir", raw.get("gitopsDir", "./gitops"), problems,
-                         lambda s: bool(s.strip()) and ".." not in PurePosixPath(s).parts,
-                         "is not a directory path (relative to the project, without '..')")
+                         lambda s: bool(s.strip()) and ".." not in PurePosixPath(s).parts
+                         and PurePosixPath(s) != PurePosixPath("/"),
+                         "is not a directory path (relative to the project or absolute, without '..', "
+                         "not the filesystem root)")
     resources = _parse_resources(raw.get("resources"), problems)
     max_unavailable = _parse_max_unavailable(raw.get("maxUnavailable", 1), problems)
     hardened = _parse_bool("hardened", raw.get("hardened", True), problems)

@@ -25,6 +25,20 @@ def qualify(key: str, project: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
+def is_secure(value: Any) -> bool:
+    """A value the engine keeps encrypted in the stack file (`{secure: v1:...}`)."""
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def secure_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Where a config value holds encrypted values: the path of each, as keys from the top."""
+    if is_secure(value):
+        return [path]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in secure_paths(item, (*path, key))]
+    return []
+
+
 def stack_config(root: Path, stack: str) -> dict[str, Any]:
     """Fully qualified key -> value (structured values stay structured; secrets stay encrypted)."""
     project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
@@ -41,3 +55,13 @@ def stack_config(root: Path, stack: str) -> dict[str, Any]:
     for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
         merged[qualify(key, project)] = value
     return merged
+
+
+def shared_clusters(root: Path) -> dict[str, list[str]]:
+    """Clusters that more than one committed stack file names, with those stacks: each cluster's
+    directories of the gitops tree belong to exactly one stack."""
+    by_cluster: dict[str, list[str]] = {}
+    for stack in stack_names(root):
+        cluster = stack_config(root, stack).get(qualify("cluster", project_name(root)))
+        by_cluster.setdefault(str(cluster), []).append(stack)
+    return {cluster: stacks for cluster, stacks in by_cluster.items() if len(stacks) > 1}

@@ -14,19 +14,18 @@ MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
 
 def on_props(rule):
     def validate(args, report_violation):
-        for message in rule(args.resource_type, args.props):
+        for message in rule(rules.object_type(args.resource_type), args.props):
             report_violation(message)
     return validate
 
 
 def no_plaintext_secret(args, report_violation):
-    provider = args.provider.props if args.provider else None
-    for message in rules.plaintext_secret(args.resource_type, provider):
+    for message in rules.plaintext_secret(args.resource_type):
         report_violation(message)
 
 
 def source_declared(args, report_violation):
-    for message in rules.source_declared((r.resource_type, r.props) for r in args.resources):
+    for message in rules.source_declared((rules.object_type(r.resource_type), r.props) for r in args.resources):
         report_violation(message)
 
 

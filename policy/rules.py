@@ -2,7 +2,9 @@
 
 Each returns the violations it finds as messages ([] when the resource complies),
 so the same code is unit-tested directly and wrapped as policies in __main__.py.
-Properties are Kubernetes objects as the program declares them (camelCase).
+Properties are Kubernetes objects as the program declares them (camelCase), and resource
+types are Kubernetes types (`kubernetes:apps/v1:DaemonSet`): `object_type` maps the type of
+an object rendered into the gitops tree to the type it has on a cluster.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ HOST_NETWORK_WORKLOAD = ("kubernetes:apps/v1:DaemonSet", "hecate", "hecate-daemo
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
 SECRET = "kubernetes:core/v1:Secret"
+# hecate/rendered_manifest.py types each rendered file by its object's kind under this prefix.
+RENDERED = "pulumi-python:dynamic/gitops/"
 
 _WORKLOADS = {
     "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
@@ -28,6 +32,13 @@ _WORKLOADS = {
 }
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _VERSION_TAG = re.compile(r":v?\d+(\.\d+){0,2}([-.+][0-9A-Za-z.-]+)?$")
+
+
+def object_type(resource_type: str) -> str:
+    """The Kubernetes type of an object, applied to a cluster or rendered into the gitops tree."""
+    if resource_type.startswith(RENDERED):
+        return "kubernetes:" + resource_type[len(RENDERED):]
+    return resource_type
 
 
 def _get(value: Any, *path: str) -> Any:
@@ -109,9 +120,9 @@ def host_access(resource_type: str, props: Mapping[str, Any], spec: Mapping[str,
     return problems
 
 
-def plaintext_secret(resource_type: str, provider_props: Mapping[str, Any] | None) -> list[str]:
-    """A core/v1 Secret rendered into the gitops tree would put its data in git."""
-    if resource_type == SECRET and (provider_props or {}).get("renderYamlToDirectory"):
+def plaintext_secret(resource_type: str) -> list[str]:
+    """A core/v1 Secret rendered into the gitops tree would put its data in git (takes the raw type)."""
+    if resource_type.startswith(RENDERED) and object_type(resource_type) == SECRET:
         return ["a plaintext Secret in gitops delivery; seal it (hecate:apiKeys or hecate:sealedSecrets)"]
     return []
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Speed figures for the README: each a median over fresh processes, run side by side.
 
-  mocks   bare import of pulumi + the pulumi_kubernetes modules the program uses,
+  mocks   bare import of what a gitops stack imports (pulumi, its dynamic providers, yaml),
           against evaluating one stack under mocks (imports included); and the unit suite.
   engine  `pulumi preview` and `pulumi up` of a stack, against the same engine's
           preview of an empty Python program (the floor).
@@ -23,10 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The pulumi_kubernetes modules the program imports: the provider, and _utilities for its version.
+# What a gitops stack's program imports besides its own modules (pulumi_kubernetes only in direct delivery).
 BARE_IMPORT = """
 import pulumi
-import pulumi_kubernetes.provider, pulumi_kubernetes._utilities
+import pulumi.dynamic, yaml
 """
 
 EVALUATE = """

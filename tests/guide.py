@@ -1,28 +1,73 @@
-"""The deployment guide's hand-written manifests, read from the guide itself.
+"""The deployment guide's hand-written manifests: the specification the tests compare with.
 
-The guide (../shared/seed/) is the specification: tests compare what the
-program declares with the manifests it writes, rather than with a copy.
+They live in tests/data/guide/ as the project's own test data, one file per manifest, each
+naming the guide's section it comes from. `guide_blocks` reads the same manifests from a
+copy of the guide itself; test_guide_data.py uses it, where the guide is at hand, to keep
+the data honest.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+DATA = Path(__file__).resolve().parent / "data" / "guide"
+# Beside the repository for developers; never needed by the tests that compare with DATA.
 GUIDE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_b1e0ee6ee4c3c33c.txt"
+_HEADER = re.compile(r'^# guide section: "(?P<section>[^"]+)" \((?P<written_as>[^)]+)\)$')
+
+
+@dataclass(frozen=True)
+class GuideManifest:
+    section: str  # the guide's heading above the manifest
+    written_as: str | None  # the file the guide writes it to, if it names one
+    manifest: dict[str, Any]
+
+
+@cache
+def data() -> dict[str, GuideManifest]:
+    """Every manifest of tests/data/guide, by the guide's section."""
+    found = {}
+    for path in sorted(DATA.glob("*.yaml")):
+        text = path.read_text()
+        header = _HEADER.match(text.splitlines()[0])
+        assert header, f"{path}: the first line must name the guide's section"
+        written_as = header["written_as"] if header["written_as"].endswith(".yaml") else None
+        found[header["section"]] = GuideManifest(header["section"], written_as, yaml.safe_load(text))
+    return found
 
 
 def manifests() -> dict[str, dict[str, Any]]:
-    """Each YAML block of the guide that names its file, by that file's path."""
-    assert GUIDE.is_file(), f"the deployment guide is missing: expected {GUIDE}"
-    found = {}
-    for block in re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(), re.S):
-        first = block.splitlines()[0]
-        if first.startswith("# ") and first.endswith(".yaml"):
-            found[first[2:].strip()] = yaml.safe_load(block)
+    """The manifests the guide writes to files, by that file's path."""
+    return {m.written_as: m.manifest for m in data().values() if m.written_as}
+
+
+def excerpt() -> dict[str, Any]:
+    """The DaemonSet excerpt of the guide's "Deployment Model"."""
+    return data()["Deployment Model"].manifest
+
+
+def guide_blocks(text: str) -> dict[str, dict[str, Any]]:
+    """Each YAML block of the guide's text, by the heading it stands under."""
+    found: dict[str, dict[str, Any]] = {}
+    heading, block = None, None
+    for line in text.splitlines():
+        if block is not None:
+            if line.startswith("```"):
+                assert heading not in found, f"two YAML blocks under {heading!r}"
+                found[heading] = yaml.safe_load("\n".join(block))
+                block = None
+            else:
+                block.append(line)
+        elif line.startswith("```yaml"):
+            block = []
+        elif line.startswith("#"):
+            heading = line.lstrip("#").strip()
     return found
 
 

@@ -8,10 +8,15 @@ stack's over them, every value as the string the engine hands the program
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import json
 import logging
+import os
 import runpy
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -23,10 +28,23 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from hecate import stack_files
+from hecate.rendered_manifest import FILE_KEYS, TYPE_MODULE
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "__main__.py"
 PROJECT = stack_files.project_name(ROOT)
+# Objects rendered into the gitops tree are typed by their kind under this prefix.
+RENDERED = f"pulumi-python:dynamic/{TYPE_MODULE}/"
+# The kustomize file of a workloads directory: read by kustomize and Flux, never applied.
+KUSTOMIZE_FILE = "kubernetes:kustomize.config.k8s.io/v1beta1:Kustomization"
+
+
+@functools.cache
+def _empty_project_dir() -> Path:
+    """Where the program runs under mocks: a project directory with no gitops tree in it yet."""
+    path = Path(tempfile.mkdtemp(prefix="hecate-mocks-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def stack_names() -> list[str]:
@@ -36,6 +54,19 @@ def stack_names() -> list[str]:
 def stack_config(stack: str) -> dict[str, Any]:
     """The stack's configuration as the engine would pass it, values still structured."""
     return stack_files.stack_config(ROOT, stack)
+
+
+# What stands in for each value a committed stack file holds encrypted: the tests cannot
+# decrypt them (the passphrase is the user's), only keep their shape and their secrecy.
+SECRET_PLACEHOLDER = "placeholder-for-a-pulumi-secret"
+
+
+def _placeholders(value: Any) -> Any:
+    if stack_files.is_secure(value):
+        return SECRET_PLACEHOLDER
+    if isinstance(value, dict):
+        return {k: _placeholders(v) for k, v in value.items()}
+    return value
 
 
 def _engine_value(value: Any) -> str:
@@ -52,19 +83,35 @@ def _qualify(key: str) -> str:
 
 @dataclass
 class Declared:
-    type: str
+    registered_type: str
     name: str
     inputs: dict[str, Any]
     provider: str
     custom: bool
 
     @property
+    def rendered(self) -> bool:
+        """A file of the gitops tree (hecate/rendered_manifest.py), not an object applied to a cluster."""
+        return self.registered_type.startswith(RENDERED)
+
+    @property
+    def type(self) -> str:
+        """The Kubernetes type (`kubernetes:apps/v1:DaemonSet`), rendered or applied alike."""
+        return "kubernetes:" + self.registered_type[len(RENDERED):] if self.rendered else self.registered_type
+
+    @property
+    def file(self) -> str | None:
+        """Where a rendered object's file goes, relative to the project."""
+        return os.path.join(self.inputs["root"], self.inputs["path"]) if self.rendered else None
+
+    @property
     def manifest(self) -> dict[str, Any]:
-        """The Kubernetes object as it would be rendered: inputs minus Pulumi's own keys.
+        """The Kubernetes object: inputs minus Pulumi's own keys and a rendered file's location.
 
         Mocks carry numbers as floats (protobuf Struct); the rendered YAML has integers.
         """
-        return _integral({k: v for k, v in self.inputs.items() if not k.startswith("__")})
+        skip = FILE_KEYS if self.rendered else ()
+        return _integral({k: v for k, v in self.inputs.items() if not k.startswith("__") and k not in skip})
 
 
 def _integral(value: Any) -> Any:
@@ -91,7 +138,12 @@ class Evaluation:
         return matches[0]
 
     def kubernetes_objects(self) -> list[Declared]:
-        return [r for r in self.resources if r.custom and r.type.startswith("kubernetes:")]
+        return [r for r in self.resources
+                if r.custom and r.type.startswith("kubernetes:") and r.type != KUSTOMIZE_FILE]
+
+    def rendered_files(self) -> dict[str, Declared]:
+        """Every file of the gitops tree the stack renders, by path relative to the project."""
+        return {r.file: r for r in self.resources if r.rendered}
 
     def provider_of(self, declared: Declared) -> Declared:
         """The provider resource a declared object was given."""
@@ -145,12 +197,17 @@ def evaluate(
     remove: Iterable[str] = (),
     secrets: Iterable[str] = (),
     preview: bool = False,
+    project_dir: Path | None = None,
 ) -> Evaluation:
-    """Run __main__.py for `stack`, with config keys overridden or removed."""
+    """Run __main__.py for `stack`, with config keys overridden or removed, from `project_dir`
+    (the engine runs programs from the project's directory; by default an empty one)."""
     config = stack_config(stack)
     config.update({_qualify(k): v for k, v in (overrides or {}).items()})
     for key in remove:
         config.pop(_qualify(key), None)
+
+    secrets = {*secrets, *(key for key, value in config.items() if stack_files.secure_paths(value))}
+    config = {key: _placeholders(value) for key, value in config.items()}
 
     evaluation = Evaluation(stack)
     logger = logging.getLogger(f"hecate.tests.{stack}")
@@ -163,7 +220,8 @@ def evaluate(
         {k: _engine_value(v) for k, v in config.items()}, [_qualify(k) for k in secrets]
     )
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+        with contextlib.chdir(project_dir or _empty_project_dir()):
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
     except Exception as error:  # the program's own failure is what some tests look at
         evaluation.error = error
         return evaluation
@@ -172,6 +230,22 @@ def evaluate(
     resolved = _sync_await(pulumi.Output.from_input(root.outputs).future())
     evaluation.outputs = dict(resolved or {})
     return evaluation
+
+
+# The settings that make a stack seal values; a stack file may hold them (as `secure:` values).
+SEALING = ("apiKeys", "sealedSecrets", "sealingCert", "sealingScope")
+
+
+def seals(stack: str) -> bool:
+    """Whether the committed stack declares the SealedSecret."""
+    config = stack_config(stack)
+    return any(config.get(_qualify(key)) for key in ("apiKeys", "sealedSecrets"))
+
+
+@functools.cache
+def unsealed(stack: str) -> Evaluation:
+    """The stack as committed less its sealing settings: for tests about everything else."""
+    return evaluate(stack, remove=SEALING)
 
 
 @functools.cache

@@ -1,29 +1,31 @@
 """Validation of declared or rendered objects against real schemas.
 
 Kubernetes built-ins: kubernetes-validate, strict (unknown fields are errors).
-Flux and SealedSecret: the openAPIV3Schema of the upstream CRDs in ../shared/crds.
+Flux and SealedSecret: the openAPIV3Schema of the CRDs that the controllers' own Go modules
+ship, at the versions a cluster runs, fetched into the cache by `scripts/install-pulumi`.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
 import yaml
 
-CRDS = Path(__file__).resolve().parents[2] / "shared" / "crds"
+from tests.paths import CRDS
+
 KUBERNETES_VERSION = "1.33.0"
 
 
 @cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> the schema of that served version."""
-    assert CRDS.is_dir(), f"the upstream CRDs are missing: expected {CRDS}"
+    paths = sorted(CRDS.glob("*.yaml"))
+    assert len(paths) == 3, f"the controllers' CRDs are missing from {CRDS}: run `scripts/install-pulumi --only crds`"
     schemas = {}
-    for path in sorted(CRDS.glob("*.yaml")):
+    for path in paths:
         crd = yaml.safe_load(path.read_text())
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests import guide
-from tests.harness import committed, evaluate, stack_config
+from tests.harness import committed, evaluate, stack_config, unsealed
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -19,6 +19,8 @@ def test_beam_declares_every_field_the_guide_writes():
     ]:
         declared = beam.get(type_, name).manifest
         assert guide.missing_or_different(written[file], declared) == [], file
+    # The "Deployment Model" excerpt too: the host network and the socket directory.
+    assert guide.missing_or_different(guide.excerpt(), beam.get(DAEMON_SET, "hecate-daemon").manifest) == []
 
 
 def test_daemon_set_keeps_the_guides_selector_and_adds_recommended_labels(evaluation):
@@ -52,7 +54,7 @@ def test_version_is_the_rollout_lever():
 
 
 def test_edge_differs_from_beam_only_where_its_config_says_so():
-    beam, edge = committed("beam"), committed("edge")
+    beam, edge = unsealed("beam"), unsealed("edge")
     edge_config = stack_config("edge")
     # What each edge setting is allowed to change; anything else differing is a leak.
     explained = {

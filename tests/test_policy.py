@@ -30,7 +30,8 @@ def test_every_committed_stack_complies(declared, evaluation):
             assert rule(resource_type, props) == [], (rule.__name__, resource_type)
     assert rules.source_declared(declared) == []
     for d in evaluation.kubernetes_objects():
-        assert rules.plaintext_secret(d.type, evaluation.provider_of(d).inputs) == []
+        assert rules.plaintext_secret(d.registered_type) == []
+        assert rules.object_type(d.registered_type) == d.type
 
 
 def daemon(evaluation):
@@ -78,9 +79,14 @@ def test_host_access(evaluation):
 
 
 def test_plaintext_secret_only_matters_in_gitops():
-    assert rules.plaintext_secret(rules.SECRET, {"renderYamlToDirectory": "gitops/x"}) != []
-    assert rules.plaintext_secret(rules.SECRET, {"kubeconfig": "~/.kube/config"}) == []
-    assert rules.plaintext_secret("kubernetes:bitnami.com/v1alpha1:SealedSecret", {"renderYamlToDirectory": "x"}) == []
+    assert rules.plaintext_secret("pulumi-python:dynamic/gitops/core/v1:Secret") != []
+    assert rules.plaintext_secret(rules.SECRET) == []  # applied to a cluster: never in git
+    assert rules.plaintext_secret("pulumi-python:dynamic/gitops/bitnami.com/v1alpha1:SealedSecret") == []
+
+
+def test_rendered_objects_are_checked_as_their_kubernetes_kind():
+    assert rules.object_type("pulumi-python:dynamic/gitops/apps/v1:DaemonSet") == "kubernetes:apps/v1:DaemonSet"
+    assert rules.object_type("kubernetes:apps/v1:DaemonSet") == "kubernetes:apps/v1:DaemonSet"
 
 
 def test_flux_rules(evaluation, declared):

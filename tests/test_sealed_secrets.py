@@ -8,13 +8,14 @@ import pytest
 
 from hecate import sealing
 from tests import certs, schemas
-from tests.harness import evaluate, is_secret, unwrap_secret
+from tests.harness import evaluate, is_secret, unsealed, unwrap_secret
 
 SEALED_SECRET = "kubernetes:bitnami.com/v1alpha1:SealedSecret"
 SEALED = {"OPENAI_API_KEY": "Ag" + "B" * 500, "ANTHROPIC_API_KEY": "Ag" + "C" * 500}
 
 
-def test_no_sealed_secret_without_sealed_values(evaluation):
+def test_no_sealed_secret_without_sealed_values(stack):
+    evaluation = unsealed(stack)
     assert [r for r in evaluation.resources if r.type == SEALED_SECRET] == []
     # The daemon still starts: its secretRef is optional, as in the guide.
     container = evaluation.get("kubernetes:apps/v1:DaemonSet", "hecate-daemon").manifest["spec"]["template"]["spec"]["containers"][0]
@@ -22,7 +23,7 @@ def test_no_sealed_secret_without_sealed_values(evaluation):
 
 
 def test_sealed_values_become_the_sealed_secret(stack):
-    evaluation = evaluate(stack, {"sealedSecrets": SEALED})
+    evaluation = evaluate(stack, {"sealedSecrets": SEALED}, remove=["apiKeys"])
     assert evaluation.error is None, evaluation.error
     declared = evaluation.get(SEALED_SECRET, "hecate-secrets").manifest
     assert declared["metadata"]["name"] == "hecate-secrets" and declared["metadata"]["namespace"] == "hecate"
@@ -31,8 +32,9 @@ def test_sealed_values_become_the_sealed_secret(stack):
     assert template["metadata"]["name"] == "hecate-secrets" and template["metadata"]["namespace"] == "hecate"
     assert template["type"] == "Opaque"
     # It goes where the daemon goes.
-    assert evaluation.provider_of(evaluation.get(SEALED_SECRET, "hecate-secrets")).name == \
-        evaluation.provider_of(evaluation.get("kubernetes:apps/v1:DaemonSet", "hecate-daemon")).name
+    sealed = evaluation.get(SEALED_SECRET, "hecate-secrets").file
+    assert sealed == evaluation.get("kubernetes:apps/v1:DaemonSet", "hecate-daemon").file.replace(
+        "daemonset.yaml", "sealed-secret.yaml")
 
 
 CANARIES = {"OPENAI_API_KEY": "sk-canary-openai-7f3a", "ANTHROPIC_API_KEY": "sk-ant-canary-91c2"}

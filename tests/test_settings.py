@@ -154,6 +154,7 @@ def test_bad_sealing_input_is_refused_before_anything_is_declared(overrides, key
     if config["sealingCert"] in certs.bad_certificates():
         config["sealingCert"] = certs.bad_certificates()[config["sealingCert"]]
     evaluation = evaluate("beam", {k: v for k, v in config.items() if v is not None},
+                          remove=[k for k, v in config.items() if v is None],
                           secrets=["apiKeys"] if "apiKeys" in config else [])
     message = str(evaluation.error)
     assert f"{key}:" in message and allowed in message, message

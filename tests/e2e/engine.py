@@ -11,9 +11,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
-BIN = CACHE / "bin"
+import yaml
+
+from hecate import stack_files
+from tests.paths import BIN, CACHE, ROOT
+
 PROJECT_FILES = ["Pulumi.yaml", "__main__.py", "requirements.txt", "hecate", "policy"]
 POLICY_VENV = ROOT / "policy" / ".venv"
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
@@ -49,8 +51,35 @@ def engine_env(state: Path) -> dict[str, str]:
     return env
 
 
-def copy_project(destination: Path, stacks: list[str] | None = None) -> None:
-    """The program and its stack files, with .venv pointing at the running interpreter's venv."""
+# Stands in for each value a committed stack file holds encrypted (the user's passphrase is not ours).
+SECRET_PLACEHOLDER = "e2e-placeholder-secret"
+
+
+def _portable_stack_file(source: Path, destination: Path) -> list[str]:
+    """Copy a stack file without what ties it to its own backend: the passphrase's salt and the
+    values encrypted with it. Returns the `--path` of each encrypted value, to set again."""
+    content = yaml.safe_load(source.read_text()) or {}
+    content.pop("encryptionsalt", None)
+    config = content.get("config") or {}
+    removed = []
+    for key, value in list(config.items()):
+        for path in stack_files.secure_paths(value):
+            removed.append(".".join((key, *path)))
+            if not path:
+                del config[key]
+                continue
+            parent = value
+            for part in path[:-1]:
+                parent = parent[part]
+            del parent[path[-1]]
+    destination.write_text(yaml.safe_dump(content, sort_keys=False))
+    return removed
+
+
+def copy_project(destination: Path, stacks: list[str] | None = None) -> dict[str, list[str]]:
+    """The program and its stack files, with .venv pointing at the running interpreter's venv.
+
+    Returns, per stack, the config paths whose encrypted values were left out."""
     destination.mkdir(parents=True)
     for name in PROJECT_FILES:
         source = ROOT / name
@@ -58,11 +87,14 @@ def copy_project(destination: Path, stacks: list[str] | None = None) -> None:
             shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
         else:
             shutil.copy2(source, destination / name)
-    for stack_file in ROOT.glob("Pulumi.*.yaml"):
-        if stacks is None or stack_file.name[len("Pulumi."):-len(".yaml")] in stacks:
-            shutil.copy2(stack_file, destination / stack_file.name)
+    removed = {}
+    for stack in stack_files.stack_names(ROOT):
+        if stacks is None or stack in stacks:
+            name = f"Pulumi.{stack}.yaml"
+            removed[stack] = _portable_stack_file(ROOT / name, destination / name)
     (destination / ".venv").symlink_to(sys.prefix)
     (destination / "policy" / ".venv").symlink_to(POLICY_VENV)
+    return removed
 
 
 @dataclass
@@ -105,7 +137,10 @@ class Project:
 
 def new_project(tmp_path: Path, stack: str, **extra_env: str) -> Project:
     """A copy of the project holding one stack, initialised on a throwaway backend under tmp_path."""
-    copy_project(tmp_path / "project", stacks=[stack])
+    removed = copy_project(tmp_path / "project", stacks=[stack])
     project = Project(tmp_path / "project", {**engine_env(tmp_path / "state"), **extra_env})
     project.pulumi("stack", "init", stack)
+    # The stack keeps its shape: each encrypted value is set again, encrypted for this backend.
+    for path in removed[stack]:
+        project.pulumi("config", "set", "--secret", "--path", path, SECRET_PLACEHOLDER, "--stack", stack)
     return project

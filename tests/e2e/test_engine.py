@@ -17,31 +17,46 @@ import yaml
 
 from tests import schemas
 from tests.e2e.engine import BIN, new_project
-from tests.harness import stack_config, stack_names
+from tests.harness import seals, stack_config, stack_names
 
+RENDERED = "pulumi-python:dynamic/gitops/"
+DAEMON_SET = f"{RENDERED}apps/v1:DaemonSet"
 # What one stack declares: (type, name) of every resource, the Stack included.
 EXPECTED_RESOURCES = {
     ("pulumi:pulumi:Stack", None),
     ("hecate:index:Cluster", "{cluster}"),
-    ("pulumi:providers:kubernetes", "workloads"),
-    ("pulumi:providers:kubernetes", "flux"),
-    ("kubernetes:core/v1:Namespace", "hecate"),
+    (f"{RENDERED}core/v1:Namespace", "hecate"),
     ("hecate:index:Daemon", "daemon"),
-    ("kubernetes:core/v1:ConfigMap", "hecate-config"),
-    ("kubernetes:apps/v1:DaemonSet", "hecate-daemon"),
+    (f"{RENDERED}core/v1:ConfigMap", "hecate-config"),
+    (DAEMON_SET, "hecate-daemon"),
+    (f"{RENDERED}kustomize.config.k8s.io/v1beta1:Kustomization", "kustomization"),
     ("hecate:index:FluxSync", "flux-sync"),
-    ("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops"),
-    ("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate"),
+    (f"{RENDERED}source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops"),
+    (f"{RENDERED}kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate"),
 }
-# The files `pulumi up` renders (the provider's naming: <apiVersion>-<kind>-<namespace>-<name>.yaml).
+# The files `pulumi up` renders: Flux's multi-cluster layout, named as the guide names them.
 EXPECTED_FILES = {
-    "gitops/infrastructure/hecate/{cluster}/1-manifest/v1-namespace-default-hecate.yaml",
-    "gitops/infrastructure/hecate/{cluster}/1-manifest/v1-configmap-hecate-hecate-config.yaml",
-    "gitops/infrastructure/hecate/{cluster}/1-manifest/apps_v1-daemonset-hecate-hecate-daemon.yaml",
-    "gitops/clusters/{cluster}/1-manifest/source.toolkit.fluxcd.io_v1-gitrepository-flux-system-hecate-gitops.yaml",
-    "gitops/clusters/{cluster}/1-manifest/kustomize.toolkit.fluxcd.io_v1-kustomization-flux-system-hecate.yaml",
+    "gitops/infrastructure/hecate/{cluster}/kustomization.yaml",
+    "gitops/infrastructure/hecate/{cluster}/namespace.yaml",
+    "gitops/infrastructure/hecate/{cluster}/configmap.yaml",
+    "gitops/infrastructure/hecate/{cluster}/daemonset.yaml",
+    "gitops/clusters/{cluster}/hecate-gitrepository.yaml",
+    "gitops/clusters/{cluster}/hecate-kustomization.yaml",
 }
-DAEMON_FILE = "gitops/infrastructure/hecate/{cluster}/1-manifest/apps_v1-daemonset-hecate-hecate-daemon.yaml"
+DAEMON_FILE = "gitops/infrastructure/hecate/{cluster}/daemonset.yaml"
+
+
+def expected(stack: str) -> tuple[set, set]:
+    """The resources and files of a stack, the sealed secret's included where it seals values."""
+    cluster = stack_config(stack)["hecate:cluster"]
+    resources = {(t, n and n.format(cluster=cluster)) for t, n in EXPECTED_RESOURCES}
+    files = {f.format(cluster=cluster) for f in EXPECTED_FILES}
+    if seals(stack):
+        resources |= {("hecate:index:SealedSecrets", "secrets"),
+                      (f"{RENDERED}bitnami.com/v1alpha1:SealedSecret", "hecate-secrets")}
+        resources |= {("pulumi-python:dynamic:Resource", key) for key in stack_config(stack).get("hecate:apiKeys", {})}
+        files.add(f"gitops/infrastructure/hecate/{cluster}/sealed-secret.yaml")
+    return resources, files
 
 UNREACHABLE_KUBECONFIG = """\
 apiVersion: v1
@@ -66,13 +81,16 @@ def resource_key(step: dict) -> tuple[str, str | None]:
 
 
 def kustomize_build(directory: Path, scratch: Path) -> str:
-    """`kustomize build`, after generating a kustomization.yaml the way Flux does where there is none."""
-    copy = scratch / directory.name
-    shutil.copytree(directory, copy)
+    """`kustomize build` of a directory as Flux builds it: with its own kustomization.yaml, or,
+    where it has none (clusters/<name>/, whose directory Flux's bootstrap owns), one generated
+    from the manifests in it the way Flux generates it."""
     kustomize = str(BIN / "kustomize")
-    if not (copy / "kustomization.yaml").exists():
+    if not (directory / "kustomization.yaml").exists():
+        copy = scratch / directory.name
+        shutil.copytree(directory, copy)
         subprocess.run([kustomize, "create", "--autodetect", "--recursive"], cwd=copy, check=True)
-    done = subprocess.run([kustomize, "build", str(copy)], capture_output=True, text=True)
+        directory = copy
+    done = subprocess.run([kustomize, "build", str(directory)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -81,12 +99,12 @@ def kustomize_build(directory: Path, scratch: Path) -> str:
 def test_stack_lifecycle(stack, tmp_path):
     cluster = stack_config(stack)["hecate:cluster"]
     project = new_project(tmp_path, stack)
-    expected_files = {f.format(cluster=cluster) for f in EXPECTED_FILES}
+    expected_resources, expected_files = expected(stack)
     daemon_file = project.path / DAEMON_FILE.format(cluster=cluster)
 
     # Preview lists exactly the expected resources, all to be created, and writes nothing.
     steps = project.preview_steps(stack)
-    assert {resource_key(s) for s in steps} == {(t, n and n.format(cluster=cluster)) for t, n in EXPECTED_RESOURCES}
+    assert {resource_key(s) for s in steps} == expected_resources
     assert {s["op"] for s in steps} == {"create"}
     assert project.files() == {}
 
@@ -95,14 +113,20 @@ def test_stack_lifecycle(stack, tmp_path):
     rendered = project.files()
     assert set(rendered) == expected_files
     for file in rendered:
-        for document in yaml.safe_load_all((project.path / file).read_text()):
-            assert schemas.problems(document) == [], file
+        text = (project.path / file).read_text()
+        assert text.startswith(f'# Rendered by hecate stack "{stack}": change Pulumi.{stack}.yaml, not this file.\n')
+        assert text.endswith("\n") and not text.endswith("\n\n")
+        documents = list(yaml.safe_load_all(text))
+        assert len(documents) == 1, f"{file}: one object per file"
+        if not file.endswith("/kustomization.yaml"):
+            assert schemas.problems(documents[0]) == [], file
     outputs = project.pulumi("stack", "output", "--stack", stack, "--json").out
     assert f'"workloads": "gitops/infrastructure/hecate/{cluster}"' in outputs
 
-    # Both directories build with kustomize as Flux would build them.
+    # Both directories build with kustomize as Flux would build them; the workloads' as they are.
     built = kustomize_build(project.path / f"gitops/infrastructure/hecate/{cluster}", tmp_path / "k1")
-    assert {d["kind"] for d in yaml.safe_load_all(built)} == {"Namespace", "ConfigMap", "DaemonSet"}
+    assert {d["kind"] for d in yaml.safe_load_all(built)} == {"Namespace", "ConfigMap", "DaemonSet"} | (
+        {"SealedSecret"} if seals(stack) else set())
     built = kustomize_build(project.path / f"gitops/clusters/{cluster}", tmp_path / "k2")
     assert {d["kind"] for d in yaml.safe_load_all(built)} == {"GitRepository", "Kustomization"}
 
@@ -116,7 +140,7 @@ def test_stack_lifecycle(stack, tmp_path):
     major, minor, patch = version.split(".")
     project.pulumi("config", "set", "hecate:version", f"{major}.{minor}.{int(patch) + 1}", "--stack", stack)
     changed = [resource_key(s) for s in project.preview_steps(stack) if s["op"] != "same"]
-    assert changed == [("kubernetes:apps/v1:DaemonSet", "hecate-daemon")]
+    assert changed == [(DAEMON_SET, "hecate-daemon")]
     assert [s["op"] for s in project.preview_steps(stack) if s["op"] != "same"] == ["update"]
     project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
     after = project.files()
@@ -145,9 +169,9 @@ def test_stack_lifecycle(stack, tmp_path):
         project.pulumi("config", "set", "hecate:logLevel", stack_config(stack)["hecate:logLevel"], "--stack", stack)
     project.pulumi("preview", "--stack", stack, "--expect-no-changes")
 
-    # Destroy removes the rendered files.
+    # Destroy removes the rendered files and the directories they leave empty.
     project.pulumi("destroy", "--stack", stack, "--yes", "--skip-preview")
-    assert project.files() == {}
+    assert list((project.path / "gitops").iterdir()) == []
 
 
 @pytest.mark.parametrize("stack", stack_names())

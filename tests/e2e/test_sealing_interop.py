@@ -22,7 +22,7 @@ STACK = "beam"
 CANARY = "sk-canary-e2e-5d41402abc4b2a76"
 ROTATED = "sk-canary-e2e-rotated-7215ee9c"
 KUBESEAL_VALUE = "mistral-canary-e2e-9e107d9d"
-SEALED_SECRET_FILE = "gitops/infrastructure/hecate/{cluster}/1-manifest/bitnami.com_v1alpha1-sealedsecret-hecate-hecate-secrets.yaml"
+SEALED_SECRET_FILE = "gitops/infrastructure/hecate/{cluster}/sealed-secret.yaml"
 
 
 def kubeseal(*args: str, stdin: str = "", env: dict) -> str:

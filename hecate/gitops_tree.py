@@ -1,0 +1,93 @@
+"""The gitops tree a stack renders into, checked before anything is declared.
+
+For cluster C, Flux's multi-cluster layout:
+
+    <gitopsDir>/
+    ├── clusters/C/                    Flux's bootstrap syncs this directory
+    │   ├── flux-system/               written by `flux bootstrap`; never touched here
+    │   ├── hecate-gitrepository.yaml
+    │   └── hecate-kustomization.yaml  → ./infrastructure/hecate/C
+    └── infrastructure/hecate/C/
+        ├── kustomization.yaml         lists the files below
+        ├── namespace.yaml
+        ├── configmap.yaml
+        ├── daemonset.yaml
+        └── sealed-secret.yaml         only when the stack seals values
+
+Every file's first line names the stack that renders it; a stack refuses a cluster whose
+directories hold another stack's files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import rendered_manifest
+from .settings import ConfigError, Settings
+
+
+@dataclass(frozen=True)
+class GitopsTree:
+    root: str  # relative to the project when inside it, so the state holds no machine's paths
+    stack: str
+    workloads_dir: str
+    flux_dir: str
+
+    def directory(self, relative: str) -> str:
+        return os.path.normpath(os.path.join(self.root, relative))
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
+def _in_git_work_tree(path: Path) -> bool:
+    return any((candidate / ".git").exists() for candidate in (path, *path.parents))
+
+
+def _owners(directory: Path) -> dict[str, str]:
+    """The stack named by each rendered file directly in `directory` (subdirectories are not ours)."""
+    found = {}
+    for file in sorted(directory.glob("*.yaml")) if directory.is_dir() else ():
+        try:
+            with file.open(encoding="utf-8") as handle:
+                stack = rendered_manifest.owner(handle.readline())
+        except (OSError, UnicodeDecodeError):
+            continue
+        if stack:
+            found[str(file)] = stack
+    return found
+
+
+def open_tree(settings: Settings, stack: str, project_dir: str) -> GitopsTree:
+    """The stack's tree, or ConfigError when it may not render there."""
+    key, value = "hecate:gitopsDir", settings.gitops_dir
+    project = Path(project_dir).resolve()
+    normalized = Path(os.path.normpath(os.path.join(project, value)))
+    resolved = normalized.resolve()
+    problems = []
+    if resolved == Path(resolved.anchor):
+        problems.append(f"{key}: {value!r} is the filesystem root; name the gitops checkout's directory")
+    elif resolved.exists() and not resolved.is_dir():
+        problems.append(f"{key}: {value!r} is a file, not a directory; name the gitops checkout's directory")
+    elif not _inside(normalized, project) and not _in_git_work_tree(resolved):
+        problems.append(f"{key}: {value!r} is outside the project and not inside a git work tree; "
+                        "name a checkout of the gitops repository (or a directory inside the project)")
+    if problems:
+        raise ConfigError(problems)
+
+    root = os.path.relpath(normalized, project) if _inside(normalized, project) else str(normalized)
+    tree = GitopsTree(root, stack, settings.workloads_dir, settings.flux_dir)
+    for directory in (settings.workloads_dir, settings.flux_dir):
+        for file, other in _owners(normalized / directory).items():
+            if other != stack:
+                problems.append(
+                    f"hecate:cluster: {settings.cluster!r} is rendered by stack {other!r} ({file}); stack "
+                    f"{stack!r} will not render over it. Give stack {stack!r} a cluster of its own, or "
+                    f"destroy stack {other!r} first (`make destroy STACK={other}`)")
+                break
+    if problems:
+        raise ConfigError(problems)
+    return tree

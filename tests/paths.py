@@ -1,0 +1,11 @@
+"""Where the tests find the project and what `scripts/install-pulumi` cached."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
+BIN = CACHE / "bin"
+CRDS = CACHE / "crds"
