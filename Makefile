@@ -10,9 +10,15 @@ PYTEST_ARGS ?= tests
 export HECATE_CACHE
 export PATH := $(HECATE_CACHE)/bin:$(PATH)
 export PULUMI_HOME ?= $(HECATE_CACHE)/pulumi-home
-# Local defaults; point these at a shared backend and a real passphrase (README).
-export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# The local default backend, and its passphrase: for this backend only, never a shared one
+# (README: "A shared backend"). hecate/verify.py reads the state with the same defaults.
+LOCAL_BACKEND := file://$(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL ?= $(LOCAL_BACKEND)
+ifeq ($(PULUMI_BACKEND_URL),$(LOCAL_BACKEND))
+ifeq ($(PULUMI_CONFIG_PASSPHRASE_FILE),)
 export PULUMI_CONFIG_PASSPHRASE ?= hecate-local-state
+endif
+endif
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING := true
 
@@ -25,7 +31,7 @@ ENGINE_INPUTS := scripts/install-pulumi requirements.txt $(wildcard engine/pulum
 ENGINE := $(HECATE_CACHE)/stamps/engine-$(shell cat $(ENGINE_INPUTS) | sha256sum | cut -c1-16)
 CRDS := $(HECATE_CACHE)/stamps/crds-$(shell cat scripts/install-pulumi | sha256sum | cut -c1-16)
 
-.PHONY: up preview destroy stack engine venv tools test unit bench
+.PHONY: up preview destroy stack stack-settings engine venv tools test unit lint bench
 
 # Every preview, including the one `up` starts with, runs the policy pack.
 up: stack
@@ -37,7 +43,18 @@ preview: stack
 destroy: stack
 	pulumi destroy --stack $(STACK) --yes
 
-stack: $(VENV)/.installed $(ENGINE) $(POLICY_VENV)/.installed
+STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+
+# Checked before anything is installed or run: a typo must not create a new, empty stack, and
+# shared state must not be encrypted with the passphrase printed in the README.
+stack-settings:
+	@if [ ! -f "Pulumi.$(STACK).yaml" ]; then \
+	  echo "make: no stack file Pulumi.$(STACK).yaml for STACK=$(STACK); known stacks: $(STACKS)" >&2; exit 2; fi
+	@if [ "$$PULUMI_BACKEND_URL" != "$(LOCAL_BACKEND)" ] && [ -z "$$PULUMI_CONFIG_PASSPHRASE" ] && \
+	    [ -z "$$PULUMI_CONFIG_PASSPHRASE_FILE" ] && [ "$${PULUMI_BACKEND_URL#https://api.pulumi.com}" = "$$PULUMI_BACKEND_URL" ]; then \
+	  echo "make: PULUMI_BACKEND_URL is $$PULUMI_BACKEND_URL, a shared backend: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for its stacks; the local default passphrase is only for .pulumi-state" >&2; exit 2; fi
+
+stack: stack-settings $(VENV)/.installed $(ENGINE) $(POLICY_VENV)/.installed
 	@mkdir -p .pulumi-state
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK) --secrets-provider passphrase
 
@@ -73,8 +90,12 @@ $(CRDS):
 	bash scripts/install-pulumi --only crds
 	@mkdir -p $(dir $@) && touch $@
 
-test: $(VENV)/.installed $(ENGINE) tools
+# Style first: a violation fails `make test`, and so CI.
+test: lint $(ENGINE) tools
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	bash scripts/lint
 
 unit: $(VENV)/.installed $(CRDS)
 	$(VENV)/bin/python -m pytest -q tests --ignore=tests/e2e

@@ -11,8 +11,12 @@ from hecate.settings import ConfigError, load
 
 try:
     settings = load()
-    # The gitops tree is checked (where it is, who owns its cluster directories) before any resource.
-    tree = open_tree(settings, pulumi.get_stack(), os.getcwd()) if settings.delivery == "gitops" else None
+    # The gitops tree is checked (where it is, who owns its cluster directories) first.
+    tree = (
+        open_tree(settings, pulumi.get_stack(), os.getcwd())
+        if settings.delivery == "gitops"
+        else None
+    )
 except ConfigError as error:
     # A clean message, not a traceback, and before any resource is declared.
     raise pulumi.RunError(str(error)) from None

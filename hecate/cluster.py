@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 
 from . import naming
@@ -28,13 +26,18 @@ class HecateCluster(pulumi.ComponentResource):
 
     rendered_dirs: dict[str, str]
 
-    def __init__(self, name: str, settings: Settings, tree: Optional[GitopsTree],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        tree: GitopsTree | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("hecate:index:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         workloads: Target
-        flux: Optional[GitopsDirectory] = None
+        flux: GitopsDirectory | None = None
         if tree is not None:
             workloads = GitopsDirectory(tree, settings.workloads_dir)
             flux = GitopsDirectory(tree, settings.flux_dir)
@@ -43,15 +46,28 @@ class HecateCluster(pulumi.ComponentResource):
             # Imported only here: the provider's module costs a gitops preview time for nothing.
             from pulumi_kubernetes.provider import Provider
 
-            workloads = LiveCluster(Provider("direct", context=settings.kube_context,
-                                             kubeconfig=settings.kubeconfig, opts=child))
+            workloads = LiveCluster(
+                Provider(
+                    "direct",
+                    context=settings.kube_context,
+                    kubeconfig=settings.kubeconfig,
+                    opts=child,
+                )
+            )
             self.rendered_dirs = {}
 
-        self.namespace = workloads.declare({
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": naming.NAMESPACE, "labels": naming.labels(settings.cluster, "namespace", name="hecate")},
-        }, "namespace.yaml", child)
+        self.namespace = workloads.declare(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": naming.NAMESPACE,
+                    "labels": naming.labels(settings.cluster, "namespace", name="hecate"),
+                },
+            },
+            "namespace.yaml",
+            child,
+        )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         self.daemon = HecateDaemon("daemon", settings, workloads, opts=in_namespace)
         self.secrets = (
@@ -61,12 +77,16 @@ class HecateCluster(pulumi.ComponentResource):
         )
         if isinstance(workloads, GitopsDirectory):
             self.kustomization = workloads.declare_kustomization(child)
-        self.flux_sync = FluxSync("flux-sync", settings, flux, opts=child) if flux is not None else None
+        self.flux_sync = (
+            FluxSync("flux-sync", settings, flux, opts=child) if flux is not None else None
+        )
 
-        self.register_outputs({
-            "cluster": settings.cluster,
-            "delivery": settings.delivery,
-            "image": settings.image_ref,
-            "namespace": naming.NAMESPACE,
-            "renderedDirs": self.rendered_dirs,
-        })
+        self.register_outputs(
+            {
+                "cluster": settings.cluster,
+                "delivery": settings.delivery,
+                "image": settings.image_ref,
+                "namespace": naming.NAMESPACE,
+                "renderedDirs": self.rendered_dirs,
+            }
+        )

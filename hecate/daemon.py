@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
@@ -48,8 +48,14 @@ def pod_spec(settings: Settings) -> dict[str, Any]:
         "hostNetwork": True,
         "dnsPolicy": "ClusterFirstWithHostNet",
         "volumes": [
-            {"name": "socket-dir", "hostPath": {"path": naming.SOCKET_DIR, "type": "DirectoryOrCreate"}},
-            {"name": "data-dir", "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"}},
+            {
+                "name": "socket-dir",
+                "hostPath": {"path": naming.SOCKET_DIR, "type": "DirectoryOrCreate"},
+            },
+            {
+                "name": "data-dir",
+                "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"},
+            },
         ],
         "containers": [container],
     }
@@ -70,37 +76,64 @@ class HecateDaemon(pulumi.ComponentResource):
     config_map: pulumi.CustomResource
     daemon_set: pulumi.CustomResource
 
-    def __init__(self, name: str, settings: Settings, target: Target,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        target: Target,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("hecate:index:Daemon", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.config_map = target.declare({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": naming.CONFIG_MAP, "namespace": naming.NAMESPACE,
-                         "labels": naming.labels(settings.cluster, "config")},
-            "data": {"OLLAMA_HOST": settings.ollama_host, "HECATE_LOG_LEVEL": settings.log_level},
-        }, "configmap.yaml", child)
-
-        daemon_labels = naming.labels(settings.cluster, "daemon", version=settings.version)
-        self.daemon_set = target.declare({
-            "apiVersion": "apps/v1",
-            "kind": "DaemonSet",
-            "metadata": {"name": naming.DAEMON, "namespace": naming.NAMESPACE, "labels": daemon_labels},
-            "spec": {
-                "selector": {"matchLabels": naming.DAEMON_SELECTOR},
-                "updateStrategy": {"type": "RollingUpdate",
-                                   "rollingUpdate": {"maxUnavailable": settings.max_unavailable}},
-                "template": {
-                    "metadata": {"labels": {**naming.DAEMON_SELECTOR, **daemon_labels}},
-                    "spec": pod_spec(settings),
+        self.config_map = target.declare(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": naming.CONFIG_MAP,
+                    "namespace": naming.NAMESPACE,
+                    "labels": naming.labels(settings.cluster, "config"),
+                },
+                "data": {
+                    "OLLAMA_HOST": settings.ollama_host,
+                    "HECATE_LOG_LEVEL": settings.log_level,
                 },
             },
-        }, "daemonset.yaml", child)
+            "configmap.yaml",
+            child,
+        )
 
-        self.register_outputs({
-            "configMap": naming.CONFIG_MAP,
-            "daemonSet": naming.DAEMON,
-            "image": settings.image_ref,
-        })
+        daemon_labels = naming.labels(settings.cluster, "daemon", version=settings.version)
+        self.daemon_set = target.declare(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "metadata": {
+                    "name": naming.DAEMON,
+                    "namespace": naming.NAMESPACE,
+                    "labels": daemon_labels,
+                },
+                "spec": {
+                    "selector": {"matchLabels": naming.DAEMON_SELECTOR},
+                    "updateStrategy": {
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxUnavailable": settings.max_unavailable},
+                    },
+                    "template": {
+                        "metadata": {"labels": {**naming.DAEMON_SELECTOR, **daemon_labels}},
+                        "spec": pod_spec(settings),
+                    },
+                },
+            },
+            "daemonset.yaml",
+            child,
+        )
+
+        self.register_outputs(
+            {
+                "configMap": naming.CONFIG_MAP,
+                "daemonSet": naming.DAEMON,
+                "image": settings.image_ref,
+            }
+        )

@@ -19,7 +19,9 @@ KUSTOMIZE_FILE = "kustomization.yaml"
 
 
 class Target(Protocol):
-    def declare(self, manifest: Manifest, file_name: str, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    def declare(
+        self, manifest: Manifest, file_name: str, opts: pulumi.ResourceOptions
+    ) -> pulumi.CustomResource:
         """Declare one object; `file_name` is its file in a gitops directory."""
         ...
 
@@ -30,9 +32,13 @@ class LiveCluster:
     def __init__(self, provider: pulumi.ProviderResource):
         self.provider = provider
 
-    def declare(self, manifest: Manifest, file_name: str, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-        return KubernetesObject(manifest, opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(provider=self.provider)))
+    def declare(
+        self, manifest: Manifest, file_name: str, opts: pulumi.ResourceOptions
+    ) -> pulumi.CustomResource:
+        return KubernetesObject(
+            manifest,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=self.provider)),
+        )
 
 
 class GitopsDirectory:
@@ -47,19 +53,39 @@ class GitopsDirectory:
     def path(self) -> str:
         return self.tree.directory(self.relative)
 
-    def declare(self, manifest: Manifest, file_name: str, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    def declare(
+        self, manifest: Manifest, file_name: str, opts: pulumi.ResourceOptions
+    ) -> pulumi.CustomResource:
         return self._file(manifest["metadata"]["name"], dict(manifest), file_name, opts)
 
     def declare_kustomization(self, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
         """kustomization.yaml listing every file declared so far: `kustomize build` and Flux use
         exactly those (Flux would otherwise generate one from whatever the directory holds)."""
-        return self._file("kustomization", {"apiVersion": "kustomize.config.k8s.io/v1beta1",
-                                            "kind": "Kustomization", "resources": list(self.files)},
-                          KUSTOMIZE_FILE, opts)
+        return self._file(
+            "kustomization",
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": list(self.files),
+            },
+            KUSTOMIZE_FILE,
+            opts,
+        )
 
-    def _file(self, resource_name: str, fields: dict[str, Any], file_name: str,
-              opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    def _file(
+        self,
+        resource_name: str,
+        fields: dict[str, Any],
+        file_name: str,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource:
         self.files.append(file_name)
         resource = resource_class(fields["apiVersion"], fields["kind"])
-        return resource(resource_name, fields, root=self.tree.root, path=f"{self.relative}/{file_name}",
-                        stack=self.tree.stack, opts=opts)
+        return resource(
+            resource_name,
+            fields,
+            root=self.tree.root,
+            path=f"{self.relative}/{file_name}",
+            stack=self.tree.stack,
+            opts=opts,
+        )

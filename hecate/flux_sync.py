@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NotRequired, Optional, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 
@@ -53,8 +53,13 @@ class FluxSync(pulumi.ComponentResource):
     git_repository: pulumi.CustomResource
     kustomization: pulumi.CustomResource
 
-    def __init__(self, name: str, settings: Settings, target: Target,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        target: Target,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("hecate:index:FluxSync", name, None, opts)
         source = settings.gitops
         assert source is not None, "gitops delivery without a gitops source passed validation"
@@ -68,12 +73,20 @@ class FluxSync(pulumi.ComponentResource):
         }
         if source.secret_ref:
             repository["secretRef"] = {"name": source.secret_ref}
-        self.git_repository = target.declare({
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": naming.GIT_REPOSITORY, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},
-            "spec": repository,
-        }, "hecate-gitrepository.yaml", child)
+        self.git_repository = target.declare(
+            {
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {
+                    "name": naming.GIT_REPOSITORY,
+                    "namespace": naming.FLUX_NAMESPACE,
+                    "labels": flux_labels,
+                },
+                "spec": repository,
+            },
+            "hecate-gitrepository.yaml",
+            child,
+        )
 
         kustomization: KustomizationSpec = {
             "interval": "5m",
@@ -83,18 +96,33 @@ class FluxSync(pulumi.ComponentResource):
             "targetNamespace": naming.NAMESPACE,
             # Flux reports the sync ready only once the daemon's rollout is.
             "healthChecks": [
-                {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": naming.DAEMON, "namespace": naming.NAMESPACE},
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "DaemonSet",
+                    "name": naming.DAEMON,
+                    "namespace": naming.NAMESPACE,
+                },
             ],
         }
-        self.kustomization = target.declare({
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": naming.KUSTOMIZATION, "namespace": naming.FLUX_NAMESPACE, "labels": flux_labels},
-            "spec": kustomization,
-        }, "hecate-kustomization.yaml", child)
+        self.kustomization = target.declare(
+            {
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {
+                    "name": naming.KUSTOMIZATION,
+                    "namespace": naming.FLUX_NAMESPACE,
+                    "labels": flux_labels,
+                },
+                "spec": kustomization,
+            },
+            "hecate-kustomization.yaml",
+            child,
+        )
 
-        self.register_outputs({
-            "gitRepository": naming.GIT_REPOSITORY,
-            "kustomization": naming.KUSTOMIZATION,
-            "path": kustomization["path"],
-        })
+        self.register_outputs(
+            {
+                "gitRepository": naming.GIT_REPOSITORY,
+                "kustomization": naming.KUSTOMIZATION,
+                "path": kustomization["path"],
+            }
+        )

@@ -48,7 +48,7 @@ def _in_git_work_tree(path: Path) -> bool:
 
 
 def _owners(directory: Path) -> dict[str, str]:
-    """The stack named by each rendered file directly in `directory` (subdirectories are not ours)."""
+    """The stack named by each rendered file directly in `directory` (not in subdirectories)."""
     found = {}
     for file in sorted(directory.glob("*.yaml")) if directory.is_dir() else ():
         try:
@@ -69,12 +69,18 @@ def open_tree(settings: Settings, stack: str, project_dir: str) -> GitopsTree:
     resolved = normalized.resolve()
     problems = []
     if resolved == Path(resolved.anchor):
-        problems.append(f"{key}: {value!r} is the filesystem root; name the gitops checkout's directory")
+        problems.append(
+            f"{key}: {value!r} is the filesystem root; name the gitops checkout's directory"
+        )
     elif resolved.exists() and not resolved.is_dir():
-        problems.append(f"{key}: {value!r} is a file, not a directory; name the gitops checkout's directory")
+        problems.append(
+            f"{key}: {value!r} is a file, not a directory; name the gitops checkout's directory"
+        )
     elif not _inside(normalized, project) and not _in_git_work_tree(resolved):
-        problems.append(f"{key}: {value!r} is outside the project and not inside a git work tree; "
-                        "name a checkout of the gitops repository (or a directory inside the project)")
+        problems.append(
+            f"{key}: {value!r} is outside the project and not inside a git work tree; "
+            "name a checkout of the gitops repository (or a directory inside the project)"
+        )
     if problems:
         raise ConfigError(problems)
 
@@ -84,9 +90,12 @@ def open_tree(settings: Settings, stack: str, project_dir: str) -> GitopsTree:
         for file, other in _owners(normalized / directory).items():
             if other != stack:
                 problems.append(
-                    f"hecate:cluster: {settings.cluster!r} is rendered by stack {other!r} ({file}); stack "
-                    f"{stack!r} will not render over it. Give stack {stack!r} a cluster of its own, or "
-                    f"destroy stack {other!r} first (`make destroy STACK={other}`)")
+                    f"hecate:cluster: {settings.cluster!r} is rendered by stack {other!r} "
+                    f"({file}); stack {stack!r} will not render over it. "
+                    f"Give stack {stack!r} a cluster of its "
+                    "own, or "
+                    f"destroy stack {other!r} first (`make destroy STACK={other}`)"
+                )
                 break
     if problems:
         raise ConfigError(problems)

@@ -10,7 +10,7 @@ guide does, as its manifest, and pays only for the provider it uses.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
@@ -36,14 +36,20 @@ class KubernetesObject(pulumi.CustomResource):
 
     metadata: pulumi.Output[dict]
 
-    def __init__(self, manifest: Manifest, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, manifest: Manifest, opts: pulumi.ResourceOptions | None = None):
         # The provider plugin's version, as the generated classes pin it. Imported here: gitops
         # stacks never load pulumi_kubernetes.
         from pulumi_kubernetes import _utilities
 
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=_utilities.get_version()))
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(version=_utilities.get_version())
+        )
         api_version = manifest["apiVersion"]
         # The core group has no name in apiVersion ("v1") but has one in the type token.
         group_version = api_version if "/" in api_version else f"core/{api_version}"
-        super().__init__(f"kubernetes:{group_version}:{manifest['kind']}", manifest["metadata"]["name"],
-                         dict(manifest), opts)
+        super().__init__(
+            f"kubernetes:{group_version}:{manifest['kind']}",
+            manifest["metadata"]["name"],
+            dict(manifest),
+            opts,
+        )

@@ -23,7 +23,9 @@ DATA_DIR = "/var/lib/hecate"
 DAEMON_SELECTOR = {"app": DAEMON}
 
 
-def labels(cluster: str, component: str, name: str = DAEMON, version: str | None = None) -> dict[str, str]:
+def labels(
+    cluster: str, component: str, name: str = DAEMON, version: str | None = None
+) -> dict[str, str]:
     """Kubernetes' recommended app.kubernetes.io labels.
 
     The version label goes only where the version is part of the object (the

@@ -17,11 +17,19 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import yaml
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
 # Where the file is and who owns it; every other input is a field of the manifest.
 FILE_KEYS = ("root", "path", "stack")
@@ -43,7 +51,7 @@ def owner(text: str) -> str | None:
 
 
 def _canonical(value: Any) -> Any:
-    """Keys sorted at every level; whole numbers as integers (the engine hands numbers over as floats)."""
+    """Keys sorted at every level; whole numbers as integers (the engine sends floats)."""
     if isinstance(value, Mapping):
         return {key: _canonical(value[key]) for key in sorted(value)}
     if isinstance(value, list):
@@ -55,11 +63,15 @@ def _canonical(value: Any) -> Any:
 
 def manifest_of(props: Mapping[str, Any]) -> dict[str, Any]:
     """The object itself: the inputs minus the file's keys and the engine's own (`__provider`)."""
-    return {k: v for k, v in props.items() if k not in FILE_KEYS and k != DRIFT and not k.startswith("__")}
+    return {
+        k: v
+        for k, v in props.items()
+        if k not in FILE_KEYS and k != DRIFT and not k.startswith("__")
+    }
 
 
 def render(props: Mapping[str, Any]) -> str:
-    """The file's exact text: the owner's comment, then the object, apiVersion/kind/metadata first."""
+    """The file's exact text: the owner's line, then the object, apiVersion/kind/metadata first."""
     manifest = _canonical(manifest_of(props))
     ordered = {key: manifest[key] for key in (*_FIRST_FIELDS, *manifest) if key in manifest}
     return f"{header(props['stack'])}\n{yaml.safe_dump(ordered, sort_keys=False, width=1 << 16)}"
@@ -85,7 +97,10 @@ def drift(props: Mapping[str, Any]) -> str | None:
     if text is None:
         return f"{file_path(props)} is missing"
     if text != render(props):
-        return f"{file_path(props)} differs from what the stack renders (edited or replaced outside Pulumi)"
+        return (
+            f"{file_path(props)} differs from what the stack renders "
+            "(edited or replaced outside Pulumi)"
+        )
     return None
 
 
@@ -93,8 +108,10 @@ def _write(props: Mapping[str, Any]) -> dict[str, Any]:
     path = file_path(props)
     present = _on_disk(props)
     if present is not None and owner(present) not in (None, props["stack"]):
-        raise RuntimeError(f"{path} is rendered by stack {owner(present)!r}; "
-                           f"stack {props['stack']!r} will not write over it")
+        raise RuntimeError(
+            f"{path} is rendered by stack {owner(present)!r}; "
+            f"stack {props['stack']!r} will not write over it"
+        )
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # Written whole or not at all: a killed run never leaves half a file for Flux.
     temporary = f"{path}.{os.getpid()}.tmp"
@@ -128,9 +145,13 @@ class RenderedManifestProvider(ResourceProvider):
         moved = [key for key in ("root", "path") if olds.get(key) != news.get(key)]
         # Another spelling of the same file (./gitops, $PWD/gitops) is rewritten in place.
         replaces = [] if not moved or _same_file(olds, news) else moved
-        changes = bool(replaces) or _comparable(olds) != _comparable(news) or drift(news) is not None
+        changes = (
+            bool(replaces) or _comparable(olds) != _comparable(news) or drift(news) is not None
+        )
         # Delete first: were old and new ever the same file after all, it is written last.
-        return DiffResult(changes=changes, replaces=replaces, stables=[], delete_before_replace=True)
+        return DiffResult(
+            changes=changes, replaces=replaces, stables=[], delete_before_replace=True
+        )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=file_path(props), outs=_write(props))
@@ -141,7 +162,9 @@ class RenderedManifestProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         text = _on_disk(props)
         if text is None:
-            return ReadResult(None, {})  # gone: refresh drops it from the state, the next up writes it
+            return ReadResult(
+                None, {}
+            )  # gone: refresh drops it from the state, the next up writes it
         where = {key: props[key] for key in FILE_KEYS}
         try:
             documents = list(yaml.safe_load_all(text))
@@ -177,9 +200,19 @@ _PROVIDER = RenderedManifestProvider()
 class RenderedManifest(pulumi.dynamic.Resource):
     """A file of the gitops tree holding one object; subclassed per kind for the resource type."""
 
-    def __init__(self, resource_name: str, manifest: Mapping[str, Any], *, root: str, path: str, stack: str,
-                 opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(_PROVIDER, resource_name, {**manifest, "root": root, "path": path, "stack": stack}, opts)
+    def __init__(
+        self,
+        resource_name: str,
+        manifest: Mapping[str, Any],
+        *,
+        root: str,
+        path: str,
+        stack: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(
+            _PROVIDER, resource_name, {**manifest, "root": root, "path": path, "stack": stack}, opts
+        )
 
 
 @functools.cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 import pulumi
 
@@ -33,12 +33,20 @@ class SealedSecrets(pulumi.ComponentResource):
 
     sealed_secret: pulumi.CustomResource
 
-    def __init__(self, name: str, settings: Settings, target: Target,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        target: Target,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("hecate:index:SealedSecrets", name, None, opts)
         encrypted_data: dict[str, pulumi.Input[str]] = dict(settings.sealed_secrets)
         if settings.api_keys:
-            from .sealed_value import SealedValue  # a dynamic provider: loaded only by stacks that seal
+            # A dynamic provider: loaded only by stacks that seal.
+            from .sealed_value import SealedValue
+
+            assert settings.sealing_cert, "apiKeys without a sealingCert passed validation"
 
             for key, value in settings.api_keys.items():
                 encrypted_data[key] = SealedValue(
@@ -51,8 +59,11 @@ class SealedSecrets(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 ).ciphertext
 
-        metadata: ObjectMeta = {"name": naming.SECRET, "namespace": naming.NAMESPACE,
-                                "labels": naming.labels(settings.cluster, "secrets")}
+        metadata: ObjectMeta = {
+            "name": naming.SECRET,
+            "namespace": naming.NAMESPACE,
+            "labels": naming.labels(settings.cluster, "secrets"),
+        }
         # The scope is read by the controller from these annotations.
         annotations = sealing.scope_annotations(settings.sealing_scope)
         if annotations:
@@ -62,10 +73,14 @@ class SealedSecrets(pulumi.ComponentResource):
             # The Secret the controller produces: same name and namespace as the guide's.
             "template": {"metadata": metadata, "type": "Opaque"},
         }
-        self.sealed_secret = target.declare({
-            "apiVersion": "bitnami.com/v1alpha1",
-            "kind": "SealedSecret",
-            "metadata": metadata,
-            "spec": spec,
-        }, "sealed-secret.yaml", pulumi.ResourceOptions(parent=self))
+        self.sealed_secret = target.declare(
+            {
+                "apiVersion": "bitnami.com/v1alpha1",
+                "kind": "SealedSecret",
+                "metadata": metadata,
+                "spec": spec,
+            },
+            "sealed-secret.yaml",
+            pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs({"sealedSecret": naming.SECRET, "keys": sorted(encrypted_data)})

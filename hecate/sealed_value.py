@@ -37,8 +37,10 @@ class SealingProvider(ResourceProvider):
         digest_key = digest_key or os.urandom(32).hex()
         return {
             "ciphertext": sealing.seal(
-                certificate.public_key(), props["plaintext"].encode(),
-                sealing.label(props["scope"], props["namespace"], props["name"])),
+                sealing.public_key(certificate),
+                props["plaintext"].encode(),
+                sealing.label(props["scope"], props["namespace"], props["name"]),
+            ),
             "fingerprint": sealing.fingerprint(certificate),
             "scope": props["scope"],
             "namespace": props["namespace"],
@@ -56,12 +58,17 @@ class SealingProvider(ResourceProvider):
         if _digest(olds["digestKey"], news["plaintext"]) != olds["digest"]:
             changed.append("plaintext")
         try:
-            if sealing.fingerprint(sealing.load_certificate(news["certificate"])) != olds["fingerprint"]:
+            if (
+                sealing.fingerprint(sealing.load_certificate(news["certificate"]))
+                != olds["fingerprint"]
+            ):
                 changed.append("certificate")
         except sealing.CertificateError:
             changed.append("certificate")
         changed += [key for key in ("scope", "namespace", "name") if news[key] != olds[key]]
-        return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
+        return DiffResult(
+            changes=bool(changed), replaces=[], stables=[], delete_before_replace=False
+        )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs=self._seal(news, olds["digestKey"]))
@@ -73,8 +80,17 @@ class SealedValue(pulumi.dynamic.Resource):
     ciphertext: pulumi.Output[str]
     fingerprint: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, plaintext: pulumi.Input[str], certificate: str, scope: str,
-                 namespace: str, name: str, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        plaintext: pulumi.Input[str],
+        certificate: str,
+        scope: str,
+        namespace: str,
+        name: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         props = {
             "plaintext": pulumi.Output.secret(plaintext),
             "certificate": certificate,
@@ -86,6 +102,8 @@ class SealedValue(pulumi.dynamic.Resource):
             "digestKey": None,
             "digest": None,
         }
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            additional_secret_outputs=["plaintext", "digest", "digestKey"]))
+        opts = pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(additional_secret_outputs=["plaintext", "digest", "digestKey"]),
+        )
         super().__init__(SealingProvider(), resource_name, props, opts)

@@ -53,17 +53,33 @@ def load_certificate(pem: str, now: datetime.datetime | None = None) -> x509.Cer
     try:
         certificate = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
-        raise CertificateError("is not a PEM certificate (what `kubeseal --fetch-cert` prints)") from None
+        raise CertificateError(
+            "is not a PEM certificate (what `kubeseal --fetch-cert` prints)"
+        ) from None
     key = certificate.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise CertificateError("does not hold an RSA public key")
     if key.key_size < MIN_KEY_BITS:
-        raise CertificateError(f"holds a {key.key_size}-bit RSA key; at least {MIN_KEY_BITS} bits are required")
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+        raise CertificateError(
+            f"holds a {key.key_size}-bit RSA key; at least {MIN_KEY_BITS} bits are required"
+        )
+    now = now or datetime.datetime.now(datetime.UTC)
     if certificate.not_valid_after_utc < now:
         raise CertificateError(
-            f"expired on {certificate.not_valid_after_utc:%Y-%m-%d}; fetch the controller's current one")
+            f"expired on {certificate.not_valid_after_utc:%Y-%m-%d}; "
+            "fetch the controller's current one"
+        )
     return certificate
+
+
+def public_key(certificate: x509.Certificate) -> rsa.RSAPublicKey:
+    """The RSA key of a certificate that load_certificate accepted."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = certificate.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise CertificateError("does not hold an RSA public key")
+    return key
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
@@ -95,7 +111,7 @@ def _split(sealed: str) -> tuple[bytes, bytes]:
     (length,) = struct.unpack(">H", raw[:2])
     if len(raw) < 2 + length + 16:
         raise ValueError("too short to be a sealed value")
-    return raw[2:2 + length], raw[2 + length:]
+    return raw[2 : 2 + length], raw[2 + length :]
 
 
 def fits_key(sealed: str, public_key: rsa.RSAPublicKey) -> bool:

@@ -1,48 +1,74 @@
-"""Stack settings: the `hecate:` config of one cluster stack, parsed once.
+"""Stack settings: the config of one cluster stack, parsed once.
 
-Everything the program needs from configuration is read here, validated as a
-whole, and handed on as frozen objects; the rest of the code never reads raw
-config. A bad stack never gets as far as declaring a resource: `parse` reports
-every problem at once, each naming the key, the value and what is allowed.
+Every setting is declared once, as a field of `Settings`: its config key, type, default,
+check and description (`setting(...)`). Everything else derives from that one table: the
+parser, the list of known keys (an unknown key is refused as a typo), Pulumi.yaml's `config:`
+block and the README's table (a test keeps both in step). A bad stack never gets as far as
+declaring a resource: `parse` reports every problem at once, each naming the key, the value
+and what is allowed, and never shows any part of a value that is a Pulumi secret.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
-from . import sealing
+from . import sealing, stack_files
 
-NAMESPACE = "hecate"  # config namespace, as in `hecate:version`
+NAMESPACE = "hecate"  # the project's config namespace, as in `hecate:version`
+KUBERNETES = "kubernetes"  # the provider's, read for `direct` delivery
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 DEFAULT_IMAGE = "ghcr.io/hecate-social/hecate-daemon"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 LOG_LEVELS = ("debug", "info", "warn", "error")
 DELIVERIES = ("gitops", "direct")
 MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly", "dev")
+# Far above any real key, far below what a process's arguments or a Secret can carry.
+MAX_API_KEY_BYTES = 16 * 1024
+MAX_SEALED_BYTES = 64 * 1024
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
+# ASCII only, whole string only: `\d` takes any Unicode digit and `$` takes a trailing newline.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
+_DNS_SUBDOMAIN = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII
+)
+_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z][0-9A-Za-z.-]*)?", re.ASCII)
 # A registry host (with optional port) and path components, no tag or digest.
 _IMAGE_REPOSITORY = re.compile(
-    r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$"
+    r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*",
+    re.ASCII,
 )
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # What Flux accepts for `interval` (the CRD's pattern): Go durations without days.
-_FLUX_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[mkMGTPE]|[eE][-+]?[0-9]+)?$")
-_QUANTITY_SUFFIX = {
-    "": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-    "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+_FLUX_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", re.ASCII)
+_QUANTITY = re.compile(
+    r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[mkMGTPE]|[eE][-+]?[0-9]+)?", re.ASCII
+)
+_QUANTITY_SUFFIX: dict[str, Decimal | int] = {
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
 }
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)
 
 
 class ConfigError(ValueError):
@@ -73,10 +99,10 @@ class SecretText:
 
 @dataclass(frozen=True)
 class ComputeResources:
-    request_cpu: str = "100m"
-    request_memory: str = "256Mi"
-    limit_cpu: str = "1000m"
-    limit_memory: str = "1Gi"
+    request_cpu: str
+    request_memory: str
+    limit_cpu: str
+    limit_memory: str
 
 
 @dataclass(frozen=True)
@@ -84,34 +110,497 @@ class GitSource:
     """Where Flux pulls the rendered gitops tree from."""
 
     url: str
-    branch: str = "main"
-    interval: str = "1m"
-    secret_ref: str | None = None
+    branch: str
+    interval: str
+    secret_ref: str | None
+
+
+class _Problems:
+    """What is wrong so far; values of secret keys are never shown."""
+
+    def __init__(self, secret_names: frozenset[str]) -> None:
+        self.items: list[str] = []
+        self.secret_names = secret_names
+
+    def add(self, name: str, value: Any, allowed: str) -> None:
+        self.items.append(f"{name}: {self.show(name, value)} {allowed}")
+
+    def note(self, name: str, text: str) -> None:
+        self.items.append(f"{name}: {text}")
+
+    def show(self, name: str, value: Any) -> str:
+        if name.split(".")[0] in self.secret_names:
+            return "(a secret value)"
+        if isinstance(value, str):
+            return repr(value)
+        return json.dumps(value, sort_keys=True)
+
+
+# A parser turns a config value into the setting's value, or records why not (and returns None).
+Parser = Callable[[Any, str, _Problems], Any]
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Setting:
+    namespace: str
+    key: str
+    type: str  # as Pulumi.yaml's `config:` block types it; "object" and "any" stay untyped there
+    description: str
+    parse: Parser
+    default: Any  # the raw config value used when the key is unset, as a stack file would write it
+
+    @property
+    def name(self) -> str:
+        return f"{self.namespace}:{self.key}"
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+def setting(
+    key: str,
+    type: str,
+    description: str,
+    parse: Parser,
+    default: Any = _REQUIRED,
+    namespace: str = NAMESPACE,
+) -> Any:
+    """A field of Settings and the config key it is read from, declared together."""
+    return field(metadata={"setting": Setting(namespace, key, type, description, parse, default)})
+
+
+# --- Parsers -----------------------------------------------------------------------------
+
+
+def _decode(value: Any, name: str, problems: _Problems, shape: str) -> Any:
+    """Structured config arrives as JSON text from the engine; accept either."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        problems.add(name, value, f"is not {shape}")
+        return None
+
+
+def _object(
+    value: Any,
+    name: str,
+    problems: _Problems,
+    shape: str,
+    allowed_keys: tuple[str, ...] | None = None,
+):
+    value = _decode(value, name, problems, shape)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(name, value, f"is not {shape}")
+        return None
+    allowed = ", ".join(allowed_keys or ())
+    for extra in sorted(set(value) - set(allowed_keys)) if allowed_keys else ():
+        problems.add(f"{name}.{extra}", value[extra], f"is not a known field (allowed: {allowed})")
+    return value
+
+
+def text(check: Callable[[str], bool], allowed: str) -> Parser:
+    def parse(value: Any, name: str, problems: _Problems) -> str | None:
+        if not isinstance(value, str) or not check(value):
+            problems.add(name, value, allowed)
+            return None
+        return value
+
+    return parse
+
+
+def one_of(choices: tuple[str, ...]) -> Parser:
+    return text(lambda s: s in choices, f"is not one of {', '.join(choices)}")
+
+
+def optional_text(value: Any, name: str, problems: _Problems) -> str | None:
+    if value in (None, ""):
+        return None
+    return text(lambda s: bool(s.strip()), "is not a non-empty string")(value, name, problems)
+
+
+def _url(schemes: tuple[str, ...], need_path: bool = False) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:  # http://[::1 and the like
+            return False
+        return (
+            parts.scheme in schemes
+            and bool(host)
+            and value.isascii()
+            and value == value.strip()
+            and (not need_path or parts.path not in ("", "/"))
+        )
+
+    return check
+
+
+def _version(value: Any, name: str, problems: _Problems) -> str | None:
+    if isinstance(value, str) and value.lower() in MUTABLE_TAGS:
+        problems.add(name, value, "is a mutable tag; pin a release version such as 0.7.2")
+        return None
+    return text(
+        lambda s: bool(_VERSION.fullmatch(s)),
+        "is not a release version such as 0.7.2 (or 0.8.0-rc.1)",
+    )(value, name, problems)
+
+
+def parse_quantity(value: str) -> Decimal | None:
+    """A Kubernetes quantity as a number (cores or bytes), or None if malformed."""
+    match = _QUANTITY.fullmatch(value)
+    if not match:
+        return None
+    number, suffix = match.group(1), match.group(3) or ""
+    try:
+        if suffix[:1] in ("e", "E"):
+            return Decimal(number + suffix)
+        return Decimal(number) * _QUANTITY_SUFFIX[suffix]
+    except (InvalidOperation, KeyError):
+        return None
+
+
+_RESOURCES_DEFAULT = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"cpu": "1000m", "memory": "1Gi"},
+}
+
+
+def _resources(value: Any, name: str, problems: _Problems) -> ComputeResources | None:
+    shape = "an object {requests: {cpu, memory}, limits: {cpu, memory}}"
+    value = _object(value, name, problems, shape, ("requests", "limits"))
+    if value is None:
+        return None
+    parsed: dict[str, str] = {}
+    for section, prefix in (("requests", "request"), ("limits", "limit")):
+        part = value.get(section, {})
+        if not isinstance(part, dict):
+            problems.add(f"{name}.{section}", part, "is not an object {cpu, memory}")
+            part = {}
+        for extra in sorted(set(part) - {"cpu", "memory"}):
+            problems.add(
+                f"{name}.{section}.{extra}",
+                part[extra],
+                "is not a known field (allowed: cpu, memory)",
+            )
+        for kind in ("cpu", "memory"):
+            quantity = part.get(kind, _RESOURCES_DEFAULT[section][kind])
+            if isinstance(quantity, (int, float)) and not isinstance(quantity, bool):
+                quantity = str(quantity)
+            if not isinstance(quantity, str) or parse_quantity(quantity) is None:
+                problems.add(
+                    f"{name}.{section}.{kind}",
+                    quantity,
+                    "is not a Kubernetes quantity "
+                    "(e.g. 100m or 1 for cpu, 256Mi or 1Gi for memory)",
+                )
+                continue
+            parsed[f"{prefix}_{kind}"] = quantity
+    for kind in ("cpu", "memory"):
+        request, limit = parsed.get(f"request_{kind}"), parsed.get(f"limit_{kind}")
+        if request and limit and parse_quantity(limit) < parse_quantity(request):  # type: ignore[operator]
+            problems.add(
+                f"{name}.limits.{kind}",
+                limit,
+                f"is below its request {request!r}; a limit must be >= its request",
+            )
+    return ComputeResources(**parsed) if len(parsed) == 4 else None
+
+
+def _max_unavailable(value: Any, name: str, problems: _Problems) -> int | str | None:
+    allowed = "is not a positive number of nodes or a percentage 1%-100%"
+    if isinstance(value, int) and not isinstance(value, bool):
+        value_text = str(value)
+    elif isinstance(value, str):
+        value_text = value.strip()
+    else:
+        problems.add(name, value, allowed)
+        return None
+    if re.fullmatch(r"[0-9]+", value_text, re.ASCII) and int(value_text) >= 1:
+        return int(value_text)
+    if re.fullmatch(r"[0-9]+%", value_text, re.ASCII) and 1 <= int(value_text[:-1]) <= 100:
+        return value_text
+    problems.add(name, value, allowed)
+    return None
+
+
+def _boolean(value: Any, name: str, problems: _Problems) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    problems.add(name, value, "is not true or false")
+    return None
+
+
+def _valid_branch(branch: str) -> bool:
+    # The git check-ref-format rules that matter for a branch name.
+    return (
+        bool(branch)
+        and not branch.startswith(("-", "/"))
+        and not branch.endswith(("/", ".", ".lock"))
+        and ".." not in branch
+        and "@{" not in branch
+        and not re.search(r"[\s~^:?*\[\\\x00-\x1f\x7f]", branch)
+    )
+
+
+def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
+    if value in (None, {}, "{}"):
+        return None  # required for gitops delivery: checked with the delivery
+    value = _object(
+        value,
+        name,
+        problems,
+        "an object {url, branch, interval, secretRef}",
+        ("url", "branch", "interval", "secretRef"),
+    )
+    if value is None:
+        return None
+    url = text(
+        _url(("ssh", "https"), need_path=True), "is not an ssh:// or https:// repository URL"
+    )(value.get("url"), f"{name}.url", problems)
+    branch = text(_valid_branch, "is not a valid git branch name")(
+        value.get("branch", "main"), f"{name}.branch", problems
+    )
+    interval = text(
+        lambda s: bool(_FLUX_DURATION.fullmatch(s)),
+        "is not a Flux duration such as 30s, 1m or 1h30m",
+    )(value.get("interval", "1m"), f"{name}.interval", problems)
+    secret_ref = value.get("secretRef") or None  # "" in a stack file: no secret
+    if secret_ref is not None:
+        secret_ref = text(
+            lambda s: len(s) <= 253 and bool(_DNS_SUBDOMAIN.fullmatch(s)),
+            "is not a Secret name (a DNS-1123 subdomain)",
+        )(secret_ref, f"{name}.secretRef", problems)
+    if url is None or branch is None or interval is None:
+        return None
+    return GitSource(url=url, branch=branch, interval=interval, secret_ref=secret_ref)
+
+
+def _env_map(value: Any, name: str, problems: _Problems, shape: str) -> dict[str, Any]:
+    """An object keyed by environment-variable names; its values are never shown."""
+    value = _object(
+        value, name, problems, f"an object mapping environment-variable names to {shape}"
+    )
+    valid = {}
+    for key, item in sorted((value or {}).items()):
+        if not _ENV_NAME.fullmatch(key):
+            problems.note(
+                f"{name}.{key}", "is not a valid environment-variable name ([A-Za-z_][A-Za-z0-9_]*)"
+            )
+        else:
+            valid[key] = item
+    return valid
+
+
+def _sealed_secrets(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
+    sealed = {}
+    for key, ciphertext in _env_map(value, name, problems, "values sealed with kubeseal").items():
+        # RSA-2048 alone is 256 bytes, 344 base64 characters: anything shorter was not sealed.
+        if (
+            not isinstance(ciphertext, str)
+            or not _BASE64.fullmatch(ciphertext)
+            or len(ciphertext) < 344
+        ):
+            problems.note(
+                f"{name}.{key}",
+                "is not a kubeseal-sealed value (base64 of at least 256 bytes); "
+                "seal it with `kubeseal --raw` or set it in hecate:apiKeys",
+            )
+        elif len(ciphertext) > MAX_SEALED_BYTES:
+            problems.note(
+                f"{name}.{key}",
+                f"is {len(ciphertext)} bytes; a sealed value is at most {MAX_SEALED_BYTES}",
+            )
+        else:
+            sealed[key] = ciphertext
+    return MappingProxyType(sealed)
+
+
+def _api_keys(value: Any, name: str, problems: _Problems) -> Mapping[str, SecretText]:
+    keys = {}
+    for key, plaintext in _env_map(value, name, problems, "API keys").items():
+        if not isinstance(plaintext, str) or not plaintext:
+            problems.note(f"{name}.{key}", "is not a non-empty string")
+        elif len(plaintext.encode()) > MAX_API_KEY_BYTES:
+            problems.note(
+                f"{name}.{key}",
+                f"is {len(plaintext.encode())} bytes; an API key is at most "
+                f"{MAX_API_KEY_BYTES} (is this the key, or a file?)",
+            )
+        else:
+            keys[key] = SecretText(plaintext)
+    return MappingProxyType(keys)
+
+
+def _certificate(value: Any, name: str, problems: _Problems) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        problems.add(name, value, "is not a PEM certificate (what `kubeseal --fetch-cert` prints)")
+        return None
+    try:
+        sealing.load_certificate(value)
+    except sealing.CertificateError as error:
+        problems.add(name, value[:40] + "...", str(error))
+        return None
+    return value
+
+
+def _gitops_dir(value: Any, name: str, problems: _Problems) -> str | None:
+    return text(
+        lambda s: (
+            bool(s.strip())
+            and ".." not in PurePosixPath(s).parts
+            and PurePosixPath(s) != PurePosixPath("/")
+        ),
+        "is not a directory path (relative to the project or absolute, without '..', "
+        "not the filesystem root)",
+    )(value, name, problems)
+
+
+# --- The table -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Settings:
-    cluster: str
-    version: str
-    image: str = DEFAULT_IMAGE
-    ollama_host: str = DEFAULT_OLLAMA_HOST
-    log_level: str = "info"
-    resources: ComputeResources = ComputeResources()
-    max_unavailable: int | str = 1
+    cluster: str = setting(
+        "cluster",
+        "string",
+        "cluster name, a DNS-1123 label, e.g. `beam-cluster`",
+        text(
+            lambda s: bool(_DNS_LABEL.fullmatch(s)),
+            "is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)",
+        ),
+    )
+    version: str = setting(
+        "version",
+        "string",
+        "daemon image tag, e.g. `0.7.2`; mutable tags such as `latest` are refused",
+        _version,
+    )
+    image: str = setting(
+        "image",
+        "string",
+        "image repository, without tag",
+        text(
+            lambda s: bool(_IMAGE_REPOSITORY.fullmatch(s)),
+            "is not an image repository without tag or digest, e.g. " + DEFAULT_IMAGE,
+        ),
+        DEFAULT_IMAGE,
+    )
+    ollama_host: str = setting(
+        "ollamaHost",
+        "string",
+        "http(s) URL of the node's Ollama",
+        text(_url(("http", "https")), "is not an http:// or https:// URL"),
+        DEFAULT_OLLAMA_HOST,
+    )
+    log_level: str = setting(
+        "logLevel", "string", "`debug`, `info`, `warn` or `error`", one_of(LOG_LEVELS), "info"
+    )
+    resources: ComputeResources = setting(
+        "resources",
+        "object",
+        "`{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit below its request is refused",
+        _resources,
+        _RESOURCES_DEFAULT,
+    )
+    max_unavailable: int | str = setting(
+        "maxUnavailable",
+        "any",
+        "DaemonSet rolling update: nodes (`1`) or a percentage (`25%`)",
+        _max_unavailable,
+        1,
+    )
     # Container hardening beyond the guide (no privilege escalation, no capabilities,
     # RuntimeDefault seccomp, read-only root with an emptyDir /tmp).
-    hardened: bool = True
-    delivery: str = "gitops"
-    gitops_dir: str = "./gitops"
-    gitops: GitSource | None = None
-    sealed_secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hardened: bool = setting(
+        "hardened",
+        "boolean",
+        "container hardening beyond the guide: no privilege escalation, all capabilities dropped, "
+        "RuntimeDefault seccomp, read-only root with an emptyDir `/tmp`, no service-account token",
+        _boolean,
+        True,
+    )
+    delivery: str = setting(
+        "delivery",
+        "string",
+        "`gitops` (files for Flux) or `direct` (applied to the cluster)",
+        one_of(DELIVERIES),
+        "gitops",
+    )
+    gitops_dir: str = setting(
+        "gitopsDir",
+        "string",
+        "where the gitops checkout is: inside the project, or a git work tree elsewhere; "
+        "never `/` or a file",
+        _gitops_dir,
+        "./gitops",
+    )
+    gitops: GitSource | None = setting(
+        "gitops",
+        "object",
+        "Flux source `{url (ssh:// or https://), branch, interval, secretRef}`; "
+        "a stack's keys go over "
+        'the project\'s, key by key (`secretRef: ""` for none)',
+        _gitops,
+        {},
+    )
+    sealed_secrets: Mapping[str, str] = setting(
+        "sealedSecrets",
+        "object",
+        "env-var name → value already sealed with kubeseal for this cluster",
+        _sealed_secrets,
+        {},
+    )
     # API keys the program seals itself, for the controller whose certificate this is.
-    api_keys: Mapping[str, SecretText] = field(default_factory=lambda: MappingProxyType({}))
-    sealing_cert: str | None = None
-    sealing_scope: str = "strict"
-    # From the `kubernetes:` namespace, used by `direct` delivery only.
-    kube_context: str | None = None
-    kubeconfig: str | None = None
+    api_keys: Mapping[str, SecretText] = setting(
+        "apiKeys",
+        "object",
+        "env-var name → API key, each a Pulumi secret; the program seals them",
+        _api_keys,
+        {},
+    )
+    sealing_cert: str | None = setting(
+        "sealingCert",
+        "string",
+        "the cluster's sealed-secrets certificate (PEM; public, safe to commit); "
+        "required with `apiKeys`",
+        _certificate,
+        "",
+    )
+    sealing_scope: str = setting(
+        "sealingScope",
+        "string",
+        "`strict`, `namespace-wide` or `cluster-wide`",
+        one_of(sealing.SCOPES),
+        "strict",
+    )
+    # From the provider's namespace, used by `direct` delivery only.
+    kube_context: str | None = setting(
+        "context",
+        "string",
+        "the kubeconfig context of the cluster (`direct` delivery)",
+        optional_text,
+        None,
+        namespace=KUBERNETES,
+    )
+    kubeconfig: str | None = setting(
+        "kubeconfig",
+        "string",
+        "the kubeconfig file (`direct` delivery)",
+        optional_text,
+        None,
+        namespace=KUBERNETES,
+    )
 
     @property
     def image_ref(self) -> str:
@@ -128,317 +617,103 @@ class Settings:
         return f"clusters/{self.cluster}"
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, key: str, value: Any, allowed: str) -> None:
-        self.items.append(f"{NAMESPACE}:{key}: {_show(value)} {allowed}")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    return json.dumps(value, sort_keys=True)
-
-
-def parse_quantity(text: str) -> Decimal | None:
-    """A Kubernetes quantity as a number (cores or bytes), or None if malformed."""
-    match = _QUANTITY.match(text)
-    if not match:
-        return None
-    number, suffix = match.group(1), match.group(3) or ""
-    try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number + suffix)
-        return Decimal(number) * _QUANTITY_SUFFIX[suffix]
-    except (InvalidOperation, KeyError):
-        return None
-
-
-def _decode(key: str, raw: Any, problems: _Problems, shape: str) -> Any:
-    """Structured config arrives as JSON text from the engine; accept either."""
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        problems.add(key, raw, f"is not {shape}")
-        return None
-
-
-def _object(key: str, raw: Any, problems: _Problems, shape: str, allowed_keys: tuple[str, ...]):
-    value = _decode(key, raw, problems, shape)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        problems.add(key, value, f"is not {shape}")
-        return None
-    for extra in sorted(set(value) - set(allowed_keys)):
-        problems.add(f"{key}.{extra}", value[extra], f"is not a known field (allowed: {', '.join(allowed_keys)})")
-    return value
-
-
-def _string(key: str, value: Any, problems: _Problems, check: Callable[[str], bool], allowed: str):
-    if not isinstance(value, str) or not check(value):
-        problems.add(key, value, allowed)
-        return None
-    return value
-
-
-def _parse_resources(raw: Any, problems: _Problems) -> ComputeResources:
-    shape = "an object {requests: {cpu, memory}, limits: {cpu, memory}}"
-    value = _object("resources", raw, problems, shape, ("requests", "limits"))
-    if value is None:
-        return ComputeResources()
-    defaults = ComputeResources()
-    parsed: dict[str, str] = {}
-    for section in ("requests", "limits"):
-        part = value.get(section, {})
-        if not isinstance(part, dict):
-            problems.add(f"resources.{section}", part, "is not an object {cpu, memory}")
-            part = {}
-        for extra in sorted(set(part) - {"cpu", "memory"}):
-            problems.add(f"resources.{section}.{extra}", part[extra], "is not a known field (allowed: cpu, memory)")
-        for kind in ("cpu", "memory"):
-            attr = ("request_" if section == "requests" else "limit_") + kind
-            quantity = part.get(kind, getattr(defaults, attr))
-            if isinstance(quantity, (int, float)) and not isinstance(quantity, bool):
-                quantity = str(quantity)
-            if not isinstance(quantity, str) or parse_quantity(quantity) is None:
-                problems.add(
-                    f"resources.{section}.{kind}", quantity,
-                    "is not a Kubernetes quantity (e.g. 100m or 1 for cpu, 256Mi or 1Gi for memory)",
-                )
-                continue
-            parsed[attr] = quantity
-    for kind in ("cpu", "memory"):
-        request, limit = parsed.get(f"request_{kind}"), parsed.get(f"limit_{kind}")
-        if request and limit and parse_quantity(limit) < parse_quantity(request):
-            problems.add(f"resources.limits.{kind}", limit, f"is below its request {request!r}; a limit must be >= its request")
-    return ComputeResources(**{**defaults.__dict__, **parsed})
-
-
-def _valid_git_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("ssh", "https") and bool(parts.hostname) and parts.path not in ("", "/")
-
-
-def _valid_branch(name: str) -> bool:
-    # The git check-ref-format rules that matter for a branch name.
-    return (
-        bool(name)
-        and not name.startswith(("-", "/"))
-        and not name.endswith(("/", ".", ".lock"))
-        and ".." not in name
-        and "@{" not in name
-        and not re.search(r"[\s~^:?*\[\\\x00-\x1f\x7f]", name)
-    )
-
-
-def _parse_gitops(raw: Any, problems: _Problems) -> GitSource | None:
-    shape = "an object {url, branch, interval, secretRef}"
-    if raw is None:
-        problems.add("gitops", None, f"is required for gitops delivery: {shape}")
-        return None
-    value = _object("gitops", raw, problems, shape, ("url", "branch", "interval", "secretRef"))
-    if value is None:
-        return None
-    url = _string("gitops.url", value.get("url"), problems, _valid_git_url,
-                  "is not an ssh:// or https:// repository URL")
-    branch = _string("gitops.branch", value.get("branch", "main"), problems, _valid_branch,
-                     "is not a valid git branch name")
-    interval = _string("gitops.interval", value.get("interval", "1m"), problems,
-                       lambda s: bool(_FLUX_DURATION.match(s)),
-                       "is not a Flux duration such as 30s, 1m or 1h30m")
-    secret_ref = value.get("secretRef")
-    if secret_ref is not None:
-        secret_ref = _string("gitops.secretRef", secret_ref, problems,
-                             lambda s: len(s) <= 253 and bool(_DNS_SUBDOMAIN.match(s)),
-                             "is not a Secret name (a DNS-1123 subdomain)")
-    if None in (url, branch, interval):
-        return None
-    return GitSource(url=url, branch=branch, interval=interval, secret_ref=secret_ref)
-
-
-def _parse_sealed_secrets(raw: Any, problems: _Problems) -> Mapping[str, str]:
-    shape = "an object mapping environment-variable names to values sealed with kubeseal"
-    value = _decode("sealedSecrets", raw, problems, shape)
-    if value is None:
-        return MappingProxyType({})
-    if not isinstance(value, dict):
-        problems.add("sealedSecrets", value, f"is not {shape}")
-        return MappingProxyType({})
-    sealed: dict[str, str] = {}
-    for name, ciphertext in sorted(value.items()):
-        if not _ENV_NAME.match(name):
-            problems.add(f"sealedSecrets.{name}", name,
-                         "is not a valid environment-variable name ([A-Za-z_][A-Za-z0-9_]*)")
-        elif not isinstance(ciphertext, str) or not _BASE64.match(ciphertext) or len(ciphertext) < 344:
-            # RSA-2048 alone is 256 bytes, 344 base64 characters: anything shorter was not sealed.
-            shown = ciphertext if not isinstance(ciphertext, str) else f"{ciphertext[:12]}..."
-            problems.add(f"sealedSecrets.{name}", shown,
-                         "is not a kubeseal-sealed value (base64 of at least 256 bytes); "
-                         "seal it with `kubeseal --raw` or set it in hecate:apiKeys")
-        else:
-            sealed[name] = ciphertext
-    return MappingProxyType(sealed)
-
-
-def _parse_max_unavailable(raw: Any, problems: _Problems) -> int | str:
-    allowed = "is not a positive number of nodes or a percentage 1%-100%"
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        text = str(raw)
-    elif isinstance(raw, str):
-        text = raw.strip()
-    else:
-        problems.add("maxUnavailable", raw, allowed)
-        return 1
-    if re.fullmatch(r"[0-9]+", text) and int(text) >= 1:
-        return int(text)
-    if re.fullmatch(r"[0-9]+%", text) and 1 <= int(text[:-1]) <= 100:
-        return text
-    problems.add("maxUnavailable", raw, allowed)
-    return 1
-
+SETTINGS: tuple[tuple[str, Setting], ...] = tuple(
+    (f.name, f.metadata["setting"]) for f in fields(Settings)
+)
+KEYS = tuple(s.key for _, s in SETTINGS if s.namespace == NAMESPACE)
 
 FETCH_CERT = (
     "fetch the controller's certificate once per cluster: "
-    "`kubeseal --fetch-cert > cert.pem && pulumi config set hecate:sealingCert -- \"$(cat cert.pem)\"`"
+    "`kubeseal --fetch-cert > cert.pem && "
+    'pulumi config set hecate:sealingCert -- "$(cat cert.pem)"`'
 )
 
 
-def _parse_sealing(raw: Mapping[str, Any], secret_keys: frozenset[str], sealed: Mapping[str, str],
-                   problems: _Problems) -> tuple[Mapping[str, SecretText], str | None, str]:
-    scope = _string("sealingScope", raw.get("sealingScope", "strict"), problems,
-                    lambda s: s in sealing.SCOPES, f"is not one of {', '.join(sealing.SCOPES)}") or "strict"
-    cert = raw.get("sealingCert")
-    if cert is not None:
-        if not isinstance(cert, str):
-            problems.add("sealingCert", cert, "is not a PEM certificate (what `kubeseal --fetch-cert` prints)")
-            cert = None
-        else:
-            try:
-                sealing.load_certificate(cert)
-            except sealing.CertificateError as error:
-                problems.items.append(f"{NAMESPACE}:sealingCert: {_show(cert[:40] + '...')} {error}")
-                cert = None
+def parse_config(config: Mapping[str, Any], secret_names: frozenset[str] = frozenset()) -> Settings:
+    """Settings from fully qualified config (`hecate:version`, `kubernetes:context`).
 
-    keys_raw = raw.get("apiKeys")
-    if keys_raw is None:
-        return MappingProxyType({}), cert, scope
-    # Never echo the value: problems name the key only.
-    if "apiKeys" not in secret_keys:
-        problems.items.append(
-            f"{NAMESPACE}:apiKeys: is stored in plain text; set each key as a secret: "
-            "`pulumi config set --secret --path 'hecate:apiKeys.OPENAI_API_KEY' sk-...`")
-    try:
-        keys = json.loads(keys_raw) if isinstance(keys_raw, str) else keys_raw
-    except json.JSONDecodeError:
-        keys = None
-    if not isinstance(keys, dict):
-        problems.items.append(f"{NAMESPACE}:apiKeys: is not an object mapping environment-variable names to keys")
-        return MappingProxyType({}), cert, scope
-    api_keys: dict[str, SecretText] = {}
-    for name, value in sorted(keys.items()):
-        if not _ENV_NAME.match(name):
-            problems.add(f"apiKeys.{name}", name, "is not a valid environment-variable name ([A-Za-z_][A-Za-z0-9_]*)")
-        elif not isinstance(value, str) or not value:
-            problems.items.append(f"{NAMESPACE}:apiKeys.{name}: is not a non-empty string")
-        elif name in sealed:
-            problems.items.append(
-                f"{NAMESPACE}:apiKeys.{name}: is also in hecate:sealedSecrets; keep {name} in one of them")
-        else:
-            api_keys[name] = SecretText(value)
-    if keys and "sealingCert" not in raw:
-        problems.items.append(f"{NAMESPACE}:apiKeys: is set but hecate:sealingCert is not; {FETCH_CERT}")
-    return MappingProxyType(api_keys), cert, scope
-
-
-def _parse_bool(key: str, raw: Any, problems: _Problems) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    problems.add(key, raw, "is not true or false")
-    return True
-
-
-KEYS = (
-    "cluster", "version", "image", "ollamaHost", "logLevel", "resources", "maxUnavailable", "hardened",
-    "delivery", "gitopsDir", "gitops", "sealedSecrets", "apiKeys", "sealingCert", "sealingScope",
-)
-
-
-def parse(raw: Mapping[str, Any], kube: Mapping[str, Any] | None = None,
-          secret_keys: frozenset[str] = frozenset()) -> Settings:
-    """Settings from the `hecate:` config (short keys) and the `kubernetes:` config.
-
-    `secret_keys` are the short keys the engine holds as secrets.
-    Raises ConfigError listing every problem.
+    `secret_names` are the keys the engine holds as secrets. Raises ConfigError listing every
+    problem.
     """
-    problems = _Problems()
-    for key in sorted(set(raw) - set(KEYS)):
-        shown = "***" if key in secret_keys else raw[key]
-        problems.add(key, shown, f"is not a known setting (a typo?); known: {', '.join(KEYS)}")
+    problems = _Problems(secret_names)
+    known = {s.name for _, s in SETTINGS}
+    for namespace in (NAMESPACE, KUBERNETES):
+        ours = sorted(s.key for _, s in SETTINGS if s.namespace == namespace)
+        for name in sorted(k for k in config if k.startswith(f"{namespace}:") and k not in known):
+            problems.add(
+                name, config[name], f"is not a known setting (a typo?); known: {', '.join(ours)}"
+            )
 
-    cluster = raw.get("cluster")
-    if cluster is None:
-        problems.items.append("hecate:cluster: is required: the cluster name, e.g. beam-cluster")
-    else:
-        cluster = _string("cluster", cluster, problems, lambda s: bool(_DNS_LABEL.match(s)),
-                          "is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)")
+    values: dict[str, Any] = {}
+    for attribute, spec in SETTINGS:
+        raw = config.get(spec.name, spec.default)
+        if raw is _REQUIRED:
+            problems.note(spec.name, f"is required: the {spec.description}")
+            values[attribute] = None
+        else:
+            values[attribute] = spec.parse(raw, spec.name, problems)
 
-    version = raw.get("version")
-    if version is None:
-        problems.items.append("hecate:version: is required: the daemon image tag, e.g. 0.7.2")
-    elif isinstance(version, str) and version.lower() in MUTABLE_TAGS:
-        problems.add("version", version, "is a mutable tag; pin a release version such as 0.7.2")
-        version = None
-    else:
-        version = _string("version", version, problems, lambda s: bool(_VERSION.match(s)),
-                          "is not a release version such as 0.7.2 (or 0.8.0-rc.1)")
-
-    image = _string("image", raw.get("image", DEFAULT_IMAGE), problems,
-                    lambda s: bool(_IMAGE_REPOSITORY.match(s)),
-                    "is not an image repository without tag or digest, e.g. " + DEFAULT_IMAGE)
-
-    def http_url(s: str) -> bool:
-        parts = urlsplit(s)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-    ollama_host = _string("ollamaHost", raw.get("ollamaHost", DEFAULT_OLLAMA_HOST), problems,
-                          http_url, "is not an http:// or https:// URL")
-    log_level = _string("logLevel", raw.get("logLevel", "info"), problems,
-                        lambda s: s in LOG_LEVELS, f"is not one of {', '.join(LOG_LEVELS)}")
-    delivery = _string("delivery", raw.get("delivery", "gitops"), problems,
-                       lambda s: s in DELIVERIES, f"is not one of {', '.join(DELIVERIES)}")
-    gitops_dir = _string("gitopsDir", raw.get("gitopsDir", "./gitops"), problems,
-                         lambda s: bool(s.strip()) and ".." not in PurePosixPath(s).parts
-                         and PurePosixPath(s) != PurePosixPath("/"),
-                         "is not a directory path (relative to the project or absolute, without '..', "
-                         "not the filesystem root)")
-    resources = _parse_resources(raw.get("resources"), problems)
-    max_unavailable = _parse_max_unavailable(raw.get("maxUnavailable", 1), problems)
-    hardened = _parse_bool("hardened", raw.get("hardened", True), problems)
-    gitops = (
-        _parse_gitops(raw.get("gitops"), problems)
-        if delivery == "gitops" or raw.get("gitops") is not None
-        else None
-    )
-    sealed_secrets = _parse_sealed_secrets(raw.get("sealedSecrets"), problems)
-    api_keys, sealing_cert, sealing_scope = _parse_sealing(raw, secret_keys, sealed_secrets, problems)
+    # Checks across settings.
+    if (
+        values["delivery"] == "gitops"
+        and values["gitops"] is None
+        and not any(p.startswith(f"{NAMESPACE}:gitops") for p in problems.items)
+    ):
+        problems.note(
+            f"{NAMESPACE}:gitops",
+            "is required for gitops delivery: an object {url, branch, interval, secretRef}",
+        )
+    api_keys, sealed = values["api_keys"], values["sealed_secrets"]
+    if config.get(f"{NAMESPACE}:apiKeys") not in (None, {}, "{}"):
+        if f"{NAMESPACE}:apiKeys" not in secret_names:
+            problems.note(
+                f"{NAMESPACE}:apiKeys",
+                "is stored in plain text; set each key as a secret: "
+                "`pulumi config set --secret --path 'hecate:apiKeys.OPENAI_API_KEY' sk-...`",
+            )
+        if not config.get(f"{NAMESPACE}:sealingCert"):
+            problems.note(
+                f"{NAMESPACE}:apiKeys", f"is set but hecate:sealingCert is not; {FETCH_CERT}"
+            )
+    for key in sorted(set(api_keys) & set(sealed)):
+        problems.note(
+            f"{NAMESPACE}:apiKeys.{key}",
+            f"is also in hecate:sealedSecrets; keep {key} in one of them",
+        )
 
     if problems.items:
         raise ConfigError(problems.items)
-    kube = kube or {}
-    return Settings(
-        cluster=cluster, version=version, image=image, ollama_host=ollama_host,
-        log_level=log_level, resources=resources, max_unavailable=max_unavailable, hardened=hardened,
-        delivery=delivery, gitops_dir=gitops_dir, gitops=gitops, sealed_secrets=sealed_secrets,
-        api_keys=api_keys, sealing_cert=sealing_cert, sealing_scope=sealing_scope,
-        kube_context=kube.get("context"), kubeconfig=kube.get("kubeconfig"),
-    )
+    return Settings(**values)
+
+
+def parse(
+    raw: Mapping[str, Any],
+    kube: Mapping[str, Any] | None = None,
+    secret_keys: frozenset[str] = frozenset(),
+) -> Settings:
+    """Settings from the `hecate:` config (short keys) and the `kubernetes:` config (short keys)."""
+    config = {
+        **{f"{NAMESPACE}:{k}": v for k, v in raw.items()},
+        **{f"{KUBERNETES}:{k}": v for k, v in (kube or {}).items()},
+    }
+    return parse_config(config, frozenset(f"{NAMESPACE}:{k}" for k in secret_keys))
+
+
+def over_project(config: Mapping[str, Any], project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """The engine replaces a project's object value whole with a stack's; put the stack's keys over
+    the project's, key by key, so a stack that sets only `gitops.url` keeps the project's
+    secretRef."""
+    merged = dict(config)
+    for name, project_value in stack_files.project_values(project_dir).items():
+        stack_value = merged.setdefault(name, project_value)
+        if isinstance(stack_value, str) and isinstance(project_value, dict):
+            try:
+                stack_value = json.loads(stack_value)
+            except json.JSONDecodeError:
+                continue  # not an object: the parser says so
+        if isinstance(stack_value, dict) and isinstance(project_value, dict):
+            merged[name] = json.dumps({**project_value, **stack_value})
+    return merged
 
 
 def load() -> Settings:
@@ -446,12 +721,5 @@ def load() -> Settings:
     from pulumi.runtime import config as runtime_config
 
     everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-
-    def namespace(ns: str) -> dict[str, Any]:
-        prefix = f"{ns}:"
-        return {k[len(prefix):]: v for k, v in everything.items() if k.startswith(prefix)}
-
-    prefix = f"{NAMESPACE}:"
-    secret_keys = frozenset(
-        key[len(prefix):] for key in everything if key.startswith(prefix) and runtime_config.is_config_secret(key))
-    return parse(namespace(NAMESPACE), namespace("kubernetes"), secret_keys)
+    secret_names = frozenset(key for key in everything if runtime_config.is_config_secret(key))
+    return parse_config(over_project(everything), secret_names)

@@ -18,7 +18,7 @@ def project_name(root: Path) -> str:
 
 def stack_names(root: Path) -> list[str]:
     """Every committed stack: each Pulumi.<stack>.yaml is one cluster."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
 def qualify(key: str, project: str) -> str:
@@ -39,6 +39,38 @@ def secure_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]
     return []
 
 
+def project_values(root: Path) -> dict[str, Any]:
+    """The values Pulumi.yaml sets for every stack (`value:`, not `default:`), by qualified key."""
+    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project = project_file["name"]
+    return {
+        qualify(key, project): spec["value"]
+        for key, spec in (project_file.get("config") or {}).items()
+        if isinstance(spec, dict) and "value" in spec
+    }
+
+
+# What stands in for each encrypted value where no passphrase is at hand (tests, `verify`).
+SECRET_PLACEHOLDER = "placeholder-for-a-pulumi-secret"
+
+
+def readable(config: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+    """The config with a placeholder for each encrypted value, and the keys holding any (which
+    the engine would hand the program as secrets)."""
+
+    def substitute(value: Any) -> Any:
+        if is_secure(value):
+            return SECRET_PLACEHOLDER
+        if isinstance(value, dict):
+            return {k: substitute(v) for k, v in value.items()}
+        return value
+
+    return (
+        {key: substitute(value) for key, value in config.items()},
+        frozenset(key for key, value in config.items() if secure_paths(value)),
+    )
+
+
 def stack_config(root: Path, stack: str) -> dict[str, Any]:
     """Fully qualified key -> value (structured values stay structured; secrets stay encrypted)."""
     project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
@@ -51,7 +83,9 @@ def stack_config(root: Path, stack: str) -> dict[str, Any]:
             merged[qualify(key, project)] = spec
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"no stack file {path.name}: known stacks are {', '.join(stack_names(root))}")
+        raise FileNotFoundError(
+            f"no stack file {path.name}: known stacks are {', '.join(stack_names(root))}"
+        )
     for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
         merged[qualify(key, project)] = value
     return merged

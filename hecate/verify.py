@@ -7,24 +7,33 @@ certificate (hecate:sealingCert) and scope (hecate:sealingScope):
 - values sealed beforehand with kubeseal (hecate:sealedSecrets): RSA-OAEP hides
   which key and label were used, so without the private key only the key size
   can be checked; with --private-key each is unsealed under the stack's scope.
+
+The settings are parsed as the program parses them, and the state is read as `make up`
+configures pulumi. Exit status: 0 verified, 1 a mismatch, 2 could not check (no stack file,
+invalid settings, an unreadable state or private key, or a key not sealed yet).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from . import naming, sealing, stack_files
+from . import naming, sealing, settings, stack_files
+from .settings import Settings
 
-OK, MISMATCH, UNVERIFIED = "ok", "MISMATCH", "unverified"
+OK, MISMATCH, UNVERIFIED, NOT_SEALED = "ok", "MISMATCH", "unverified", "not-sealed"
+# The Makefile's passphrase for the local file backend (.pulumi-state) only.
+LOCAL_PASSPHRASE = "hecate-local-state"
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,22 @@ def _unsealed_scope(private_key: rsa.RSAPrivateKey, sealed: str) -> str | None:
     return None
 
 
-def _with_private_key(key: str, source: str, sealed: str, scope: str, private_key: rsa.RSAPrivateKey) -> Verdict:
+def _with_private_key(
+    key: str, source: str, sealed: str, scope: str, private_key: rsa.RSAPrivateKey
+) -> Verdict:
     found = _unsealed_scope(private_key, sealed)
     if found == scope:
         return Verdict(key, source, OK, f"unseals with the private key under scope {scope}")
     if found is not None:
-        return Verdict(key, source, MISMATCH, f"sealed for scope {found}, but the stack's scope is {scope}")
-    return Verdict(key, source, MISMATCH, "does not unseal with this cluster's private key: sealed for another cluster")
+        return Verdict(
+            key, source, MISMATCH, f"sealed for scope {found}, but the stack's scope is {scope}"
+        )
+    return Verdict(
+        key,
+        source,
+        MISMATCH,
+        "does not unseal with this cluster's private key: sealed for another cluster",
+    )
 
 
 def sealed_by_program(state: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -66,106 +84,225 @@ def sealed_by_program(state: dict[str, Any] | None) -> dict[str, dict[str, Any]]
     found = {}
     for resource in state.get("deployment", {}).get("resources", []) or []:
         urn = resource.get("urn", "")
-        if resource.get("type") == "pulumi-python:dynamic:Resource" and "hecate:index:SealedSecrets" in urn:
+        if (
+            resource.get("type") == "pulumi-python:dynamic:Resource"
+            and "hecate:index:SealedSecrets" in urn
+        ):
             found[urn.rsplit("::", 1)[-1]] = resource.get("outputs", {})
     return found
 
 
-def verify(config: dict[str, Any], state: dict[str, Any] | None = None,
-           private_key: rsa.RSAPrivateKey | None = None) -> list[Verdict]:
-    """Verdicts for every sealed value of a stack, given its merged config."""
-    cert_pem = config.get("hecate:sealingCert")
-    scope = config.get("hecate:sealingScope", "strict")
-    pre_sealed = config.get("hecate:sealedSecrets") or {}
-    api_keys = config.get("hecate:apiKeys") or {}
-    if not cert_pem:
-        return [Verdict(k, s, UNVERIFIED, "hecate:sealingCert is not set: " + "nothing to verify against")
-                for s, keys in (("kubeseal", pre_sealed), ("program", api_keys)) for k in sorted(keys)]
-    certificate = sealing.load_certificate(cert_pem)
-    public_key = certificate.public_key()
-    if private_key is not None and private_key.public_key().public_numbers() != public_key.public_numbers():
+def settings_from(config: dict[str, Any], root: Path) -> Settings:
+    """A stack's settings parsed the one way the program parses them, from its stack files'
+    config, each encrypted value standing in as a secret (verify needs only their names)."""
+    values, secret_names = stack_files.readable(config)
+    return settings.parse_config(settings.over_project(values, root), secret_names)
+
+
+def verify(
+    stack: Settings,
+    state: dict[str, Any] | None = None,
+    private_key: rsa.RSAPrivateKey | None = None,
+) -> list[Verdict]:
+    """Verdicts for every sealed value of a stack."""
+    scope = stack.sealing_scope
+    if not stack.sealing_cert:
+        return [
+            Verdict(k, s, UNVERIFIED, "hecate:sealingCert is not set: nothing to verify against")
+            for s, keys in (("kubeseal", stack.sealed_secrets), ("program", stack.api_keys))
+            for k in sorted(keys)
+        ]
+    certificate = sealing.load_certificate(stack.sealing_cert)
+    public_key = sealing.public_key(certificate)
+    if (
+        private_key is not None
+        and private_key.public_key().public_numbers() != public_key.public_numbers()
+    ):
         raise ValueError("the private key does not belong to the certificate in hecate:sealingCert")
     fingerprint = sealing.fingerprint(certificate)
 
     verdicts = []
-    for key, sealed in sorted(pre_sealed.items()):
+    for key, sealed in sorted(stack.sealed_secrets.items()):
         if not sealing.fits_key(sealed, public_key):
-            verdicts.append(Verdict(key, "kubeseal", MISMATCH,
-                                    f"not sealed for a {public_key.key_size}-bit key like this certificate's"))
+            verdicts.append(
+                Verdict(
+                    key,
+                    "kubeseal",
+                    MISMATCH,
+                    f"not sealed for a {public_key.key_size}-bit key like this certificate's",
+                )
+            )
         elif private_key is not None:
             verdicts.append(_with_private_key(key, "kubeseal", sealed, scope, private_key))
         else:
-            verdicts.append(Verdict(key, "kubeseal", UNVERIFIED,
-                                    "fits this certificate's key size; only --private-key can tell "
-                                    "the certificate and the scope"))
+            verdicts.append(
+                Verdict(
+                    key,
+                    "kubeseal",
+                    UNVERIFIED,
+                    "fits this certificate's key size; only --private-key can tell "
+                    "the certificate and the scope",
+                )
+            )
 
     recorded = sealed_by_program(state)
-    for key in sorted(api_keys):
+    for key in sorted(stack.api_keys):
         outputs = recorded.get(key)
         if outputs is None:
-            verdicts.append(Verdict(key, "program", UNVERIFIED, "not sealed yet: run `pulumi up` for this stack"))
+            verdicts.append(
+                Verdict(
+                    key,
+                    "program",
+                    NOT_SEALED,
+                    "not in the stack's state: run `make up` for this stack",
+                )
+            )
             continue
         differences = [
             f"{what} {outputs.get(what)!r}, the stack's is {expected!r}"
-            for what, expected in (("fingerprint", fingerprint), ("scope", scope),
-                                   ("namespace", naming.NAMESPACE), ("name", naming.SECRET))
+            for what, expected in (
+                ("fingerprint", fingerprint),
+                ("scope", scope),
+                ("namespace", naming.NAMESPACE),
+                ("name", naming.SECRET),
+            )
             if outputs.get(what) != expected
         ]
         if differences:
-            verdicts.append(Verdict(key, "program", MISMATCH,
-                                    "sealed for " + "; ".join(differences) + ": the next `pulumi up` re-seals it"))
+            verdicts.append(
+                Verdict(
+                    key,
+                    "program",
+                    MISMATCH,
+                    "sealed for " + "; ".join(differences) + ": the next `pulumi up` re-seals it",
+                )
+            )
         elif private_key is not None:
-            verdicts.append(_with_private_key(key, "program", outputs["ciphertext"], scope, private_key))
+            verdicts.append(
+                _with_private_key(key, "program", outputs["ciphertext"], scope, private_key)
+            )
         else:
-            verdicts.append(Verdict(key, "program", OK,
-                                    f"sealed for certificate sha256:{fingerprint[:16]}… and scope {scope}"))
+            verdicts.append(
+                Verdict(
+                    key,
+                    "program",
+                    OK,
+                    f"sealed for certificate sha256:{fingerprint[:16]}… and scope {scope}",
+                )
+            )
     return verdicts
 
 
-def _export_state(root: Path, stack: str) -> tuple[dict[str, Any] | None, str | None]:
+def pulumi_env(root: Path) -> dict[str, str]:
+    """The environment `make up` gives pulumi (see the Makefile): the local file backend and its
+    passphrase unless the caller set a backend of their own, and the engine from the cache."""
+    env = dict(os.environ)
+    cache = Path(env.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
+    local = f"file://{root.resolve()}/.pulumi-state"
+    env.setdefault("PULUMI_BACKEND_URL", local)
+    if env["PULUMI_BACKEND_URL"] == local and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        env.setdefault("PULUMI_CONFIG_PASSPHRASE", LOCAL_PASSPHRASE)
+    env.setdefault("PULUMI_HOME", str(cache / "pulumi-home"))
+    env["PATH"] = f"{cache / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    return env
+
+
+def _export_state(root: Path, stack: str) -> dict[str, Any]:
+    env = pulumi_env(root)
     try:
-        done = subprocess.run(["pulumi", "stack", "export", "--stack", stack, "--non-interactive"],
-                              cwd=root, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["pulumi", "stack", "export", "--stack", stack, "--non-interactive"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
-        return None, str(error)
+        raise CannotCheck(f"could not run pulumi: {error}") from None
     if done.returncode != 0:
-        return None, done.stderr.strip() or done.stdout.strip()
-    return json.loads(done.stdout), None
+        raise CannotCheck(
+            f"could not read the state of stack {stack!r} from {env['PULUMI_BACKEND_URL']}: "
+            f"{(done.stderr or done.stdout).strip()}\nverify reads it as `make up` does: "
+            "set PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE as for `make up`, "
+            "or pass --state with a `pulumi stack export`"
+        )
+    return json.loads(done.stdout)
+
+
+class CannotCheck(Exception):
+    """Something verify needs is missing or unreadable: exit 2, never a verdict."""
+
+
+def _private_key(path: Path) -> rsa.RSAPrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except TypeError:
+        raise CannotCheck(
+            f"{path} is encrypted; decrypt it first "
+            "(`openssl pkey -in KEY -out plain.key`), and delete the copy afterwards"
+        ) from None
+    except ValueError as error:
+        raise CannotCheck(f"{path} is not a PEM private key: {error}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CannotCheck(f"{path} is not an RSA private key")
+    return key
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hecate verify", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", required=True, help="the stack whose sealed values to check, e.g. beam")
-    parser.add_argument("--private-key", type=Path,
-                        help="the controller's private key (PEM), for what the public certificate cannot tell")
-    parser.add_argument("--state", type=Path, help="an exported state (`pulumi stack export`) instead of asking pulumi")
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the project directory (default: .)")
+    parser = argparse.ArgumentParser(
+        prog="python -m hecate verify",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 verified, 1 a mismatch, 2 could not check",
+    )
+    parser.add_argument(
+        "--stack", required=True, help="the stack whose sealed values to check, e.g. beam"
+    )
+    parser.add_argument(
+        "--private-key",
+        type=Path,
+        help="the controller's private key (PEM), for what the public certificate cannot tell",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="an exported state (`pulumi stack export`) instead of asking pulumi",
+    )
+    parser.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="the project directory (default: .)"
+    )
     args = parser.parse_args(argv)
 
     try:
-        config = stack_files.stack_config(args.root, args.stack)
-        private_key = None
-        if args.private_key:
-            private_key = serialization.load_pem_private_key(args.private_key.read_bytes(), password=None)
-            if not isinstance(private_key, rsa.RSAPrivateKey):
-                raise ValueError(f"{args.private_key} is not an RSA private key")
-        state, why = None, None
-        if config.get("hecate:apiKeys"):
-            if args.state:
-                state = json.loads(args.state.read_text())
-            else:
-                state, why = _export_state(args.root, args.stack)
-        verdicts = verify(config, state, private_key)
-    except (OSError, ValueError, sealing.CertificateError) as error:
+        try:
+            stack = settings_from(stack_files.stack_config(args.root, args.stack), args.root)
+        except settings.ConfigError as error:
+            raise CannotCheck(f"stack {args.stack}: {error}") from None
+        except yaml.YAMLError as error:
+            raise CannotCheck(f"Pulumi.{args.stack}.yaml is not valid YAML: {error}") from None
+        private_key = _private_key(args.private_key) if args.private_key else None
+        state = None
+        if stack.api_keys:
+            state = (
+                json.loads(args.state.read_text())
+                if args.state
+                else _export_state(args.root, args.stack)
+            )
+        verdicts = verify(stack, state, private_key)
+    except (CannotCheck, OSError, ValueError, sealing.CertificateError) as error:
         print(f"verify: {error}", file=sys.stderr)
         return 2
 
-    if why:
-        print(f"note: could not read the stack's state ({why}); program-sealed keys are unverified", file=sys.stderr)
     if not verdicts:
-        print(f"stack {args.stack}: no sealed values (hecate:sealedSecrets and hecate:apiKeys are unset)")
+        print(
+            f"stack {args.stack}: no sealed values "
+            "(hecate:sealedSecrets and hecate:apiKeys are unset)"
+        )
     width = max((len(v.key) for v in verdicts), default=0)
     for v in verdicts:
         print(f"{v.key:{width}}  {v.source:8}  {v.status:10}  {v.detail}")
-    return 1 if any(v.status == MISMATCH for v in verdicts) else 0
+    if any(v.status == MISMATCH for v in verdicts):
+        return 1
+    return 2 if any(v.status == NOT_SEALED for v in verdicts) else 0

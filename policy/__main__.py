@@ -1,13 +1,12 @@
 """The hecate policy pack: run with every preview (`pulumi preview --policy-pack policy`)."""
 
+import rules
 from pulumi_policy import (
     EnforcementLevel,
     PolicyPack,
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
-
-import rules
 
 MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
 
@@ -16,6 +15,7 @@ def on_props(rule):
     def validate(args, report_violation):
         for message in rule(rules.object_type(args.resource_type), args.props):
             report_violation(message)
+
     return validate
 
 
@@ -25,7 +25,9 @@ def no_plaintext_secret(args, report_violation):
 
 
 def source_declared(args, report_violation):
-    for message in rules.source_declared((rules.object_type(r.resource_type), r.props) for r in args.resources):
+    for message in rules.source_declared(
+        (rules.object_type(r.resource_type), r.props) for r in args.resources
+    ):
         report_violation(message)
 
 
@@ -33,29 +35,48 @@ PolicyPack(
     name="hecate",
     enforcement_level=MANDATORY,
     policies=[
-        ResourceValidationPolicy(name="pinned-images", description="Images are pinned to a version tag or a digest.",
-                                 validate=on_props(rules.pinned_images)),
-        ResourceValidationPolicy(name="resources-and-probes",
-                                 description="Containers have cpu and memory requests and limits, and both probes.",
-                                 validate=on_props(rules.resources_and_probes)),
-        ResourceValidationPolicy(name="host-access",
-                                 description="hostPath only /run/hecate and /var/lib/hecate; hostNetwork only on "
-                                             "the hecate daemon.",
-                                 validate=on_props(rules.host_access)),
-        ResourceValidationPolicy(name="no-plaintext-secrets",
-                                 description="No core/v1 Secret in gitops delivery: secrets go through SealedSecret.",
-                                 validate=no_plaintext_secret),
-        ResourceValidationPolicy(name="git-source", description="The GitRepository URL is ssh or https.",
-                                 validate=on_props(rules.git_source)),
-        ResourceValidationPolicy(name="flux-kustomization",
-                                 description="The Kustomization prunes and health-checks the daemon.",
-                                 validate=on_props(rules.kustomization)),
-        StackValidationPolicy(name="flux-source-declared",
-                              description="The Kustomization's sourceRef is declared by the same stack.",
-                              validate=source_declared),
-        ResourceValidationPolicy(name="hardened-containers", enforcement_level=ADVISORY,
-                                 description="No privilege escalation, no capabilities, RuntimeDefault seccomp, "
-                                             "read-only root with an emptyDir /tmp.",
-                                 validate=on_props(rules.hardened_containers)),
+        ResourceValidationPolicy(
+            name="pinned-images",
+            description="Images are pinned to a version tag or a digest.",
+            validate=on_props(rules.pinned_images),
+        ),
+        ResourceValidationPolicy(
+            name="resources-and-probes",
+            description="Containers have cpu and memory requests and limits, and both probes.",
+            validate=on_props(rules.resources_and_probes),
+        ),
+        ResourceValidationPolicy(
+            name="host-access",
+            description="hostPath only /run/hecate and /var/lib/hecate; hostNetwork only on "
+            "the hecate daemon.",
+            validate=on_props(rules.host_access),
+        ),
+        ResourceValidationPolicy(
+            name="no-plaintext-secrets",
+            description="No core/v1 Secret in gitops delivery: secrets go through SealedSecret.",
+            validate=no_plaintext_secret,
+        ),
+        ResourceValidationPolicy(
+            name="git-source",
+            description="The GitRepository URL is ssh or https.",
+            validate=on_props(rules.git_source),
+        ),
+        ResourceValidationPolicy(
+            name="flux-kustomization",
+            description="The Kustomization prunes and health-checks the daemon.",
+            validate=on_props(rules.kustomization),
+        ),
+        StackValidationPolicy(
+            name="flux-source-declared",
+            description="The Kustomization's sourceRef is declared by the same stack.",
+            validate=source_declared,
+        ),
+        ResourceValidationPolicy(
+            name="hardened-containers",
+            enforcement_level=ADVISORY,
+            description="No privilege escalation, no capabilities, RuntimeDefault seccomp, "
+            "read-only root with an emptyDir /tmp.",
+            validate=on_props(rules.hardened_containers),
+        ),
     ],
 )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 ALLOWED_HOST_PATHS = ("/run/hecate", "/var/lib/hecate")
 HOST_NETWORK_WORKLOAD = ("kubernetes:apps/v1:DaemonSet", "hecate", "hecate-daemon")
@@ -37,7 +38,7 @@ _VERSION_TAG = re.compile(r":v?\d+(\.\d+){0,2}([-.+][0-9A-Za-z.-]+)?$")
 def object_type(resource_type: str) -> str:
     """The Kubernetes type of an object, applied to a cluster or rendered into the gitops tree."""
     if resource_type.startswith(RENDERED):
-        return "kubernetes:" + resource_type[len(RENDERED):]
+        return "kubernetes:" + resource_type[len(RENDERED) :]
     return resource_type
 
 
@@ -70,35 +71,45 @@ PodCheck = Callable[[str, Mapping[str, Any], Mapping[str, Any]], list[str]]
 
 def _on_pods(check: PodCheck) -> Callable[[str, Mapping[str, Any]], list[str]]:
     """A rule about pods: it sees the pod spec of any workload; other resources comply."""
+
     @functools.wraps(check)
     def rule(resource_type: str, props: Mapping[str, Any]) -> list[str]:
         spec = pod_spec(resource_type, props)
         return [] if spec is None else check(resource_type, props, spec)
+
     return rule
 
 
 @_on_pods
-def pinned_images(resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
+def pinned_images(
+    resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]
+) -> list[str]:
     problems = []
     for container in _containers(spec):
         image = container.get("image")
         if not isinstance(image, str):
             continue  # unknown during preview
         if not (_DIGEST.search(image) or _VERSION_TAG.search(image.rsplit("/", 1)[-1])):
-            problems.append(f"{_where(props)}: container {container.get('name')!r} image {image!r} "
-                            "is not pinned to a version tag or a digest")
+            problems.append(
+                f"{_where(props)}: container {container.get('name')!r} image {image!r} "
+                "is not pinned to a version tag or a digest"
+            )
     return problems
 
 
 @_on_pods
-def resources_and_probes(resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
+def resources_and_probes(
+    resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]
+) -> list[str]:
     problems = []
     for container in spec.get("containers") or []:
         name = container.get("name")
         for section in ("requests", "limits"):
             for kind in ("cpu", "memory"):
                 if not _get(container, "resources", section, kind):
-                    problems.append(f"{_where(props)}: container {name!r} has no {kind} {section[:-1]}")
+                    problems.append(
+                        f"{_where(props)}: container {name!r} has no {kind} {section[:-1]}"
+                    )
         for probe in ("livenessProbe", "readinessProbe"):
             if not container.get(probe):
                 problems.append(f"{_where(props)}: container {name!r} has no {probe}")
@@ -111,19 +122,27 @@ def host_access(resource_type: str, props: Mapping[str, Any], spec: Mapping[str,
     for volume in spec.get("volumes") or []:
         path = _get(volume, "hostPath", "path")
         if path is not None and path not in ALLOWED_HOST_PATHS:
-            problems.append(f"{_where(props)}: hostPath volume {volume.get('name')!r} mounts {path!r}; "
-                            f"only {', '.join(ALLOWED_HOST_PATHS)} are allowed")
+            problems.append(
+                f"{_where(props)}: hostPath volume {volume.get('name')!r} mounts {path!r}; "
+                f"only {', '.join(ALLOWED_HOST_PATHS)} are allowed"
+            )
     metadata = props.get("metadata") or {}
     identity = (resource_type, metadata.get("namespace"), metadata.get("name"))
     if spec.get("hostNetwork") and identity != HOST_NETWORK_WORKLOAD:
-        problems.append(f"{_where(props)}: hostNetwork is allowed only on the hecate daemon (hecate/hecate-daemon)")
+        problems.append(
+            f"{_where(props)}: hostNetwork is allowed only on the hecate daemon "
+            "(hecate/hecate-daemon)"
+        )
     return problems
 
 
 def plaintext_secret(resource_type: str) -> list[str]:
-    """A core/v1 Secret rendered into the gitops tree would put its data in git (takes the raw type)."""
+    """A core/v1 Secret rendered into the gitops tree would put its data in git (raw type)."""
     if resource_type.startswith(RENDERED) and object_type(resource_type) == SECRET:
-        return ["a plaintext Secret in gitops delivery; seal it (hecate:apiKeys or hecate:sealedSecrets)"]
+        return [
+            "a plaintext Secret in gitops delivery; "
+            "seal it (hecate:apiKeys or hecate:sealedSecrets)"
+        ]
     return []
 
 
@@ -142,12 +161,19 @@ def kustomization(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     spec = props.get("spec") or {}
     problems = []
     if spec.get("prune") is not True:
-        problems.append(f"{_where(props)}: prune must be true, so objects removed from git leave the cluster")
+        problems.append(
+            f"{_where(props)}: prune must be true, so objects removed from git leave the cluster"
+        )
     covered = spec.get("wait") is True or any(
         check.get("kind") == "DaemonSet" and check.get("name") == "hecate-daemon"
-        for check in spec.get("healthChecks") or [] if isinstance(check, Mapping))
+        for check in spec.get("healthChecks") or []
+        if isinstance(check, Mapping)
+    )
     if not covered:
-        problems.append(f"{_where(props)}: needs a health check (or wait: true) covering DaemonSet hecate-daemon")
+        problems.append(
+            f"{_where(props)}: needs a health check (or wait: true) "
+            "covering DaemonSet hecate-daemon"
+        )
     return problems
 
 
@@ -156,7 +182,8 @@ def source_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
     resources = list(resources)
     declared = {
         (_get(p, "metadata", "namespace") or "default", _get(p, "metadata", "name"))
-        for t, p in resources if t == GIT_REPOSITORY
+        for t, p in resources
+        if t == GIT_REPOSITORY
     }
     problems = []
     for resource_type, props in resources:
@@ -165,26 +192,40 @@ def source_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
         ref = _get(props, "spec", "sourceRef") or {}
         namespace = ref.get("namespace") or _get(props, "metadata", "namespace") or "default"
         if ref.get("kind") != "GitRepository" or (namespace, ref.get("name")) not in declared:
-            problems.append(f"{_where(props)}: sourceRef {ref!r} is not a GitRepository this stack declares")
+            problems.append(
+                f"{_where(props)}: sourceRef {ref!r} is not a GitRepository this stack declares"
+            )
     return problems
 
 
 @_on_pods
-def hardened_containers(resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
+def hardened_containers(
+    resource_type: str, props: Mapping[str, Any], spec: Mapping[str, Any]
+) -> list[str]:
     problems = []
     pod_seccomp = _get(spec, "securityContext", "seccompProfile", "type")
     tmp_volumes = {v.get("name") for v in spec.get("volumes") or [] if "emptyDir" in v}
     for container in _containers(spec):
         name, context = container.get("name"), container.get("securityContext") or {}
         if context.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{_where(props)}: container {name!r} should set allowPrivilegeEscalation: false")
+            problems.append(
+                f"{_where(props)}: container {name!r} should set allowPrivilegeEscalation: false"
+            )
         if "ALL" not in (_get(context, "capabilities", "drop") or []):
             problems.append(f"{_where(props)}: container {name!r} should drop ALL capabilities")
         if (_get(context, "seccompProfile", "type") or pod_seccomp) != "RuntimeDefault":
-            problems.append(f"{_where(props)}: container {name!r} should use the RuntimeDefault seccomp profile")
+            problems.append(
+                f"{_where(props)}: container {name!r} should use the RuntimeDefault seccomp profile"
+            )
         if context.get("readOnlyRootFilesystem") is not True:
-            problems.append(f"{_where(props)}: container {name!r} should have a read-only root filesystem")
-        elif not any(m.get("mountPath") == "/tmp" and m.get("name") in tmp_volumes
-                     for m in container.get("volumeMounts") or []):
-            problems.append(f"{_where(props)}: container {name!r} has a read-only root but no emptyDir at /tmp")
+            problems.append(
+                f"{_where(props)}: container {name!r} should have a read-only root filesystem"
+            )
+        elif not any(
+            m.get("mountPath") == "/tmp" and m.get("name") in tmp_volumes
+            for m in container.get("volumeMounts") or []
+        ):
+            problems.append(
+                f"{_where(props)}: container {name!r} has a read-only root but no emptyDir at /tmp"
+            )
     return problems

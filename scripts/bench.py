@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# What a gitops stack's program imports besides its own modules (pulumi_kubernetes only in direct delivery).
+# What a gitops stack's program imports besides its own (pulumi_kubernetes: direct delivery only).
 BARE_IMPORT = """
 import pulumi
 import pulumi.dynamic, yaml
@@ -59,7 +59,7 @@ def side_by_side(commands: dict[str, tuple], runs: int) -> dict[str, float]:
     An entry is (command, kwargs) or (command, kwargs, setup): setup(run) runs untimed before it.
     """
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for name, (command, kwargs, *_) in commands.items():
+    for command, kwargs, *_ in commands.values():
         timed(command, **kwargs)  # warm-up, untimed: bytecode, disk cache
     for run in range(runs):
         for name, (command, kwargs, *setup) in commands.items():
@@ -71,15 +71,37 @@ def side_by_side(commands: dict[str, tuple], runs: int) -> dict[str, float]:
 
 def bench_mocks(stack: str, runs: int) -> None:
     python = sys.executable
-    medians = side_by_side({
-        "bare import": ([python, "-c", BARE_IMPORT], {}),
-        f"evaluate {stack} under mocks": ([python, "-c", EVALUATE.format(root=str(ROOT), stack=stack)], {}),
-    }, runs)
+    medians = side_by_side(
+        {
+            "bare import": ([python, "-c", BARE_IMPORT], {}),
+            f"evaluate {stack} under mocks": (
+                [python, "-c", EVALUATE.format(root=str(ROOT), stack=stack)],
+                {},
+            ),
+        },
+        runs,
+    )
     floor = medians["bare import"]
     for name, value in medians.items():
         print(f"{name:32} {value:6.2f} s  {value / floor:4.2f}x")
-    suite = side_by_side({"unit suite": (
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "--ignore=tests/e2e"], {})}, max(1, runs // 2))
+    suite = side_by_side(
+        {
+            "unit suite": (
+                [
+                    python,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "tests",
+                    "--ignore=tests/e2e",
+                ],
+                {},
+            )
+        },
+        max(1, runs // 2),
+    )
     print(f"{'unit suite':32} {suite['unit suite']:6.2f} s")
 
 
@@ -94,35 +116,68 @@ def bench_engine(stack: str, runs: int) -> None:
         copy_project(project)
         empty.mkdir()
         (empty / "Pulumi.yaml").write_text(
-            "name: floor\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n")
+            "name: floor\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
+        )
         (empty / "__main__.py").write_text("import pulumi\n")
         (empty / ".venv").symlink_to(sys.prefix)
         env = engine_env(work / "state")
         for directory in (project, empty):
-            subprocess.run(["pulumi", "stack", "init", stack], cwd=directory, env=env, check=True,
-                           capture_output=True)
-        subprocess.run(["pulumi", "up", "--yes", "--stack", stack, "--non-interactive"], cwd=project, env=env,
-                       check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["pulumi", "stack", "init", stack],
+                cwd=directory,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+        subprocess.run(
+            ["pulumi", "up", "--yes", "--stack", stack, "--non-interactive"],
+            cwd=project,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
         def next_version(run: int) -> None:
-            # Each timed `up` does real work: the daemon's version alternates, so the DaemonSet is re-rendered.
-            subprocess.run(["pulumi", "config", "set", "hecate:version", f"0.7.{100 + run}", "--stack", stack],
-                           cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+            # Each timed `up` does real work: the daemon's version alternates, so the DaemonSet
+            # is re-rendered.
+            subprocess.run(
+                ["pulumi", "config", "set", "hecate:version", f"0.7.{100 + run}", "--stack", stack],
+                cwd=project,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
         preview = ["pulumi", "preview", "--stack", stack, "--non-interactive"]
-        medians = side_by_side({
-            "empty program preview (floor)": (preview, {"cwd": empty, "env": env}),
-            f"pulumi preview --stack {stack}": (preview, {"cwd": project, "env": env}),
-            f"pulumi up --stack {stack}": (["pulumi", "up", "--yes", "--skip-preview", "--stack", stack,
-                                            "--non-interactive"], {"cwd": project, "env": env}, next_version),
-        }, runs)
+        medians = side_by_side(
+            {
+                "empty program preview (floor)": (preview, {"cwd": empty, "env": env}),
+                f"pulumi preview --stack {stack}": (preview, {"cwd": project, "env": env}),
+                f"pulumi up --stack {stack}": (
+                    [
+                        "pulumi",
+                        "up",
+                        "--yes",
+                        "--skip-preview",
+                        "--stack",
+                        stack,
+                        "--non-interactive",
+                    ],
+                    {"cwd": project, "env": env},
+                    next_version,
+                ),
+            },
+            runs,
+        )
         floor = medians["empty program preview (floor)"]
         for name, value in medians.items():
             print(f"{name:32} {value:6.2f} s  {value / floor:4.2f}x")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", nargs="*", help="mocks, engine, or both (the default)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stack", default="beam")
@@ -132,7 +187,9 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, median of {args.runs} runs")
     what = args.what or ["mocks", "engine"]
     if set(what) - {"mocks", "engine"}:
-        parser.error(f"unknown benchmark {sorted(set(what) - {'mocks', 'engine'})}: choose mocks or engine")
+        parser.error(
+            f"unknown benchmark {sorted(set(what) - {'mocks', 'engine'})}: choose mocks or engine"
+        )
     if "mocks" in what:
         bench_mocks(args.stack, args.runs)
     if "engine" in what:

@@ -38,7 +38,9 @@ def data() -> dict[str, GuideManifest]:
         header = _HEADER.match(text.splitlines()[0])
         assert header, f"{path}: the first line must name the guide's section"
         written_as = header["written_as"] if header["written_as"].endswith(".yaml") else None
-        found[header["section"]] = GuideManifest(header["section"], written_as, yaml.safe_load(text))
+        found[header["section"]] = GuideManifest(
+            header["section"], written_as, yaml.safe_load(text)
+        )
     return found
 
 
@@ -88,23 +90,44 @@ def missing_or_different(expected: Any, actual: Any, path: str = "") -> list[str
             else:
                 problems += missing_or_different(value, actual[key], f"{path}.{key}")
         return problems
-    if isinstance(expected, list) and expected and all(isinstance(e, dict) and "name" in e for e in expected):
+    if (
+        isinstance(expected, list)
+        and expected
+        and all(isinstance(e, dict) and "name" in e for e in expected)
+    ):
         by_name = {a.get("name"): a for a in actual or [] if isinstance(a, dict)}
-        return [p for e in expected for p in (
-            missing_or_different(e, by_name[e["name"]], f"{path}[{e['name']}]") if e["name"] in by_name
-            else [f"{path}[{e['name']}]: missing"])]
+        return [
+            p
+            for e in expected
+            for p in (
+                missing_or_different(e, by_name[e["name"]], f"{path}[{e['name']}]")
+                if e["name"] in by_name
+                else [f"{path}[{e['name']}]: missing"]
+            )
+        ]
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return [f"{path}: expected {len(expected)} items, got {actual!r}"]
-        return [p for i, (e, a) in enumerate(zip(expected, actual)) for p in missing_or_different(e, a, f"{path}[{i}]")]
+        return [
+            p
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+            for p in missing_or_different(e, a, f"{path}[{i}]")
+        ]
     return [] if expected == actual else [f"{path}: expected {expected!r}, got {actual!r}"]
 
 
 def differing_paths(left: Any, right: Any, path: str = "") -> set[str]:
     """The leaf paths at which two objects differ (present in one only, or unequal)."""
     if isinstance(left, dict) and isinstance(right, dict):
-        return {p for key in left.keys() | right.keys()
-                for p in differing_paths(left.get(key), right.get(key), f"{path}.{key}")}
+        return {
+            p
+            for key in left.keys() | right.keys()
+            for p in differing_paths(left.get(key), right.get(key), f"{path}.{key}")
+        }
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        return {p for i, (a, b) in enumerate(zip(left, right)) for p in differing_paths(a, b, f"{path}[{i}]")}
+        return {
+            p
+            for i, (a, b) in enumerate(zip(left, right, strict=True))
+            for p in differing_paths(a, b, f"{path}[{i}]")
+        }
     return set() if left == right else {path}

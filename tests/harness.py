@@ -17,9 +17,10 @@ import os
 import runpy
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pulumi
 from pulumi.runtime import rpc
@@ -56,19 +57,6 @@ def stack_config(stack: str) -> dict[str, Any]:
     return stack_files.stack_config(ROOT, stack)
 
 
-# What stands in for each value a committed stack file holds encrypted: the tests cannot
-# decrypt them (the passphrase is the user's), only keep their shape and their secrecy.
-SECRET_PLACEHOLDER = "placeholder-for-a-pulumi-secret"
-
-
-def _placeholders(value: Any) -> Any:
-    if stack_files.is_secure(value):
-        return SECRET_PLACEHOLDER
-    if isinstance(value, dict):
-        return {k: _placeholders(v) for k, v in value.items()}
-    return value
-
-
 def _engine_value(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
@@ -91,13 +79,17 @@ class Declared:
 
     @property
     def rendered(self) -> bool:
-        """A file of the gitops tree (hecate/rendered_manifest.py), not an object applied to a cluster."""
+        """A file of the gitops tree (hecate/rendered_manifest.py), not an object on a cluster."""
         return self.registered_type.startswith(RENDERED)
 
     @property
     def type(self) -> str:
         """The Kubernetes type (`kubernetes:apps/v1:DaemonSet`), rendered or applied alike."""
-        return "kubernetes:" + self.registered_type[len(RENDERED):] if self.rendered else self.registered_type
+        return (
+            "kubernetes:" + self.registered_type[len(RENDERED) :]
+            if self.rendered
+            else self.registered_type
+        )
 
     @property
     def file(self) -> str | None:
@@ -111,7 +103,9 @@ class Declared:
         Mocks carry numbers as floats (protobuf Struct); the rendered YAML has integers.
         """
         skip = FILE_KEYS if self.rendered else ()
-        return _integral({k: v for k, v in self.inputs.items() if not k.startswith("__") and k not in skip})
+        return _integral(
+            {k: v for k, v in self.inputs.items() if not k.startswith("__") and k not in skip}
+        )
 
 
 def _integral(value: Any) -> Any:
@@ -138,8 +132,11 @@ class Evaluation:
         return matches[0]
 
     def kubernetes_objects(self) -> list[Declared]:
-        return [r for r in self.resources
-                if r.custom and r.type.startswith("kubernetes:") and r.type != KUSTOMIZE_FILE]
+        return [
+            r
+            for r in self.resources
+            if r.custom and r.type.startswith("kubernetes:") and r.type != KUSTOMIZE_FILE
+        ]
 
     def rendered_files(self) -> dict[str, Declared]:
         """Every file of the gitops tree the stack renders, by path relative to the project."""
@@ -148,8 +145,12 @@ class Evaluation:
     def provider_of(self, declared: Declared) -> Declared:
         """The provider resource a declared object was given."""
         urn = declared.provider.split("::")[-2] if declared.provider else ""
-        providers = [r for r in self.resources if r.type == "pulumi:providers:kubernetes" and r.name == urn]
-        assert len(providers) == 1, f"{declared.name} has no explicit kubernetes provider: {declared.provider!r}"
+        providers = [
+            r for r in self.resources if r.type == "pulumi:providers:kubernetes" and r.name == urn
+        ]
+        assert len(providers) == 1, (
+            f"{declared.name} has no explicit kubernetes provider: {declared.provider!r}"
+        )
         return providers[0]
 
 
@@ -165,7 +166,9 @@ class _Recorder(pulumi.runtime.Mocks):
             # Seal for real, as the engine's dynamic provider would (it gets secrets unwrapped).
             from hecate.sealed_value import SealingProvider
 
-            created = SealingProvider().create({k: unwrap_secret(v) for k, v in args.inputs.items()})
+            created = SealingProvider().create(
+                {k: unwrap_secret(v) for k, v in args.inputs.items()}
+            )
             return created.id, {**args.inputs, **created.outs}
         return f"{args.name}-id", dict(args.inputs)
 
@@ -206,8 +209,10 @@ def evaluate(
     for key in remove:
         config.pop(_qualify(key), None)
 
-    secrets = {*secrets, *(key for key, value in config.items() if stack_files.secure_paths(value))}
-    config = {key: _placeholders(value) for key, value in config.items()}
+    # The tests cannot decrypt a stack file's encrypted values (the passphrase is the user's):
+    # they keep their shape and their secrecy.
+    config, encrypted = stack_files.readable(config)
+    secrets = {*secrets, *encrypted}
 
     evaluation = Evaluation(stack)
     logger = logging.getLogger(f"hecate.tests.{stack}")
@@ -215,7 +220,9 @@ def evaluate(
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     runtime_settings.reset_options()
-    pulumi.runtime.set_mocks(_Recorder(evaluation), project=PROJECT, stack=stack, preview=preview, logger=logger)
+    pulumi.runtime.set_mocks(
+        _Recorder(evaluation), project=PROJECT, stack=stack, preview=preview, logger=logger
+    )
     pulumi.runtime.set_all_config(
         {k: _engine_value(v) for k, v in config.items()}, [_qualify(k) for k in secrets]
     )

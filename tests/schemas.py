@@ -23,7 +23,9 @@ KUBERNETES_VERSION = "1.33.0"
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> the schema of that served version."""
     paths = sorted(CRDS.glob("*.yaml"))
-    assert len(paths) == 3, f"the controllers' CRDs are missing from {CRDS}: run `scripts/install-pulumi --only crds`"
+    assert len(paths) == 3, (
+        f"the controllers' CRDs are missing from {CRDS}: run `scripts/install-pulumi --only crds`"
+    )
     schemas = {}
     for path in paths:
         crd = yaml.safe_load(path.read_text())
@@ -39,7 +41,10 @@ def problems(manifest: dict[str, Any]) -> list[str]:
     schema = crd_schemas().get(key)
     if schema is not None:
         validator = jsonschema.Draft7Validator(schema)
-        return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(manifest)]
+        return [
+            f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(manifest)
+        ]
     try:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.ValidationError as error:

@@ -29,26 +29,46 @@ def test_objects_carry_the_guides_names_without_suffixes(evaluation):
 
 def test_components_are_one_per_concern(evaluation):
     components = {r.type for r in evaluation.resources if not r.custom}
-    assert components == {"hecate:index:Cluster", "hecate:index:Daemon", "hecate:index:FluxSync",
-                          *(["hecate:index:SealedSecrets"] if seals(evaluation.stack) else [])}
+    assert components == {
+        "hecate:index:Cluster",
+        "hecate:index:Daemon",
+        "hecate:index:FluxSync",
+        *(["hecate:index:SealedSecrets"] if seals(evaluation.stack) else []),
+    }
 
 
 EXPECTED_FILES = {
-    "gitops/infrastructure/hecate/{cluster}/namespace.yaml": ("kubernetes:core/v1:Namespace", "hecate"),
-    "gitops/infrastructure/hecate/{cluster}/configmap.yaml": ("kubernetes:core/v1:ConfigMap", "hecate-config"),
-    "gitops/infrastructure/hecate/{cluster}/daemonset.yaml": ("kubernetes:apps/v1:DaemonSet", "hecate-daemon"),
+    "gitops/infrastructure/hecate/{cluster}/namespace.yaml": (
+        "kubernetes:core/v1:Namespace",
+        "hecate",
+    ),
+    "gitops/infrastructure/hecate/{cluster}/configmap.yaml": (
+        "kubernetes:core/v1:ConfigMap",
+        "hecate-config",
+    ),
+    "gitops/infrastructure/hecate/{cluster}/daemonset.yaml": (
+        "kubernetes:apps/v1:DaemonSet",
+        "hecate-daemon",
+    ),
     "gitops/infrastructure/hecate/{cluster}/kustomization.yaml": (KUSTOMIZE_FILE, "kustomization"),
-    "gitops/clusters/{cluster}/hecate-gitrepository.yaml":
-        ("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops"),
-    "gitops/clusters/{cluster}/hecate-kustomization.yaml":
-        ("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate"),
+    "gitops/clusters/{cluster}/hecate-gitrepository.yaml": (
+        "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository",
+        "hecate-gitops",
+    ),
+    "gitops/clusters/{cluster}/hecate-kustomization.yaml": (
+        "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
+        "hecate",
+    ),
 }
 
 
 def test_gitops_renders_one_file_per_object_in_the_guides_layout(evaluation):
     cluster = stack_config(evaluation.stack)["hecate:cluster"]
     files = evaluation.rendered_files()
-    expected = {path.format(cluster=cluster): kind_and_name for path, kind_and_name in EXPECTED_FILES.items()}
+    expected = {
+        path.format(cluster=cluster): kind_and_name
+        for path, kind_and_name in EXPECTED_FILES.items()
+    }
     if seals(evaluation.stack):
         expected[f"gitops/infrastructure/hecate/{cluster}/sealed-secret.yaml"] = SEALED_SECRET[:2]
     assert {path: (r.type, r.name) for path, r in files.items()} == expected
@@ -58,22 +78,31 @@ def test_gitops_renders_one_file_per_object_in_the_guides_layout(evaluation):
 
 
 def test_gitops_stacks_ignore_an_ambient_kubeconfig(monkeypatch):
-    """A user's $KUBECONFIG reaches no gitops stack (it once broke `make up`), only direct delivery."""
+    """A user's $KUBECONFIG reaches no gitops stack (it once broke `make up`), only `direct`."""
     monkeypatch.setenv("KUBECONFIG", "/home/someone/.kube/config")
     evaluation = evaluate("beam")
     assert evaluation.error is None and evaluation.rendered_files()
     assert not [r for r in evaluation.resources if r.type == "pulumi:providers:kubernetes"]
     direct = evaluate("beam", {"delivery": "direct"})
-    assert direct.get("pulumi:providers:kubernetes", "direct").inputs["kubeconfig"] == "/home/someone/.kube/config"
+    assert (
+        direct.get("pulumi:providers:kubernetes", "direct").inputs["kubeconfig"]
+        == "/home/someone/.kube/config"
+    )
 
 
 def test_the_workloads_kustomization_lists_exactly_the_workload_files():
-    plain = unsealed("beam").rendered_files()["gitops/infrastructure/hecate/beam-cluster/kustomization.yaml"]
-    assert plain.manifest == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                              "resources": ["namespace.yaml", "configmap.yaml", "daemonset.yaml"]}
+    plain = unsealed("beam").rendered_files()[
+        "gitops/infrastructure/hecate/beam-cluster/kustomization.yaml"
+    ]
+    assert plain.manifest == {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["namespace.yaml", "configmap.yaml", "daemonset.yaml"],
+    }
     sealing = evaluate("beam", {"sealedSecrets": SEALED}, remove=["apiKeys"]).rendered_files()
-    assert sealing["gitops/infrastructure/hecate/beam-cluster/kustomization.yaml"].manifest["resources"] == [
-        "namespace.yaml", "configmap.yaml", "daemonset.yaml", "sealed-secret.yaml"]
+    assert sealing["gitops/infrastructure/hecate/beam-cluster/kustomization.yaml"].manifest[
+        "resources"
+    ] == ["namespace.yaml", "configmap.yaml", "daemonset.yaml", "sealed-secret.yaml"]
     assert "gitops/infrastructure/hecate/beam-cluster/sealed-secret.yaml" in sealing
 
 
@@ -83,15 +112,23 @@ def test_gitops_dir_setting_moves_the_rendered_tree(tmp_path):
     evaluation = evaluate("beam", {"gitopsDir": str(checkout)})
     assert evaluation.error is None, evaluation.error
     assert {r.inputs["root"] for r in evaluation.rendered_files().values()} == {str(checkout)}
-    assert evaluation.outputs["renderedDirs"] == {"workloads": f"{checkout}/infrastructure/hecate/beam-cluster",
-                                                  "flux": f"{checkout}/clusters/beam-cluster"}
+    assert evaluation.outputs["renderedDirs"] == {
+        "workloads": f"{checkout}/infrastructure/hecate/beam-cluster",
+        "flux": f"{checkout}/clusters/beam-cluster",
+    }
 
 
 def test_spellings_of_one_directory_render_the_same_inputs(tmp_path):
     """./gitops, gitops/ and the absolute path of the same directory: one root, so no change and no
     replacement when a stack file respells it."""
     roots = set()
-    for spelling in ("./gitops", "gitops/", "gitops", str(tmp_path / "gitops"), f"{tmp_path}/./gitops/"):
+    for spelling in (
+        "./gitops",
+        "gitops/",
+        "gitops",
+        str(tmp_path / "gitops"),
+        f"{tmp_path}/./gitops/",
+    ):
         evaluation = evaluate("beam", {"gitopsDir": spelling}, project_dir=tmp_path)
         assert evaluation.error is None, (spelling, evaluation.error)
         roots |= {r.inputs["root"] for r in evaluation.rendered_files().values()}
@@ -104,7 +141,11 @@ def test_direct_delivery_applies_workloads_through_the_stacks_kubernetes_context
     assert evaluation.error is None, evaluation.error
     objects = evaluation.kubernetes_objects()
     assert {r.manifest["metadata"]["name"] for r in objects} == {
-        "hecate", "hecate-config", "hecate-daemon", *(["hecate-secrets"] if seals(stack) else [])}
+        "hecate",
+        "hecate-config",
+        "hecate-daemon",
+        *(["hecate-secrets"] if seals(stack) else []),
+    }
     assert not [r for r in objects if "fluxcd" in r.type], "Flux objects in direct delivery"
     for declared in objects:
         provider = evaluation.provider_of(declared)
@@ -122,7 +163,10 @@ def test_stack_outputs(evaluation):
         "delivery": "gitops",
         "image": f"ghcr.io/hecate-social/hecate-daemon:{config['hecate:version']}",
         "namespace": "hecate",
-        "renderedDirs": {"workloads": f"gitops/infrastructure/hecate/{cluster}", "flux": f"gitops/clusters/{cluster}"},
+        "renderedDirs": {
+            "workloads": f"gitops/infrastructure/hecate/{cluster}",
+            "flux": f"gitops/clusters/{cluster}",
+        },
         "healthCheck": f"kubectl --context {cluster} exec -n hecate daemonset/hecate-daemon -- "
-                       "curl -s --unix-socket /run/hecate/daemon.sock http://localhost/api/health",
+        "curl -s --unix-socket /run/hecate/daemon.sock http://localhost/api/health",
     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from hecate import stack_files
 from tests import guide
-from tests.harness import evaluate, stack_config
+from tests.harness import ROOT, evaluate, stack_config
 
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
@@ -14,14 +15,25 @@ def test_kustomization_is_the_guides_with_a_per_cluster_path(evaluation):
     declared = evaluation.get(KUSTOMIZATION, "hecate").manifest
     cluster = stack_config(evaluation.stack)["hecate:cluster"]
     # Each cluster syncs its own rendered directory; everything else is the guide's.
-    assert guide.missing_or_different({**written, "spec": {**written["spec"], "path": f"./infrastructure/hecate/{cluster}"}},
-                                      declared) == []
+    assert (
+        guide.missing_or_different(
+            {**written, "spec": {**written["spec"], "path": f"./infrastructure/hecate/{cluster}"}},
+            declared,
+        )
+        == []
+    )
     assert declared["spec"]["interval"] == "5m" and declared["spec"]["prune"] is True
     assert declared["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "hecate-gitops"}
     assert declared["spec"]["targetNamespace"] == "hecate"
     # Beyond the guide: Flux waits for the daemon's rollout before calling the sync ready.
     assert declared["spec"]["healthChecks"] == [
-        {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "hecate-daemon", "namespace": "hecate"}]
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "name": "hecate-daemon",
+            "namespace": "hecate",
+        }
+    ]
 
 
 def test_git_repository_is_the_configured_source(evaluation):
@@ -32,11 +44,35 @@ def test_git_repository_is_the_configured_source(evaluation):
     assert declared["spec"]["url"] == source["url"]
     assert declared["spec"]["ref"] == {"branch": source["branch"]}
     assert declared["spec"]["interval"] == source["interval"]
-    assert declared["spec"].get("secretRef") == ({"name": source["secretRef"]} if "secretRef" in source else None)
+    assert declared["spec"].get("secretRef") == (
+        {"name": source["secretRef"]} if "secretRef" in source else None
+    )
 
 
 def test_public_https_source_needs_no_secret_ref():
-    declared = evaluate("beam", {"gitops": {"url": "https://github.com/hecate-social/hecate-gitops"}}).get(
-        GIT_REPOSITORY, "hecate-gitops").manifest
+    declared = (
+        evaluate(
+            "beam",
+            {"gitops": {"url": "https://github.com/hecate-social/hecate-gitops", "secretRef": ""}},
+        )
+        .get(GIT_REPOSITORY, "hecate-gitops")
+        .manifest
+    )
     assert "secretRef" not in declared["spec"]
     assert declared["spec"]["ref"] == {"branch": "main"} and declared["spec"]["interval"] == "1m"
+
+
+def test_a_stacks_gitops_keys_go_over_the_projects_key_by_key():
+    """The engine hands the program a stack's object whole; the project's other keys survive."""
+    declared = (
+        evaluate("beam", {"gitops": {"url": "https://example.invalid/hecate/gitops"}})
+        .get(GIT_REPOSITORY, "hecate-gitops")
+        .manifest["spec"]
+    )
+    project = stack_files.project_values(ROOT)["hecate:gitops"]
+    assert declared == {
+        "url": "https://example.invalid/hecate/gitops",
+        "ref": {"branch": project["branch"]},
+        "interval": project["interval"],
+        "secretRef": {"name": project["secretRef"]},
+    }

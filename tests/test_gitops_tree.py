@@ -17,7 +17,9 @@ def refused(evaluation) -> str:
 
 @pytest.mark.parametrize("root", ["/", "//", "/./"])
 def test_the_filesystem_root_is_refused(root, tmp_path):
-    assert "hecate:gitopsDir" in refused(evaluate("beam", {"gitopsDir": root}, project_dir=tmp_path))
+    assert "hecate:gitopsDir" in refused(
+        evaluate("beam", {"gitopsDir": root}, project_dir=tmp_path)
+    )
 
 
 def test_a_file_is_refused(tmp_path):
@@ -39,14 +41,20 @@ def test_outside_the_project_only_inside_a_git_work_tree(tmp_path):
 def test_a_cluster_rendered_by_another_stack_is_refused_naming_both(tmp_path):
     owned = tmp_path / "gitops/infrastructure/hecate/beam-cluster/daemonset.yaml"
     owned.parent.mkdir(parents=True)
-    owned.write_text(render({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "stack": "beam"}))
+    owned.write_text(
+        render({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "stack": "beam"})
+    )
     message = refused(evaluate("edge", {"cluster": "beam-cluster"}, project_dir=tmp_path))
-    assert "'beam-cluster' is rendered by stack 'beam'" in message and "stack 'edge' will not render over it" in message
+    assert (
+        "'beam-cluster' is rendered by stack 'beam'" in message
+        and "stack 'edge' will not render over it" in message
+    )
     # Its owner renders there as before; files of no stack (a README, flux-system/) claim nothing.
     assert evaluate("beam", project_dir=tmp_path).error is None
     (tmp_path / "gitops/clusters/edge-cluster/flux-system").mkdir(parents=True)
     (tmp_path / "gitops/clusters/edge-cluster/flux-system/gotk-sync.yaml").write_text(
-        render({"kind": "Kustomization", "stack": "bootstrap"}))  # in a subdirectory: not the stack's
+        render({"kind": "Kustomization", "stack": "bootstrap"})
+    )  # in a subdirectory: not the stack's
     (tmp_path / "gitops/clusters/edge-cluster/README.yaml").write_text("# notes\n")
     assert evaluate("edge", project_dir=tmp_path).error is None
 
@@ -59,6 +67,10 @@ def test_no_two_committed_stacks_name_the_same_cluster():
 
 def test_shared_clusters_finds_two_stack_files_for_one_cluster(tmp_path):
     (tmp_path / "Pulumi.yaml").write_text("name: hecate\n")
-    for stack, cluster in (("beam", "beam-cluster"), ("beam2", "beam-cluster"), ("edge", "edge-cluster")):
+    for stack, cluster in (
+        ("beam", "beam-cluster"),
+        ("beam2", "beam-cluster"),
+        ("edge", "edge-cluster"),
+    ):
         (tmp_path / f"Pulumi.{stack}.yaml").write_text(f"config:\n  hecate:cluster: {cluster}\n")
     assert stack_files.shared_clusters(tmp_path) == {"beam-cluster": ["beam", "beam2"]}

@@ -12,15 +12,26 @@ from tests import guide
 
 
 def test_each_data_file_names_a_section_and_the_five_are_there():
-    assert set(guide.data()) == {"Deployment Model", "1. Create Namespace", "2. Create ConfigMap",
-                                 "4. Create DaemonSet", "5. Create Kustomization"}
+    assert set(guide.data()) == {
+        "Deployment Model",
+        "1. Create Namespace",
+        "2. Create ConfigMap",
+        "4. Create DaemonSet",
+        "5. Create Kustomization",
+    }
     assert set(guide.manifests()) == {
-        "infrastructure/hecate/namespace.yaml", "infrastructure/hecate/configmap.yaml",
-        "infrastructure/hecate/daemonset.yaml", "clusters/beam-cluster/hecate-kustomization.yaml"}
+        "infrastructure/hecate/namespace.yaml",
+        "infrastructure/hecate/configmap.yaml",
+        "infrastructure/hecate/daemonset.yaml",
+        "clusters/beam-cluster/hecate-kustomization.yaml",
+    }
 
 
 def test_the_guide_parser_finds_blocks_by_heading():
-    text = "# Title\n## A\n```yaml\nkind: X\n```\n```bash\nls\n```\n### B\n```yaml\n# b.yaml\nkind: Y\n```\n"
+    text = (
+        "# Title\n## A\n```yaml\nkind: X\n```\n```bash\nls\n```\n"
+        "### B\n```yaml\n# b.yaml\nkind: Y\n```\n"
+    )
     assert guide.guide_blocks(text) == {"A": {"kind": "X"}, "B": {"kind": "Y"}}
 
 

@@ -1,4 +1,5 @@
-"""The policy pack's rules (policy/rules.py) on passing and failing resources, and on what the program declares."""
+"""The policy pack's rules (policy/rules.py) on passing and failing resources, and on what the
+program declares."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ _spec.loader.exec_module(rules)
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 KUSTOMIZATION = rules.KUSTOMIZATION
-RESOURCE_RULES = [rules.pinned_images, rules.resources_and_probes, rules.host_access, rules.git_source,
-                  rules.kustomization, rules.hardened_containers]
+RESOURCE_RULES = [
+    rules.pinned_images,
+    rules.resources_and_probes,
+    rules.host_access,
+    rules.git_source,
+    rules.kustomization,
+    rules.hardened_containers,
+]
 
 
 @pytest.fixture
@@ -42,22 +49,32 @@ def containers(props):
     return props["spec"]["template"]["spec"]["containers"]
 
 
-@pytest.mark.parametrize("image, pinned", [
-    ("ghcr.io/hecate-social/hecate-daemon:0.7.2", True),
-    ("ghcr.io/hecate-social/hecate-daemon:v1.2", True),
-    ("registry:5000/hecate@sha256:" + "a" * 64, True),
-    ("ghcr.io/hecate-social/hecate-daemon:latest", False),
-    ("ghcr.io/hecate-social/hecate-daemon", False),
-    ("registry:5000/hecate-daemon", False),
-])
+@pytest.mark.parametrize(
+    "image, pinned",
+    [
+        ("ghcr.io/hecate-social/hecate-daemon:0.7.2", True),
+        ("ghcr.io/hecate-social/hecate-daemon:v1.2", True),
+        ("registry:5000/hecate@sha256:" + "a" * 64, True),
+        ("ghcr.io/hecate-social/hecate-daemon:latest", False),
+        ("ghcr.io/hecate-social/hecate-daemon", False),
+        ("registry:5000/hecate-daemon", False),
+    ],
+)
 def test_pinned_images(evaluation, image, pinned):
     props = daemon(evaluation)
     containers(props)[0]["image"] = image
     assert (rules.pinned_images(DAEMON_SET, props) == []) is pinned
 
 
-@pytest.mark.parametrize("remove", [("resources", "limits", "cpu"), ("resources", "requests", "memory"),
-                                    ("livenessProbe",), ("readinessProbe",)])
+@pytest.mark.parametrize(
+    "remove",
+    [
+        ("resources", "limits", "cpu"),
+        ("resources", "requests", "memory"),
+        ("livenessProbe",),
+        ("readinessProbe",),
+    ],
+)
 def test_resources_and_probes(evaluation, remove):
     props = daemon(evaluation)
     target = containers(props)[0]
@@ -69,23 +86,37 @@ def test_resources_and_probes(evaluation, remove):
 
 def test_host_access(evaluation):
     props = daemon(evaluation)
-    props["spec"]["template"]["spec"]["volumes"].append({"name": "etc", "hostPath": {"path": "/etc"}})
+    props["spec"]["template"]["spec"]["volumes"].append(
+        {"name": "etc", "hostPath": {"path": "/etc"}}
+    )
     assert ["'/etc'" in m for m in rules.host_access(DAEMON_SET, props)] == [True]
     other = daemon(evaluation)
     other["metadata"]["name"] = "sidecar"
-    assert "hostNetwork is allowed only on the hecate daemon" in rules.host_access(DAEMON_SET, other)[0]
-    pod = {"metadata": {"name": "debug", "namespace": "hecate"}, "spec": {"hostNetwork": True, "containers": []}}
+    assert (
+        "hostNetwork is allowed only on the hecate daemon"
+        in rules.host_access(DAEMON_SET, other)[0]
+    )
+    pod = {
+        "metadata": {"name": "debug", "namespace": "hecate"},
+        "spec": {"hostNetwork": True, "containers": []},
+    }
     assert rules.host_access("kubernetes:core/v1:Pod", pod) != []
 
 
 def test_plaintext_secret_only_matters_in_gitops():
     assert rules.plaintext_secret("pulumi-python:dynamic/gitops/core/v1:Secret") != []
     assert rules.plaintext_secret(rules.SECRET) == []  # applied to a cluster: never in git
-    assert rules.plaintext_secret("pulumi-python:dynamic/gitops/bitnami.com/v1alpha1:SealedSecret") == []
+    assert (
+        rules.plaintext_secret("pulumi-python:dynamic/gitops/bitnami.com/v1alpha1:SealedSecret")
+        == []
+    )
 
 
 def test_rendered_objects_are_checked_as_their_kubernetes_kind():
-    assert rules.object_type("pulumi-python:dynamic/gitops/apps/v1:DaemonSet") == "kubernetes:apps/v1:DaemonSet"
+    assert (
+        rules.object_type("pulumi-python:dynamic/gitops/apps/v1:DaemonSet")
+        == "kubernetes:apps/v1:DaemonSet"
+    )
     assert rules.object_type("kubernetes:apps/v1:DaemonSet") == "kubernetes:apps/v1:DaemonSet"
 
 
@@ -105,13 +136,19 @@ def test_flux_rules(evaluation, declared):
 
     kustomization["spec"]["sourceRef"] = {"kind": "GitRepository", "name": "elsewhere"}
     others = [(t, p) for t, p in declared if t != KUSTOMIZATION]
-    assert rules.source_declared(others + [(KUSTOMIZATION, kustomization)]) != []
+    assert rules.source_declared([*others, (KUSTOMIZATION, kustomization)]) != []
 
 
 def test_hardening_is_advised_when_turned_off():
     plain = evaluate("beam", {"hardened": False})
-    messages = rules.hardened_containers(DAEMON_SET, plain.get(DAEMON_SET, "hecate-daemon").manifest)
+    messages = rules.hardened_containers(
+        DAEMON_SET, plain.get(DAEMON_SET, "hecate-daemon").manifest
+    )
     assert len(messages) == 4
     props = daemon(committed("beam"))
-    containers(props)[0]["volumeMounts"] = [m for m in containers(props)[0]["volumeMounts"] if m["name"] != "tmp"]
-    assert ["no emptyDir at /tmp" in m for m in rules.hardened_containers(DAEMON_SET, props)] == [True]
+    containers(props)[0]["volumeMounts"] = [
+        m for m in containers(props)[0]["volumeMounts"] if m["name"] != "tmp"
+    ]
+    assert ["no emptyDir at /tmp" in m for m in rules.hardened_containers(DAEMON_SET, props)] == [
+        True
+    ]

@@ -11,7 +11,8 @@ from hecate import rendered_manifest
 from hecate.rendered_manifest import DRIFT, RenderedManifestProvider, render
 
 CONFIG_MAP = {
-    "apiVersion": "v1", "kind": "ConfigMap",
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
     "metadata": {"namespace": "hecate", "name": "hecate-config"},
     "data": {"OLLAMA_HOST": "http://localhost:11434", "HECATE_LOG_LEVEL": "info", "PORT": "1"},
 }
@@ -25,15 +26,31 @@ def project(tmp_path, monkeypatch):
 
 def props(stack="beam", root="gitops", path="infrastructure/hecate/c/configmap.yaml", **manifest):
     # What the engine hands the provider: numbers as floats, the serialized provider beside.
-    return {**CONFIG_MAP, **manifest, "root": root, "path": path, "stack": stack, "__provider": "opaque"}
+    return {
+        **CONFIG_MAP,
+        **manifest,
+        "root": root,
+        "path": path,
+        "stack": stack,
+        "__provider": "opaque",
+    }
 
 
 provider = RenderedManifestProvider()
 
 
 def test_the_file_reads_like_the_guide(project):
-    daemon = props(path="x/daemonset.yaml", kind="DaemonSet", apiVersion="apps/v1", data=None,
-                   spec={"template": {"spec": {"containers": [{"name": "d", "livenessProbe": {"periodSeconds": 30.0}}]}}})
+    daemon = props(
+        path="x/daemonset.yaml",
+        kind="DaemonSet",
+        apiVersion="apps/v1",
+        data=None,
+        spec={
+            "template": {
+                "spec": {"containers": [{"name": "d", "livenessProbe": {"periodSeconds": 30.0}}]}
+            }
+        },
+    )
     del daemon["data"]
     text = render(daemon)
     lines = text.splitlines()
@@ -55,7 +72,9 @@ def test_create_writes_whole_files_and_refuses_another_stacks(project):
     assert path.read_text() == render(props())
     assert "__provider" not in created.outs and DRIFT not in created.outs
     assert [p.name for p in path.parent.iterdir()] == ["configmap.yaml"]  # no temporary left
-    with pytest.raises(RuntimeError, match="rendered by stack 'beam'; stack 'edge' will not write over it"):
+    with pytest.raises(
+        RuntimeError, match="rendered by stack 'beam'; stack 'edge' will not write over it"
+    ):
         provider.create(props(stack="edge"))
     assert path.read_text() == render(props())
 
@@ -96,7 +115,9 @@ def test_respelled_roots_are_the_same_file_and_moves_delete_first(project):
 def test_read_reports_what_is_on_disk(project):
     provider.create(props())
     path = project / "gitops/infrastructure/hecate/c/configmap.yaml"
-    assert provider.read("id", props()).outs == {k: v for k, v in props().items() if k != "__provider"}
+    assert provider.read("id", props()).outs == {
+        k: v for k, v in props().items() if k != "__provider"
+    }
 
     path.write_text(path.read_text().replace("info", "debug"))
     read = provider.read("id", props())
@@ -118,7 +139,9 @@ def test_delete_removes_only_its_own_file_and_empty_directories(project):
 
     provider.create(props())
     provider.delete("id", props())
-    assert os.listdir(project / "gitops") == ["clusters"]  # infrastructure/hecate/c went with its last file
+    assert os.listdir(project / "gitops") == [
+        "clusters"
+    ]  # infrastructure/hecate/c went with its last file
 
     # A file another stack (or a person) put at the path stays.
     theirs = project / "gitops/infrastructure/hecate/c/configmap.yaml"
@@ -132,5 +155,8 @@ def test_delete_removes_only_its_own_file_and_empty_directories(project):
 def test_each_kind_has_its_own_resource_type():
     daemon_set = rendered_manifest.resource_class("apps/v1", "DaemonSet")
     assert daemon_set._resource_type_name == "dynamic/gitops/apps/v1:DaemonSet"
-    assert rendered_manifest.resource_class("v1", "Namespace")._resource_type_name == "dynamic/gitops/core/v1:Namespace"
+    assert (
+        rendered_manifest.resource_class("v1", "Namespace")._resource_type_name
+        == "dynamic/gitops/core/v1:Namespace"
+    )
     assert rendered_manifest.resource_class("apps/v1", "DaemonSet") is daemon_set

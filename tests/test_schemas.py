@@ -16,7 +16,9 @@ def test_every_declared_object_validates(evaluation):
 
 def test_every_object_validates_with_sealed_secrets_and_in_direct_delivery(stack):
     for overrides in ({"sealedSecrets": SEALED}, {"delivery": "direct"}):
-        evaluation = evaluate(stack, overrides, remove=["apiKeys"] if "sealedSecrets" in overrides else [])
+        evaluation = evaluate(
+            stack, overrides, remove=["apiKeys"] if "sealedSecrets" in overrides else []
+        )
         assert evaluation.error is None, evaluation.error
         for declared in evaluation.kubernetes_objects():
             assert schemas.problems(declared.manifest) == [], (overrides, declared.name)
@@ -27,7 +29,9 @@ def test_the_validators_catch_what_they_should(evaluation):
     daemon = copy.deepcopy(evaluation.get("kubernetes:apps/v1:DaemonSet", "hecate-daemon").manifest)
     daemon["spec"]["template"]["spec"]["hostNetwrk"] = True
     assert schemas.problems(daemon) != []
-    kustomization = copy.deepcopy(evaluation.get("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate").manifest)
+    kustomization = copy.deepcopy(
+        evaluation.get("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate").manifest
+    )
     kustomization["spec"]["prune"] = "yes"
     assert schemas.problems(kustomization) != []
     del kustomization["spec"]["sourceRef"]

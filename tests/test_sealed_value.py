@@ -10,15 +10,24 @@ LABEL = ("hecate", "hecate-secrets")
 
 
 def props(plaintext="sk-canary-1", cert=None, scope="strict"):
-    return {"plaintext": plaintext, "certificate": cert or certs.controller()[0], "scope": scope,
-            "namespace": LABEL[0], "name": LABEL[1]}
+    return {
+        "plaintext": plaintext,
+        "certificate": cert or certs.controller()[0],
+        "scope": scope,
+        "namespace": LABEL[0],
+        "name": LABEL[1],
+    }
 
 
 def test_create_seals_for_the_controller():
     created = SealingProvider().create(props())
     _, key = certs.controller()
-    assert sealing.unseal(key, created.outs["ciphertext"], b"hecate/hecate-secrets") == b"sk-canary-1"
-    assert created.outs["fingerprint"] == sealing.fingerprint(sealing.load_certificate(certs.controller()[0]))
+    assert (
+        sealing.unseal(key, created.outs["ciphertext"], b"hecate/hecate-secrets") == b"sk-canary-1"
+    )
+    assert created.outs["fingerprint"] == sealing.fingerprint(
+        sealing.load_certificate(certs.controller()[0])
+    )
     assert "sk-canary-1" not in repr(created.outs) and "sk-canary-1" not in created.id
 
 
@@ -39,8 +48,13 @@ def test_a_changed_value_certificate_or_scope_reseals():
 def test_update_reseals_under_the_new_inputs():
     provider = SealingProvider()
     outs = provider.create(props()).outs
-    updated = provider.update("id", outs, props(plaintext="sk-rotated", scope="namespace-wide")).outs
+    updated = provider.update(
+        "id", outs, props(plaintext="sk-rotated", scope="namespace-wide")
+    ).outs
     _, key = certs.controller()
     assert sealing.unseal(key, updated["ciphertext"], b"hecate") == b"sk-rotated"
     assert updated["scope"] == "namespace-wide"
-    assert provider.diff("id", updated, props(plaintext="sk-rotated", scope="namespace-wide")).changes is False
+    assert (
+        provider.diff("id", updated, props(plaintext="sk-rotated", scope="namespace-wide")).changes
+        is False
+    )

@@ -25,7 +25,9 @@ def test_labels_bind_the_value_to_its_scope():
     assert sealing.label("namespace-wide", "hecate", "hecate-secrets") == b"hecate"
     assert sealing.label("cluster-wide", "hecate", "hecate-secrets") == b""
     pem, key = certs.controller()
-    sealed = sealing.seal(sealing.load_certificate(pem).public_key(), b"v", b"hecate/hecate-secrets")
+    sealed = sealing.seal(
+        sealing.load_certificate(pem).public_key(), b"v", b"hecate/hecate-secrets"
+    )
     for other in (b"hecate", b"", b"hecate/other"):
         with pytest.raises(ValueError):
             sealing.unseal(key, sealed, other)
@@ -35,8 +37,8 @@ def test_layout_is_length_prefixed_rsa_then_aes_gcm():
     pem, _ = certs.controller()
     raw = base64.b64decode(sealing.seal(sealing.load_certificate(pem).public_key(), b"12345", b""))
     (length,) = struct.unpack(">H", raw[:2])
-    assert length == 256                          # RSA-2048 ciphertext
-    assert len(raw) == 2 + 256 + 5 + 16           # the value plus the GCM tag
+    assert length == 256  # RSA-2048 ciphertext
+    assert len(raw) == 2 + 256 + 5 + 16  # the value plus the GCM tag
 
 
 def test_sealing_is_randomized():
@@ -63,12 +65,15 @@ def test_fits_key_checks_the_wrapped_key_size():
     assert not sealing.fits_key("not base64!", public)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("not PEM", "is not a PEM certificate"),
-    ("EC key", "does not hold an RSA public key"),
-    ("expired", "expired on"),
-    ("1024-bit", "1024-bit RSA key; at least 2048 bits"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("not PEM", "is not a PEM certificate"),
+        ("EC key", "does not hold an RSA public key"),
+        ("expired", "expired on"),
+        ("1024-bit", "1024-bit RSA key; at least 2048 bits"),
+    ],
+)
 def test_unusable_certificates_are_refused(case, message):
     with pytest.raises(sealing.CertificateError, match=message):
         sealing.load_certificate(certs.bad_certificates()[case])
@@ -76,5 +81,9 @@ def test_unusable_certificates_are_refused(case, message):
 
 def test_scope_annotations():
     assert sealing.scope_annotations("strict") == {}
-    assert sealing.scope_annotations("namespace-wide") == {"sealedsecrets.bitnami.com/namespace-wide": "true"}
-    assert sealing.scope_annotations("cluster-wide") == {"sealedsecrets.bitnami.com/cluster-wide": "true"}
+    assert sealing.scope_annotations("namespace-wide") == {
+        "sealedsecrets.bitnami.com/namespace-wide": "true"
+    }
+    assert sealing.scope_annotations("cluster-wide") == {
+        "sealedsecrets.bitnami.com/cluster-wide": "true"
+    }

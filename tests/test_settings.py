@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
+import yaml
 
-from hecate.settings import ComputeResources, ConfigError, parse, parse_quantity
+from hecate import stack_files
+from hecate.settings import SETTINGS, ComputeResources, ConfigError, Settings, parse, parse_quantity
 from tests import certs
-from tests.harness import evaluate
+from tests.harness import ROOT, evaluate
 
-SOURCE = {"url": "ssh://git@github.com/hecate-social/hecate-gitops", "branch": "main", "interval": "1m"}
+SOURCE = {
+    "url": "ssh://git@github.com/hecate-social/hecate-gitops",
+    "branch": "main",
+    "interval": "1m",
+}
 SEALED = "A" * 400  # the shape of a sealed value; contents are the controller's business
 
 
@@ -37,25 +46,39 @@ def test_settings_are_frozen():
 
 
 def test_structured_values_arrive_as_json_text_from_the_engine():
-    settings = parse(minimal(
-        resources='{"requests": {"cpu": "50m"}, "limits": {"memory": "2Gi"}}',
-        gitops='{"url": "https://github.com/hecate-social/hecate-gitops", "branch": "release/1"}',
-        maxUnavailable="25%",
-    ))
+    settings = parse(
+        minimal(
+            resources='{"requests": {"cpu": "50m"}, "limits": {"memory": "2Gi"}}',
+            gitops='{"url": "https://github.com/hecate-social/hecate-gitops", '
+            '"branch": "release/1"}',
+            maxUnavailable="25%",
+        )
+    )
     assert settings.resources == ComputeResources("50m", "256Mi", "1000m", "2Gi")
     assert settings.gitops.url.startswith("https://") and settings.gitops.branch == "release/1"
     assert settings.gitops.interval == "1m" and settings.max_unavailable == "25%"
 
 
 def test_direct_delivery_needs_no_gitops_source_and_reads_the_kubernetes_context():
-    settings = parse({"cluster": "lab", "version": "1.0.0", "delivery": "direct"}, {"context": "lab-admin"})
+    settings = parse(
+        {"cluster": "lab", "version": "1.0.0", "delivery": "direct"}, {"context": "lab-admin"}
+    )
     assert settings.gitops is None and settings.kube_context == "lab-admin"
 
 
-@pytest.mark.parametrize("text, value", [
-    ("100m", "0.1"), ("1", "1"), ("1000m", "1"), ("0.5", "0.5"), ("256Mi", str(256 * 2**20)),
-    ("1Gi", str(2**30)), ("1G", str(10**9)), ("1e3", "1000"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("100m", "0.1"),
+        ("1", "1"),
+        ("1000m", "1"),
+        ("0.5", "0.5"),
+        ("256Mi", str(256 * 2**20)),
+        ("1Gi", str(2**30)),
+        ("1G", str(10**9)),
+        ("1e3", "1000"),
+    ],
+)
 def test_quantities(text, value):
     assert parse_quantity(text) == __import__("decimal").Decimal(value)
 
@@ -68,7 +91,11 @@ def test_malformed_quantities(text):
 # Each row: config overrides on the beam stack, the key its message must name,
 # and a fragment saying what is allowed. None removes the key.
 BAD_INPUTS = [
-    ({"logLevel": "verbose"}, "hecate:logLevel", "'verbose' is not one of debug, info, warn, error"),
+    (
+        {"logLevel": "verbose"},
+        "hecate:logLevel",
+        "'verbose' is not one of debug, info, warn, error",
+    ),
     ({"version": "latest"}, "hecate:version", "mutable tag"),
     ({"version": "v0.7"}, "hecate:version", "release version"),
     ({"version": None}, "hecate:version", "required"),
@@ -77,27 +104,64 @@ BAD_INPUTS = [
     ({"image": "ghcr.io/hecate-social/hecate-daemon:0.7.2"}, "hecate:image", "without tag"),
     ({"ollamaHost": "localhost:11434"}, "hecate:ollamaHost", "http:// or https:// URL"),
     ({"ollamaHost": "ftp://ollama:21"}, "hecate:ollamaHost", "http:// or https:// URL"),
-    ({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}, "hecate:resources.limits.cpu", "below its request"),
-    ({"resources": {"requests": {"memory": "lots"}}}, "hecate:resources.requests.memory", "Kubernetes quantity"),
+    (
+        {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
+        "hecate:resources.limits.cpu",
+        "below its request",
+    ),
+    (
+        {"resources": {"requests": {"memory": "lots"}}},
+        "hecate:resources.requests.memory",
+        "Kubernetes quantity",
+    ),
     ({"resources": {"request": {"cpu": "1"}}}, "hecate:resources.request", "not a known field"),
     ({"resources": "big"}, "hecate:resources", "is not an object"),
     ({"delivery": "helm"}, "hecate:delivery", "is not one of gitops, direct"),
     ({"gitopsDir": "../elsewhere"}, "hecate:gitopsDir", "without '..'"),
-    ({"gitops": None}, "hecate:gitops", "required for gitops delivery"),
-    ({"gitops": {**SOURCE, "url": "git@github.com:hecate-social/hecate-gitops"}}, "hecate:gitops.url", "ssh:// or https://"),
+    (
+        {"gitops": {**SOURCE, "url": "git@github.com:hecate-social/hecate-gitops"}},
+        "hecate:gitops.url",
+        "ssh:// or https://",
+    ),
     ({"gitops": {**SOURCE, "interval": "5 minutes"}}, "hecate:gitops.interval", "Flux duration"),
     ({"gitops": {**SOURCE, "branch": "feature..x"}}, "hecate:gitops.branch", "git branch name"),
-    ({"gitops": {**SOURCE, "secretRef": "Flux_System"}}, "hecate:gitops.secretRef", "DNS-1123 subdomain"),
-    ({"sealedSecrets": {"OPENAI-API-KEY": SEALED}}, "hecate:sealedSecrets.OPENAI-API-KEY", "environment-variable name"),
-    ({"sealedSecrets": {"OPENAI_API_KEY": "sk-plaintext"}}, "hecate:sealedSecrets.OPENAI_API_KEY", "not a kubeseal-sealed value"),
+    (
+        {"gitops": {**SOURCE, "secretRef": "Flux_System"}},
+        "hecate:gitops.secretRef",
+        "DNS-1123 subdomain",
+    ),
+    (
+        {"sealedSecrets": {"OPENAI-API-KEY": SEALED}},
+        "hecate:sealedSecrets.OPENAI-API-KEY",
+        "environment-variable name",
+    ),
+    (
+        {"sealedSecrets": {"OPENAI_API_KEY": "sk-plaintext"}},
+        "hecate:sealedSecrets.OPENAI_API_KEY",
+        "not a kubeseal-sealed value",
+    ),
     ({"maxUnavailable": "0"}, "hecate:maxUnavailable", "percentage"),
     ({"maxUnavailable": "150%"}, "hecate:maxUnavailable", "percentage"),
     ({"logLevl": "debug"}, "hecate:logLevl", "not a known setting"),
     ({"hardened": "maybe"}, "hecate:hardened", "is not true or false"),
+    # A trailing newline and full-width digits once passed, rendering images Kubernetes refuses.
+    ({"version": "0.7.2\n"}, "hecate:version", "release version"),
+    ({"version": "\uff10.\uff17.\uff12"}, "hecate:version", "release version"),
+    # Unbalanced IPv6 brackets once ended in a traceback instead of this list.
+    ({"ollamaHost": "http://[::1"}, "hecate:ollamaHost", "http:// or https:// URL"),
+    ({"gitops": {**SOURCE, "url": "https://[x/y"}}, "hecate:gitops.url", "ssh:// or https://"),
+    # A typo in the provider's keys must never let the kubeconfig's current context choose.
+    (
+        {"kubernetes:contxt": "dir-cluster", "delivery": "direct"},
+        "kubernetes:contxt",
+        "not a known setting",
+    ),
 ]
 
 
-@pytest.mark.parametrize("overrides, key, allowed", BAD_INPUTS, ids=[row[1] + "=" + str(row[0]) for row in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "overrides, key, allowed", BAD_INPUTS, ids=[row[1] + "=" + str(row[0]) for row in BAD_INPUTS]
+)
 def test_bad_input_is_refused_before_anything_is_declared(overrides, key, allowed):
     evaluation = evaluate(
         "beam",
@@ -111,9 +175,24 @@ def test_bad_input_is_refused_before_anything_is_declared(overrides, key, allowe
     assert evaluation.resources == [], "a resource was declared despite bad configuration"
 
 
+def test_a_gitops_source_is_required_for_gitops_delivery():
+    """Pulumi.yaml gives every stack one; a project without it must say so."""
+    with pytest.raises(ConfigError, match="hecate:gitops: is required for gitops delivery"):
+        parse({"cluster": "beam-cluster", "version": "0.7.2"})
+    assert parse({"cluster": "lab", "version": "1.0.0", "delivery": "direct"}).gitops is None
+
+
 def test_all_problems_are_reported_at_once():
     with pytest.raises(ConfigError) as caught:
-        parse({"cluster": "Beam", "version": "latest", "logLevel": "loud", "typo": 1, "gitops": SOURCE})
+        parse(
+            {
+                "cluster": "Beam",
+                "version": "latest",
+                "logLevel": "loud",
+                "typo": 1,
+                "gitops": SOURCE,
+            }
+        )
     keys = [p.split(":")[1] for p in caught.value.problems]
     assert keys == ["typo", "cluster", "version", "logLevel"], caught.value.problems
 
@@ -127,8 +206,10 @@ def test_sealed_values_are_not_echoed_in_messages():
 
 def test_api_keys_parse_into_secrets_that_never_show():
     pem, _ = certs.controller()
-    settings = parse(minimal(apiKeys='{"OPENAI_API_KEY": "sk-canary"}', sealingCert=pem),
-                     secret_keys=frozenset({"apiKeys"}))
+    settings = parse(
+        minimal(apiKeys='{"OPENAI_API_KEY": "sk-canary"}', sealingCert=pem),
+        secret_keys=frozenset({"apiKeys"}),
+    )
     assert settings.api_keys["OPENAI_API_KEY"].reveal() == "sk-canary"
     assert "sk-canary" not in repr(settings)
     assert settings.sealing_scope == "strict" and settings.sealing_cert == pem
@@ -139,23 +220,40 @@ SEALING_BAD_INPUTS = [
     ({"sealingCert": "EC key"}, "hecate:sealingCert", "does not hold an RSA public key"),
     ({"sealingCert": "expired"}, "hecate:sealingCert", "expired on"),
     ({"sealingCert": "1024-bit"}, "hecate:sealingCert", "at least 2048 bits"),
-    ({"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealingCert": None}, "hecate:apiKeys",
-     "kubeseal --fetch-cert"),
-    ({"apiKeys": {"openai-key": "sk-canary-x"}}, "hecate:apiKeys.openai-key", "environment-variable name"),
-    ({"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealedSecrets": {"OPENAI_API_KEY": SEALED}},
-     "hecate:apiKeys.OPENAI_API_KEY", "also in hecate:sealedSecrets"),
+    (
+        {"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealingCert": None},
+        "hecate:apiKeys",
+        "kubeseal --fetch-cert",
+    ),
+    (
+        {"apiKeys": {"openai-key": "sk-canary-x"}},
+        "hecate:apiKeys.openai-key",
+        "environment-variable name",
+    ),
+    (
+        {"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealedSecrets": {"OPENAI_API_KEY": SEALED}},
+        "hecate:apiKeys.OPENAI_API_KEY",
+        "also in hecate:sealedSecrets",
+    ),
     ({"sealingScope": "global"}, "hecate:sealingScope", "strict, namespace-wide, cluster-wide"),
 ]
 
 
-@pytest.mark.parametrize("overrides, key, allowed", SEALING_BAD_INPUTS, ids=[r[1] + ":" + r[2] for r in SEALING_BAD_INPUTS])
+@pytest.mark.parametrize(
+    "overrides, key, allowed",
+    SEALING_BAD_INPUTS,
+    ids=[r[1] + ":" + r[2] for r in SEALING_BAD_INPUTS],
+)
 def test_bad_sealing_input_is_refused_before_anything_is_declared(overrides, key, allowed):
     config = {"sealingCert": certs.controller()[0], **overrides}
     if config["sealingCert"] in certs.bad_certificates():
         config["sealingCert"] = certs.bad_certificates()[config["sealingCert"]]
-    evaluation = evaluate("beam", {k: v for k, v in config.items() if v is not None},
-                          remove=[k for k, v in config.items() if v is None],
-                          secrets=["apiKeys"] if "apiKeys" in config else [])
+    evaluation = evaluate(
+        "beam",
+        {k: v for k, v in config.items() if v is not None},
+        remove=[k for k, v in config.items() if v is None],
+        secrets=["apiKeys"] if "apiKeys" in config else [],
+    )
     message = str(evaluation.error)
     assert f"{key}:" in message and allowed in message, message
     assert "sk-canary-x" not in message
@@ -163,6 +261,86 @@ def test_bad_sealing_input_is_refused_before_anything_is_declared(overrides, key
 
 
 def test_api_keys_in_plain_text_config_are_refused():
-    evaluation = evaluate("beam", {"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealingCert": certs.controller()[0]})
+    evaluation = evaluate(
+        "beam", {"apiKeys": {"OPENAI_API_KEY": "sk-canary-x"}, "sealingCert": certs.controller()[0]}
+    )
     assert "hecate:apiKeys: is stored in plain text" in str(evaluation.error)
     assert "sk-canary-x" not in str(evaluation.error) and evaluation.resources == []
+
+
+# --- One table: hecate/settings.py's Settings, with Pulumi.yaml and the README in step ----------
+
+
+def readme_row(spec) -> str:
+    """The README's row for a setting, derived from its declaration."""
+    project = stack_files.project_values(ROOT)
+    if spec.required:
+        default = "required"
+    elif spec.name in project:
+        default = "in `Pulumi.yaml`"
+    elif spec.default in (None, "", {}):
+        default = "none"
+    elif isinstance(spec.default, dict):
+        default = "`" + json.dumps(spec.default, separators=(", ", ": ")) + "`"
+    else:
+        default = "`" + json.dumps(spec.default).strip('"') + "`"
+    return f"| `{spec.name}` | {spec.description} | {default} |"
+
+
+def test_every_field_of_settings_is_a_declared_setting():
+    """Settings(**values) is built from the table alone: a parsed key cannot be left out of it."""
+    assert [f.name for f in dataclasses.fields(Settings)] == [
+        attribute for attribute, _ in SETTINGS
+    ]
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(Settings))
+
+
+def test_pulumi_yaml_declares_each_setting_as_the_table_does():
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    ours = {spec.name: spec for _, spec in SETTINGS if spec.namespace == "hecate"}
+    assert set(declared) == set(ours)
+    for name, spec in ours.items():
+        entry = declared[name]
+        assert entry["description"] == spec.description, name
+        assert entry.get("type") == (
+            spec.type if spec.type in ("string", "boolean", "integer") else None
+        ), name
+        if spec.required:
+            assert "default" not in entry and "value" not in entry, name
+        elif "value" not in entry:
+            assert entry["default"] == spec.default, name
+
+
+def test_the_readme_table_is_the_settings_table():
+    readme = (ROOT / "README.md").read_text()
+    rows = [
+        line
+        for line in readme[readme.index("## Stack configuration") :].splitlines()
+        if line.startswith("| `")
+    ]
+    assert rows[: len(SETTINGS)] == [readme_row(spec) for _, spec in SETTINGS]
+
+
+def test_no_part_of_a_secret_put_in_the_wrong_key_is_shown():
+    secret = "sk-live-0123456789abcdefghij"
+    evaluation = evaluate(
+        "beam",
+        {"sealedSecrets": {"OPENAI_API_KEY": secret}, "logLevel": secret},
+        secrets=["sealedSecrets", "logLevel"],
+    )
+    message = str(evaluation.error)
+    assert "hecate:sealedSecrets.OPENAI_API_KEY: is not a kubeseal-sealed value" in message
+    assert "hecate:logLevel: (a secret value) is not one of" in message
+    assert not any(secret[i : i + 6] in message for i in range(len(secret) - 5)), message
+
+
+def test_an_oversized_api_key_is_refused_with_its_size():
+    evaluation = evaluate(
+        "beam",
+        {"apiKeys": {"OPENAI_API_KEY": "k" * 2**20}, "sealingCert": certs.controller()[0]},
+        secrets=["apiKeys"],
+    )
+    assert "hecate:apiKeys.OPENAI_API_KEY: is 1048576 bytes; an API key is at most 16384" in str(
+        evaluation.error
+    )
+    assert evaluation.resources == []

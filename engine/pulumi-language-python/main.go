@@ -17,16 +17,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"io"
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -67,6 +68,7 @@ func main() {
 	}
 
 	host := &languageHost{engineAddress: flags.Arg(0), runner: runner}
+	watchEngine(host.engineAddress)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
@@ -81,6 +83,28 @@ func main() {
 	if err := <-handle.Done; err != nil {
 		fail(err)
 	}
+}
+
+// watchEngine exits the host once the engine that started it is gone, as upstream plugins do
+// (a graceful stop would wait for a Run whose program nobody waits for any more): at once when
+// the process that started us dies and we are re-parented, otherwise when the engine stops
+// answering its health check. The program and plugins we started die with us (Pdeathsig).
+func watchEngine(engineAddress string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	parent := os.Getppid()
+	go func() {
+		for ctx.Err() == nil && os.Getppid() == parent {
+			time.Sleep(time.Second)
+		}
+		cancel()
+	}()
+	if err := rpcutil.Healthcheck(ctx, engineAddress, 30*time.Second, cancel); err != nil {
+		fail(err)
+	}
+	go func() {
+		<-ctx.Done()
+		fail(errors.New("the engine is gone; exiting"))
+	}()
 }
 
 func fail(err error) {

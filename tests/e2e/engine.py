@@ -38,20 +38,22 @@ def engine_env(state: Path) -> dict[str, str]:
     """The environment of a pulumi command: cached engine, throwaway file backend."""
     state.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    env.update({
-        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        "PULUMI_HOME": str(CACHE / "pulumi-home"),
-        "PULUMI_BACKEND_URL": f"file://{state}",
-        "PULUMI_CONFIG_PASSPHRASE": "e2e-throwaway-passphrase",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
-        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-        "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "PULUMI_HOME": str(CACHE / "pulumi-home"),
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": "e2e-throwaway-passphrase",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+            "NO_COLOR": "1",
+        }
+    )
     return env
 
 
-# Stands in for each value a committed stack file holds encrypted (the user's passphrase is not ours).
+# Stands in for each value a committed stack file holds encrypted (the passphrase is the user's).
 SECRET_PLACEHOLDER = "e2e-placeholder-secret"
 
 
@@ -84,7 +86,9 @@ def copy_project(destination: Path, stacks: list[str] | None = None) -> dict[str
     for name in PROJECT_FILES:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__", ".venv")
+            )
         else:
             shutil.copy2(source, destination / name)
     removed = {}
@@ -115,32 +119,49 @@ class Project:
 
     def pulumi(self, *args: str, check: bool = True, timeout: float = 600) -> Result:
         # The global flag goes first: anything after a `--` in args is a value.
-        done = subprocess.run(["pulumi", "--non-interactive", *args], cwd=self.path, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            ["pulumi", "--non-interactive", *args],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         result = Result(done.returncode, done.stdout, done.stderr)
         if check:
-            assert result.code == 0, f"pulumi {' '.join(args)} failed ({result.code}):\n{result.text}"
+            assert result.code == 0, (
+                f"pulumi {' '.join(args)} failed ({result.code}):\n{result.text}"
+            )
         return result
 
     def preview_steps(self, stack: str, *extra: str) -> list[dict]:
         """The steps of `pulumi preview --json`."""
-        return json.loads(self.pulumi("preview", "--stack", stack, "--json", *extra).out).get("steps", [])
+        return json.loads(self.pulumi("preview", "--stack", stack, "--json", *extra).out).get(
+            "steps", []
+        )
 
     def files(self, under: str = "gitops") -> dict[str, str]:
         """Every file under a directory of the project, by relative path, with its sha256."""
         base = self.path / under
-        return {
-            str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(base.rglob("*")) if p.is_file()
-        } if base.exists() else {}
+        return (
+            {
+                str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(base.rglob("*"))
+                if p.is_file()
+            }
+            if base.exists()
+            else {}
+        )
 
 
 def new_project(tmp_path: Path, stack: str, **extra_env: str) -> Project:
-    """A copy of the project holding one stack, initialised on a throwaway backend under tmp_path."""
+    """A copy of the project holding one stack, on a throwaway backend under tmp_path."""
     removed = copy_project(tmp_path / "project", stacks=[stack])
     project = Project(tmp_path / "project", {**engine_env(tmp_path / "state"), **extra_env})
     project.pulumi("stack", "init", stack)
     # The stack keeps its shape: each encrypted value is set again, encrypted for this backend.
     for path in removed[stack]:
-        project.pulumi("config", "set", "--secret", "--path", path, SECRET_PLACEHOLDER, "--stack", stack)
+        project.pulumi(
+            "config", "set", "--secret", "--path", path, SECRET_PLACEHOLDER, "--stack", stack
+        )
     return project

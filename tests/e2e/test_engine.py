@@ -52,11 +52,17 @@ def expected(stack: str) -> tuple[set, set]:
     resources = {(t, n and n.format(cluster=cluster)) for t, n in EXPECTED_RESOURCES}
     files = {f.format(cluster=cluster) for f in EXPECTED_FILES}
     if seals(stack):
-        resources |= {("hecate:index:SealedSecrets", "secrets"),
-                      (f"{RENDERED}bitnami.com/v1alpha1:SealedSecret", "hecate-secrets")}
-        resources |= {("pulumi-python:dynamic:Resource", key) for key in stack_config(stack).get("hecate:apiKeys", {})}
+        resources |= {
+            ("hecate:index:SealedSecrets", "secrets"),
+            (f"{RENDERED}bitnami.com/v1alpha1:SealedSecret", "hecate-secrets"),
+        }
+        resources |= {
+            ("pulumi-python:dynamic:Resource", key)
+            for key in stack_config(stack).get("hecate:apiKeys", {})
+        }
         files.add(f"gitops/infrastructure/hecate/{cluster}/sealed-secret.yaml")
     return resources, files
+
 
 UNREACHABLE_KUBECONFIG = """\
 apiVersion: v1
@@ -114,7 +120,9 @@ def test_stack_lifecycle(stack, tmp_path):
     assert set(rendered) == expected_files
     for file in rendered:
         text = (project.path / file).read_text()
-        assert text.startswith(f'# Rendered by hecate stack "{stack}": change Pulumi.{stack}.yaml, not this file.\n')
+        assert text.startswith(
+            f'# Rendered by hecate stack "{stack}": change Pulumi.{stack}.yaml, not this file.\n'
+        )
         assert text.endswith("\n") and not text.endswith("\n\n")
         documents = list(yaml.safe_load_all(text))
         assert len(documents) == 1, f"{file}: one object per file"
@@ -124,9 +132,14 @@ def test_stack_lifecycle(stack, tmp_path):
     assert f'"workloads": "gitops/infrastructure/hecate/{cluster}"' in outputs
 
     # Both directories build with kustomize as Flux would build them; the workloads' as they are.
-    built = kustomize_build(project.path / f"gitops/infrastructure/hecate/{cluster}", tmp_path / "k1")
-    assert {d["kind"] for d in yaml.safe_load_all(built)} == {"Namespace", "ConfigMap", "DaemonSet"} | (
-        {"SealedSecret"} if seals(stack) else set())
+    built = kustomize_build(
+        project.path / f"gitops/infrastructure/hecate/{cluster}", tmp_path / "k1"
+    )
+    assert {d["kind"] for d in yaml.safe_load_all(built)} == {
+        "Namespace",
+        "ConfigMap",
+        "DaemonSet",
+    } | ({"SealedSecret"} if seals(stack) else set())
     built = kustomize_build(project.path / f"gitops/clusters/{cluster}", tmp_path / "k2")
     assert {d["kind"] for d in yaml.safe_load_all(built)} == {"GitRepository", "Kustomization"}
 
@@ -138,14 +151,20 @@ def test_stack_lifecycle(stack, tmp_path):
     # Rollout: one update, the DaemonSet, and its rendered image follows.
     version = str(stack_config(stack)["hecate:version"])
     major, minor, patch = version.split(".")
-    project.pulumi("config", "set", "hecate:version", f"{major}.{minor}.{int(patch) + 1}", "--stack", stack)
+    project.pulumi(
+        "config", "set", "hecate:version", f"{major}.{minor}.{int(patch) + 1}", "--stack", stack
+    )
     changed = [resource_key(s) for s in project.preview_steps(stack) if s["op"] != "same"]
     assert changed == [(DAEMON_SET, "hecate-daemon")]
     assert [s["op"] for s in project.preview_steps(stack) if s["op"] != "same"] == ["update"]
     project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
     after = project.files()
-    assert {f for f in rendered if rendered[f] != after[f]} == {str(daemon_file.relative_to(project.path))}
-    image = yaml.safe_load(daemon_file.read_text())["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert {f for f in rendered if rendered[f] != after[f]} == {
+        str(daemon_file.relative_to(project.path))
+    }
+    image = yaml.safe_load(daemon_file.read_text())["spec"]["template"]["spec"]["containers"][0][
+        "image"
+    ]
     assert image.endswith(f":{major}.{minor}.{int(patch) + 1}")
 
     # Rollback: the previous version restores the rendered files byte for byte.
@@ -166,7 +185,14 @@ def test_stack_lifecycle(stack, tmp_path):
     assert project.pulumi("stack", "export", "--stack", stack).out == state_before
     project.pulumi("config", "rm", "hecate:logLevel", "--stack", stack)
     if "hecate:logLevel" in stack_config(stack):
-        project.pulumi("config", "set", "hecate:logLevel", stack_config(stack)["hecate:logLevel"], "--stack", stack)
+        project.pulumi(
+            "config",
+            "set",
+            "hecate:logLevel",
+            stack_config(stack)["hecate:logLevel"],
+            "--stack",
+            stack,
+        )
     project.pulumi("preview", "--stack", stack, "--expect-no-changes")
 
     # Destroy removes the rendered files and the directories they leave empty.
@@ -181,7 +207,9 @@ def test_direct_delivery_to_an_unreachable_cluster_fails_clearly(stack, tmp_path
     kubeconfig.write_text(UNREACHABLE_KUBECONFIG)
     project.pulumi("config", "set", "hecate:delivery", "direct", "--stack", stack)
     project.pulumi("config", "set", "kubernetes:kubeconfig", str(kubeconfig), "--stack", stack)
-    result = project.pulumi("up", "--stack", stack, "--yes", "--skip-preview", check=False, timeout=300)
+    result = project.pulumi(
+        "up", "--stack", stack, "--yes", "--skip-preview", check=False, timeout=300
+    )
     assert result.code != 0
     assert "127.0.0.1:9" in result.text and "unreachable" in result.text.lower(), result.text
     assert "Traceback" not in result.text

@@ -22,22 +22,34 @@ from tests.paths import BIN, CACHE, ROOT
 
 STACK = "beam"
 # The tests a stack file with a salt and secure values broke, run through `make test`.
-SELECTION = " ".join([
-    f"tests/e2e/test_engine.py::test_stack_lifecycle[{STACK}]",
-    f"tests/e2e/test_policy_pack.py::test_every_committed_stack_passes_the_pack[{STACK}]",
-    "tests/test_cluster.py", "tests/test_daemon.py", "tests/test_sealed_secrets.py", "tests/test_schemas.py",
-])
+SELECTION = " ".join(
+    [
+        f"tests/e2e/test_engine.py::test_stack_lifecycle[{STACK}]",
+        f"tests/e2e/test_policy_pack.py::test_every_committed_stack_passes_the_pack[{STACK}]",
+        "tests/test_cluster.py",
+        "tests/test_daemon.py",
+        "tests/test_sealed_secrets.py",
+        "tests/test_schemas.py",
+    ]
+)
 CANARY = "sk-fresh-clone-canary-3c59dc048e88"
 
 
 def git(clone: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=clone, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def snapshot(destination: Path) -> Path:
     """A git clone of the working tree as it stands (what a commit of it would hold)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -45,7 +57,16 @@ def snapshot(destination: Path) -> Path:
             shutil.copy2(source, destination / name)
     git(destination, "init", "-q")
     git(destination, "add", "-A")
-    git(destination, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "snapshot")
+    git(
+        destination,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.invalid",
+        "commit",
+        "-qm",
+        "snapshot",
+    )
     # Reuse this run's virtualenvs rather than install them again (the Makefile's own recipes
     # made them); `make -o` keeps make from rebuilding them.
     (destination / ".venv").symlink_to(sys.prefix)
@@ -55,22 +76,38 @@ def snapshot(destination: Path) -> Path:
 
 
 def make(clone: Path, *args: str) -> subprocess.CompletedProcess:
-    stamps = [".venv/.installed", "policy/.venv/.installed",
-              *(str(p.relative_to(ROOT)) for p in (ROOT / ".tools" / "checkov").glob(".installed-*"))]
+    stamps = [
+        ".venv/.installed",
+        "policy/.venv/.installed",
+        *(str(p.relative_to(ROOT)) for p in (ROOT / ".tools" / "checkov").glob(".installed-*")),
+    ]
     # A newcomer's environment: none of this run's Pulumi settings or make flags.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PULUMI_", "MAKE", "MFLAGS", "PYTEST_")) and k != "KUBECONFIG"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PULUMI_", "MAKE", "MFLAGS", "PYTEST_")) and k != "KUBECONFIG"
+    }
     env["HECATE_CACHE"] = str(CACHE)
-    return subprocess.run(["make", *(f"-o{s}" for s in stamps), *args], cwd=clone, env=env,
-                          capture_output=True, text=True, timeout=1200)
+    return subprocess.run(
+        ["make", *(f"-o{s}" for s in stamps), *args],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
 
 
 def makefile_env(clone: Path) -> dict[str, str]:
     """What the Makefile gives a pulumi command by default: the clone's own state and passphrase."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    env.update(PATH=f"{BIN}{os.pathsep}{env['PATH']}", PULUMI_HOME=str(CACHE / "pulumi-home"),
-               PULUMI_BACKEND_URL=f"file://{clone}/.pulumi-state", PULUMI_CONFIG_PASSPHRASE="hecate-local-state",
-               PULUMI_SKIP_UPDATE_CHECK="true")
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env['PATH']}",
+        PULUMI_HOME=str(CACHE / "pulumi-home"),
+        PULUMI_BACKEND_URL=f"file://{clone}/.pulumi-state",
+        PULUMI_CONFIG_PASSPHRASE="hecate-local-state",
+        PULUMI_SKIP_UPDATE_CHECK="true",
+    )
     return env
 
 
@@ -101,10 +138,17 @@ def test_make_up_then_make_test_in_a_clone_with_nothing_beside_it(clone):
     # The stack now seals keys: its file holds a certificate and `secure:` values beside the salt.
     env = makefile_env(clone)
     cert_pem, _ = certs.controller(11)
-    for args in (["hecate:sealingCert", "--", cert_pem],
-                 ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", CANARY]):
-        subprocess.run([str(BIN / "pulumi"), "config", "set", "--stack", STACK, *args], cwd=clone, env=env,
-                       check=True, capture_output=True)
+    for args in (
+        ["hecate:sealingCert", "--", cert_pem],
+        ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", CANARY],
+    ):
+        subprocess.run(
+            [str(BIN / "pulumi"), "config", "set", "--stack", STACK, *args],
+            cwd=clone,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     done = make(clone, "up", f"STACK={STACK}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     stack_file = (clone / f"Pulumi.{STACK}.yaml").read_text()

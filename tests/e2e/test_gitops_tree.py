@@ -32,12 +32,18 @@ def project(tmp_path) -> Project:
 
 
 def contents(project: Project) -> dict[str, bytes]:
-    return {str(p.relative_to(project.path)): p.read_bytes()
-            for p in sorted((project.path / "gitops").rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(project.path)): p.read_bytes()
+        for p in sorted((project.path / "gitops").rglob("*"))
+        if p.is_file()
+    }
 
 
 def no_changes(project: Project, *extra: str) -> bool:
-    return project.pulumi("preview", "--stack", STACK, "--expect-no-changes", *extra, check=False).code == 0
+    return (
+        project.pulumi("preview", "--stack", STACK, "--expect-no-changes", *extra, check=False).code
+        == 0
+    )
 
 
 def test_deleted_and_edited_files_show_in_preview_and_up_mends_them(project):
@@ -48,7 +54,10 @@ def test_deleted_and_edited_files_show_in_preview_and_up_mends_them(project):
 
     assert not no_changes(project)
     steps = {s["urn"].split("::")[-1]: s for s in project.preview_steps(STACK) if s["op"] != "same"}
-    assert {name: step["op"] for name, step in steps.items()} == {"hecate-config": "update", "hecate-daemon": "update"}
+    assert {name: step["op"] for name, step in steps.items()} == {
+        "hecate-config": "update",
+        "hecate-daemon": "update",
+    }
     preview = project.pulumi("preview", "--stack", STACK, "--diff").out
     assert "configmap.yaml is missing" in preview
     assert "daemonset.yaml differs from what the stack renders" in preview
@@ -94,7 +103,9 @@ def test_files_the_stack_does_not_own_survive_up_and_destroy(project):
 
 def test_a_second_stack_for_the_same_cluster_is_refused(project):
     rendered = contents(project)
-    (project.path / "Pulumi.beam2.yaml").write_text((project.path / f"Pulumi.{STACK}.yaml").read_text())
+    (project.path / "Pulumi.beam2.yaml").write_text(
+        (project.path / f"Pulumi.{STACK}.yaml").read_text()
+    )
     project.pulumi("stack", "init", "beam2")
     project.pulumi("config", "set", "hecate:version", "0.6.0", "--stack", "beam2")
     result = project.pulumi("up", "--stack", "beam2", "--yes", check=False)
@@ -107,9 +118,13 @@ def test_a_second_stack_for_the_same_cluster_is_refused(project):
 
 def test_respelling_or_moving_the_gitops_dir_loses_no_file(project):
     rendered = contents(project)
-    project.pulumi("config", "set", "hecate:gitopsDir", str(project.path / "gitops"), "--stack", STACK)
+    project.pulumi(
+        "config", "set", "hecate:gitopsDir", str(project.path / "gitops"), "--stack", STACK
+    )
     steps = project.preview_steps(STACK)
-    assert {s["op"] for s in steps} == {"same"}, [(s["urn"], s["op"]) for s in steps if s["op"] != "same"]
+    assert {s["op"] for s in steps} == {"same"}, [
+        (s["urn"], s["op"]) for s in steps if s["op"] != "same"
+    ]
     project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview")
     assert contents(project) == rendered and no_changes(project)
 
@@ -117,8 +132,14 @@ def test_respelling_or_moving_the_gitops_dir_loses_no_file(project):
     project.pulumi("config", "set", "hecate:gitopsDir", "moved", "--stack", STACK)
     project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview")
     assert not (project.path / "gitops" / "infrastructure").exists()
-    assert {p.replace("moved/", "gitops/", 1) for p in
-            (str(f.relative_to(project.path)) for f in (project.path / "moved").rglob("*") if f.is_file())} == set(rendered)
+    assert {
+        p.replace("moved/", "gitops/", 1)
+        for p in (
+            str(f.relative_to(project.path))
+            for f in (project.path / "moved").rglob("*")
+            if f.is_file()
+        )
+    } == set(rendered)
     project.pulumi("config", "set", "hecate:gitopsDir", "./gitops", "--stack", STACK)
     project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview")
     assert contents(project) == rendered and no_changes(project)
@@ -129,7 +150,10 @@ def test_a_gitops_dir_naming_a_file_is_refused_and_the_revert_loses_nothing(proj
     state = project.pulumi("stack", "export", "--stack", STACK).out
     project.pulumi("config", "set", "hecate:gitopsDir", "Pulumi.yaml", "--stack", STACK)
     result = project.pulumi("up", "--stack", STACK, "--yes", check=False)
-    assert result.code != 0 and "hecate:gitopsDir: 'Pulumi.yaml' is a file, not a directory" in result.text
+    assert (
+        result.code != 0
+        and "hecate:gitopsDir: 'Pulumi.yaml' is a file, not a directory" in result.text
+    )
     assert contents(project) == rendered
     assert project.pulumi("stack", "export", "--stack", STACK).out == state
     project.pulumi("config", "rm", "hecate:gitopsDir", "--stack", STACK)
@@ -142,18 +166,27 @@ def test_a_killed_rollout_is_mended_by_the_next_up(project):
     major, minor, patch = VERSION.split(".")
     bumped = f"{major}.{minor}.{int(patch) + 1}"
     project.pulumi("config", "set", "hecate:version", bumped, "--stack", STACK)
-    run = subprocess.Popen(["pulumi", "--non-interactive", "up", "--stack", STACK, "--yes", "--skip-preview"],
-                           cwd=project.path, env=project.env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        ["pulumi", "--non-interactive", "up", "--stack", STACK, "--yes", "--skip-preview"],
+        cwd=project.path,
+        env=project.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
-        while f":{bumped}" not in daemon.read_text() and run.poll() is None and time.monotonic() < deadline:
+        while (
+            f":{bumped}" not in daemon.read_text()
+            and run.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.005)
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the CLI, its language host and its providers
         run.wait()
     assert f":{bumped}" in daemon.read_text()
-    # A killed run leaves the stack locked; `pulumi cancel` is the way out (README, troubleshooting).
+    # A killed run leaves the stack locked: `pulumi cancel` (README, Troubleshooting).
     project.pulumi("cancel", "--stack", STACK, "--yes", check=False)
     project.pulumi("config", "set", "hecate:version", VERSION, "--stack", STACK)
     project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview")
@@ -164,8 +197,16 @@ def test_a_rollout_preview_reads_as_kubernetes(project):
     project.pulumi("config", "set", "hecate:version", "9.9.9", "--stack", STACK)
     preview = project.pulumi("preview", "--stack", STACK).out
     changed = [line.split() for line in preview.splitlines() if line.startswith(" ~ ")]
-    assert changed == [["~", "pulumi-python:dynamic/gitops/apps/v1:DaemonSet", "hecate-daemon", "update",
-                        "[diff:", "~metadata,spec]"]]
+    assert changed == [
+        [
+            "~",
+            "pulumi-python:dynamic/gitops/apps/v1:DaemonSet",
+            "hecate-daemon",
+            "update",
+            "[diff:",
+            "~metadata,spec]",
+        ]
+    ]
     detailed = project.pulumi("preview", "--stack", STACK, "--diff").out
     image = "ghcr.io/hecate-social/hecate-daemon"
     assert f'~ image          : "{image}:{VERSION}" => "{image}:9.9.9"' in detailed

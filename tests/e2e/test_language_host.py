@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 from tests.e2e.engine import Project, engine_env
 
@@ -27,11 +32,17 @@ def test_a_stack_without_config_runs(tmp_path):
 
 
 def test_config_and_secrets_reach_the_program(tmp_path):
-    project = program(tmp_path, "configured", (
-        "import pulumi\n"
-        "config = pulumi.Config()\n"
-        "pulumi.export('greeting', config.require('greeting'))\n"
-        "pulumi.export('token_is_secret', pulumi.Output.is_secret(config.require_secret('token')))\n"))
+    project = program(
+        tmp_path,
+        "configured",
+        (
+            "import pulumi\n"
+            "config = pulumi.Config()\n"
+            "pulumi.export('greeting', config.require('greeting'))\n"
+            "token = config.require_secret('token')\n"
+            "pulumi.export('token_is_secret', pulumi.Output.is_secret(token))\n"
+        ),
+    )
     project.pulumi("config", "set", "greeting", "hello", "--stack", "dev")
     project.pulumi("config", "set", "--secret", "token", "s3cr3t-value", "--stack", "dev")
     project.pulumi("up", "--stack", "dev", "--yes", "--skip-preview")
@@ -44,3 +55,68 @@ def test_an_unhandled_exception_is_reported_with_the_programs_traceback(tmp_path
     project = program(tmp_path, "failing", "raise ValueError('boom from the program')\n")
     result = project.pulumi("preview", "--stack", "dev", check=False)
     assert result.code != 0 and "ValueError: boom from the program" in result.text
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below `root`, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {
+        pid
+        for pid in pids
+        if Path(f"/proc/{pid}").exists()
+        and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    }
+
+
+def test_nothing_outlives_a_killed_engine(tmp_path):
+    """kill -9 of the CLI mid-run: its language host and the program exit within seconds (they
+    once stayed for over ten minutes)."""
+    project = program(tmp_path, "sleeper", "import time\ntime.sleep(300)\n")
+    cli = subprocess.Popen(
+        ["pulumi", "--non-interactive", "preview", "--stack", "dev"],
+        cwd=project.path,
+        env=project.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            started = descendants(cli.pid)
+            commands = {Path(f"/proc/{pid}/cmdline").read_bytes() for pid in alive(started)}
+            if any(b"pulumi-language-python" in c for c in commands) and any(
+                b"__main__" in c or b"exec" in c for c in commands
+            ):
+                break
+            time.sleep(0.2)
+        assert any(
+            b"pulumi-language-python" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            for pid in alive(started)
+        )
+    finally:
+        os.kill(cli.pid, signal.SIGKILL)
+        cli.wait()
+    deadline = time.monotonic() + 15
+    while alive(started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = alive(started)
+    for pid in left:  # never leave them to the next test, whatever the verdict
+        os.kill(pid, signal.SIGKILL)
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]

@@ -11,9 +11,13 @@ from tests.harness import stack_names
 BENDS = {
     "hecate/daemon.py": [
         ('"image": settings.image_ref,', '"image": "ghcr.io/hecate-social/hecate-daemon:latest",'),
-        ('            {"name": "data-dir", "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"}},\n',
-         '            {"name": "data-dir", "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"}},\n'
-         '            {"name": "etc", "hostPath": {"path": "/etc"}},\n'),
+        (
+            '                "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"},\n'
+            "            },\n",
+            '                "hostPath": {"path": naming.DATA_DIR, "type": "DirectoryOrCreate"},\n'
+            "            },\n"
+            '            {"name": "etc", "hostPath": {"path": "/etc"}},\n',
+        ),
     ],
 }
 

@@ -26,26 +26,60 @@ SEALED_SECRET_FILE = "gitops/infrastructure/hecate/{cluster}/sealed-secret.yaml"
 
 
 def kubeseal(*args: str, stdin: str = "", env: dict) -> str:
-    done = subprocess.run([str(BIN / "kubeseal"), *args], input=stdin, capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [str(BIN / "kubeseal"), *args], input=stdin, capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 @pytest.fixture
 def sealed_stack(tmp_path):
-    """The beam stack with a throwaway controller certificate, one API key as a secret and one kubeseal value."""
+    """The beam stack with a throwaway controller certificate, one API key as a secret and one
+    kubeseal value."""
     cert_pem, key = certs.controller(7)
     (tmp_path / "cert.pem").write_text(cert_pem)
     (tmp_path / "key.pem").write_text(certs.private_pem(key))
     # kubeseal wants a kubeconfig to exist even when it never talks to a cluster.
-    (tmp_path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    (tmp_path / "kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
+    )
     project = new_project(tmp_path, STACK, KUBECONFIG=str(tmp_path / "kubeconfig"))
     env = project.env
     project.pulumi("config", "set", "hecate:sealingCert", "--stack", STACK, "--", cert_pem)
-    project.pulumi("config", "set", "--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", CANARY, "--stack", STACK)
-    pre_sealed = kubeseal("--raw", "--cert", str(tmp_path / "cert.pem"), "--scope", "strict",
-                          "--namespace", "hecate", "--name", "hecate-secrets", stdin=KUBESEAL_VALUE, env=env).strip()
-    project.pulumi("config", "set", "--plaintext", "--path", "hecate:sealedSecrets.MISTRAL_API_KEY", pre_sealed, "--stack", STACK)
+    project.pulumi(
+        "config",
+        "set",
+        "--secret",
+        "--path",
+        "hecate:apiKeys.OPENAI_API_KEY",
+        CANARY,
+        "--stack",
+        STACK,
+    )
+    pre_sealed = kubeseal(
+        "--raw",
+        "--cert",
+        str(tmp_path / "cert.pem"),
+        "--scope",
+        "strict",
+        "--namespace",
+        "hecate",
+        "--name",
+        "hecate-secrets",
+        stdin=KUBESEAL_VALUE,
+        env=env,
+    ).strip()
+    project.pulumi(
+        "config",
+        "set",
+        "--plaintext",
+        "--path",
+        "hecate:sealedSecrets.MISTRAL_API_KEY",
+        pre_sealed,
+        "--stack",
+        STACK,
+    )
     return project, tmp_path
 
 
@@ -56,8 +90,17 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     sealed_file = project.path / SEALED_SECRET_FILE.format(cluster=cluster)
 
     # kubeseal, offline with the controller's private key, opens both values.
-    unsealed = yaml.safe_load(kubeseal("--recovery-unseal", "--recovery-private-key", str(tmp_path / "key.pem"),
-                                       "--format", "yaml", stdin=sealed_file.read_text(), env=project.env))
+    unsealed = yaml.safe_load(
+        kubeseal(
+            "--recovery-unseal",
+            "--recovery-private-key",
+            str(tmp_path / "key.pem"),
+            "--format",
+            "yaml",
+            stdin=sealed_file.read_text(),
+            env=project.env,
+        )
+    )
     assert unsealed["kind"] == "Secret" and unsealed["metadata"]["name"] == "hecate-secrets"
     assert unsealed["metadata"]["namespace"] == "hecate"
     data = {k: base64.b64decode(v).decode() for k, v in unsealed["data"].items()}
@@ -75,24 +118,49 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     assert done.returncode == 0, done.stdout + done.stderr
     lines = {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()}
     assert lines == {"OPENAI_API_KEY": "ok", "MISTRAL_API_KEY": "unverified"}
-    done = subprocess.run(verify + ["--private-key", str(tmp_path / "key.pem")], cwd=project.path,
-                          env=project.env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*verify, "--private-key", str(tmp_path / "key.pem")],
+        cwd=project.path,
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()} == \
-        {"OPENAI_API_KEY": "ok", "MISTRAL_API_KEY": "ok"}
+    assert {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()} == {
+        "OPENAI_API_KEY": "ok",
+        "MISTRAL_API_KEY": "ok",
+    }
     logs.append(done.stdout + done.stderr)
 
     # Rotating a key re-seals that key alone.
-    project.pulumi("config", "set", "--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", ROTATED, "--stack", STACK)
+    project.pulumi(
+        "config",
+        "set",
+        "--secret",
+        "--path",
+        "hecate:apiKeys.OPENAI_API_KEY",
+        ROTATED,
+        "--stack",
+        STACK,
+    )
     steps = project.preview_steps(STACK)
     changed = sorted((s["urn"].split("::")[-1], s["op"]) for s in steps if s["op"] != "same")
     assert changed == [("OPENAI_API_KEY", "update"), ("hecate-secrets", "update")]
     logs.append(project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview").text)
-    unsealed = yaml.safe_load(kubeseal("--recovery-unseal", "--recovery-private-key", str(tmp_path / "key.pem"),
-                                       "--format", "yaml", stdin=sealed_file.read_text(), env=project.env))
+    unsealed = yaml.safe_load(
+        kubeseal(
+            "--recovery-unseal",
+            "--recovery-private-key",
+            str(tmp_path / "key.pem"),
+            "--format",
+            "yaml",
+            stdin=sealed_file.read_text(),
+            env=project.env,
+        )
+    )
     assert base64.b64decode(unsealed["data"]["OPENAI_API_KEY"]).decode() == ROTATED
 
-    # No leak: the plaintext is in no rendered file, no state in the clear, no output of any command.
+    # No leak: the plaintext is in no rendered file, no state in the clear, no command's output.
     state = project.pulumi("stack", "export", "--stack", STACK).out
     rendered = "".join(p.read_text() for p in (project.path / "gitops").rglob("*.yaml"))
     outputs = project.pulumi("stack", "output", "--stack", STACK, "--json").out

@@ -1,0 +1,49 @@
+"""The Makefile refuses what would silently go wrong, before it installs or runs anything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from hecate import stack_files
+from tests.paths import ROOT
+
+
+def make(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "MAKE", "MFLAGS"))}
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_unknown_stack_is_refused_with_the_known_ones():
+    done = make("up", "STACK=typo")
+    assert done.returncode == 2
+    known = " ".join(stack_files.stack_names(ROOT))
+    assert f"no stack file Pulumi.typo.yaml for STACK=typo; known stacks: {known}" in done.stderr
+    assert "pulumi" not in done.stdout  # refused before anything ran
+
+
+def test_a_shared_backend_never_gets_the_local_passphrase():
+    done = make("preview", "STACK=beam", PULUMI_BACKEND_URL="s3://team-state")
+    assert done.returncode == 2
+    assert (
+        "PULUMI_BACKEND_URL is s3://team-state, a shared backend: set PULUMI_CONFIG_PASSPHRASE"
+        in done.stderr
+    )
+    assert (
+        make(
+            "stack-settings",
+            "STACK=beam",
+            PULUMI_BACKEND_URL="s3://team-state",
+            PULUMI_CONFIG_PASSPHRASE="from-the-team-vault",
+        ).returncode
+        == 0
+    )
+    # The local backend keeps its default, as the README's two commands need.
+    assert make("stack-settings", "STACK=beam").returncode == 0
