@@ -27,7 +27,7 @@ POLICY_VENV := policy/.venv
 CHECKOV_VERSION := 3.3.30
 CHECKOV := .tools/checkov/.installed-$(CHECKOV_VERSION)
 # The engine is ready once install-pulumi ran to the end for exactly these inputs.
-ENGINE_INPUTS := scripts/install-pulumi requirements.txt $(wildcard engine/pulumi-language-python/*.go)
+ENGINE_INPUTS := scripts/install-pulumi requirements.txt $(wildcard engine/*/*)
 ENGINE := $(HECATE_CACHE)/stamps/engine-$(shell cat $(ENGINE_INPUTS) | sha256sum | cut -c1-16)
 CRDS := $(HECATE_CACHE)/stamps/crds-$(shell cat scripts/install-pulumi | sha256sum | cut -c1-16)
 

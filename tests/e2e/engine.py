@@ -6,8 +6,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,51 @@ from tests.paths import BIN, CACHE, ROOT
 PROJECT_FILES = ["Pulumi.yaml", "__main__.py", "requirements.txt", "hecate", "policy"]
 POLICY_VENV = ROOT / "policy" / ".venv"
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below `root`, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (zombies are not)."""
+    running = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                running.add(pid)
+        except OSError:
+            continue
+    return running
+
+
+def reap(pids: set[int], within: float = 15) -> list[str]:
+    """Wait up to `within` seconds for `pids` to exit; kill what is left and return its command
+    lines, so that a test can assert none while never leaving one behind."""
+    deadline = time.monotonic() + within
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = []
+    for pid in alive(pids):
+        try:
+            left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+    return left
 
 
 def missing_tools() -> list[str]:

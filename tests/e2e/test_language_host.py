@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e.engine import Project, engine_env
+from tests.e2e.engine import Project, alive, descendants, engine_env, reap
 
 PROJECT = "name: {name}\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
 
@@ -57,32 +57,6 @@ def test_an_unhandled_exception_is_reported_with_the_programs_traceback(tmp_path
     assert result.code != 0 and "ValueError: boom from the program" in result.text
 
 
-def descendants(root: int) -> set[int]:
-    """Every live process below `root`, from /proc."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    return {
-        pid
-        for pid in pids
-        if Path(f"/proc/{pid}").exists()
-        and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    }
-
-
 def test_nothing_outlives_a_killed_engine(tmp_path):
     """kill -9 of the CLI mid-run: its language host and the program exit within seconds (they
     once stayed for over ten minutes)."""
@@ -113,10 +87,4 @@ def test_nothing_outlives_a_killed_engine(tmp_path):
     finally:
         os.kill(cli.pid, signal.SIGKILL)
         cli.wait()
-    deadline = time.monotonic() + 15
-    while alive(started) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = alive(started)
-    for pid in left:  # never leave them to the next test, whatever the verdict
-        os.kill(pid, signal.SIGKILL)
-    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
+    assert reap(started) == []
