@@ -6,10 +6,14 @@ The engine does this merge for `pulumi up`; tools that run without the engine
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# A stack file's name: Pulumi.<stack>.yaml, one per cluster.
+STACK_FILE = re.compile(r"Pulumi\.([^./]+)\.yaml")
 
 
 def project_name(root: Path) -> str:
@@ -18,7 +22,7 @@ def project_name(root: Path) -> str:
 
 def stack_names(root: Path) -> list[str]:
     """Every committed stack: each Pulumi.<stack>.yaml is one cluster."""
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    return sorted(m[1] for p in root.glob("Pulumi.*.yaml") if (m := STACK_FILE.fullmatch(p.name)))
 
 
 def qualify(key: str, project: str) -> str:

@@ -104,7 +104,7 @@ def engine_env(state: Path) -> dict[str, str]:
 SECRET_PLACEHOLDER = "e2e-placeholder-secret"
 
 
-def _portable_stack_file(source: Path, destination: Path) -> list[str]:
+def portable_stack_file(source: Path, destination: Path) -> list[str]:
     """Copy a stack file without what ties it to its own backend: the passphrase's salt and the
     values encrypted with it. Returns the `--path` of each encrypted value, to set again."""
     content = yaml.safe_load(source.read_text()) or {}
@@ -142,7 +142,7 @@ def copy_project(destination: Path, stacks: list[str] | None = None) -> dict[str
     for stack in stack_files.stack_names(ROOT):
         if stacks is None or stack in stacks:
             name = f"Pulumi.{stack}.yaml"
-            removed[stack] = _portable_stack_file(ROOT / name, destination / name)
+            removed[stack] = portable_stack_file(ROOT / name, destination / name)
     (destination / ".venv").symlink_to(sys.prefix)
     (destination / "policy" / ".venv").symlink_to(POLICY_VENV)
     return removed

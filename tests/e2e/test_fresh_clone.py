@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from hecate import stack_files
 from tests import certs
-from tests.e2e.engine import CHECKOV, POLICY_VENV
+from tests.e2e.engine import CHECKOV, POLICY_VENV, portable_stack_file
 from tests.paths import BIN, CACHE, ROOT
 
 STACK = "beam"
@@ -42,7 +43,8 @@ def git(clone: Path, *args: str) -> str:
 
 
 def snapshot(destination: Path) -> Path:
-    """A git clone of the working tree as it stands (what a commit of it would hold)."""
+    """A git clone of the working tree as it stands (what a commit of it would hold), its stack
+    files as they were before this checkout's own `make up`."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -52,8 +54,13 @@ def snapshot(destination: Path) -> Path:
     ).stdout.split("\0")
     for name in filter(None, listed):
         source = ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        if not source.is_file():
+            continue
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        if stack_files.STACK_FILE.fullmatch(name):
+            # As committed before anyone's `make up`: no salt or secrets of this checkout's backend.
+            portable_stack_file(source, destination / name)
+        else:
             shutil.copy2(source, destination / name)
     git(destination, "init", "-q")
     git(destination, "add", "-A")
