@@ -126,16 +126,10 @@ def test_a_private_key_of_another_cluster_is_refused():
 
 
 def test_command_line(tmp_path, capsys):
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    stack = {
-        "config": {
-            "hecate:cluster": "lab",
-            "hecate:version": "0.7.2",
-            "hecate:sealingCert": certs.controller(0)[0],
-            "hecate:sealedSecrets": {"GOOD": seal("a"), "OTHER_CLUSTER": seal("b", index=1)},
-        }
-    }
-    (tmp_path / "Pulumi.lab.yaml").write_text(yaml.safe_dump(stack))
+    lab(
+        tmp_path,
+        **{"hecate:sealedSecrets": {"GOOD": seal("a"), "OTHER_CLUSTER": seal("b", index=1)}},
+    )
     key_file = tmp_path / "controller.key"
     key_file.write_text(certs.private_pem(certs.controller(0)[1]))
 

@@ -181,6 +181,17 @@ class Project:
             )
         return result
 
+    def start(self, *args: str) -> subprocess.Popen:
+        """A pulumi command in the background, in a session of its own, output discarded."""
+        return subprocess.Popen(
+            ["pulumi", "--non-interactive", *args],
+            cwd=self.path,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
     def preview_steps(self, stack: str, *extra: str) -> list[dict]:
         """The steps of `pulumi preview --json`."""
         return json.loads(self.pulumi("preview", "--stack", stack, "--json", *extra).out).get(

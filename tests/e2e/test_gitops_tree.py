@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -167,14 +166,7 @@ def test_a_killed_rollout_is_mended_by_the_next_up(project):
     major, minor, patch = VERSION.split(".")
     bumped = f"{major}.{minor}.{int(patch) + 1}"
     project.pulumi("config", "set", "hecate:version", bumped, "--stack", STACK)
-    run = subprocess.Popen(
-        ["pulumi", "--non-interactive", "up", "--stack", STACK, "--yes", "--skip-preview"],
-        cwd=project.path,
-        env=project.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    run = project.start("up", "--stack", STACK, "--yes", "--skip-preview")
     started: set[int] = set()
     try:
         deadline = time.monotonic() + 120

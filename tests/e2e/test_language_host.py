@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,14 +60,7 @@ def test_nothing_outlives_a_killed_engine(tmp_path):
     """kill -9 of the CLI mid-run: its language host and the program exit within seconds (they
     once stayed for over ten minutes)."""
     project = program(tmp_path, "sleeper", "import time\ntime.sleep(300)\n")
-    cli = subprocess.Popen(
-        ["pulumi", "--non-interactive", "preview", "--stack", "dev"],
-        cwd=project.path,
-        env=project.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    cli = project.start("preview", "--stack", "dev")
     started: set[int] = set()
     try:
         deadline = time.monotonic() + 60

@@ -33,6 +33,21 @@ def kubeseal(*args: str, stdin: str = "", env: dict) -> str:
     return done.stdout
 
 
+def unseal(sealed_file, private_key, env: dict) -> dict:
+    """The Secret kubeseal makes of a rendered SealedSecret, offline, with the controller's key."""
+    return yaml.safe_load(
+        kubeseal(
+            "--recovery-unseal",
+            "--recovery-private-key",
+            str(private_key),
+            "--format",
+            "yaml",
+            stdin=sealed_file.read_text(),
+            env=env,
+        )
+    )
+
+
 @pytest.fixture
 def sealed_stack(tmp_path):
     """The beam stack with a throwaway controller certificate, one API key as a secret and one
@@ -90,17 +105,7 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     sealed_file = project.path / SEALED_SECRET_FILE.format(cluster=cluster)
 
     # kubeseal, offline with the controller's private key, opens both values.
-    unsealed = yaml.safe_load(
-        kubeseal(
-            "--recovery-unseal",
-            "--recovery-private-key",
-            str(tmp_path / "key.pem"),
-            "--format",
-            "yaml",
-            stdin=sealed_file.read_text(),
-            env=project.env,
-        )
-    )
+    unsealed = unseal(sealed_file, tmp_path / "key.pem", project.env)
     assert unsealed["kind"] == "Secret" and unsealed["metadata"]["name"] == "hecate-secrets"
     assert unsealed["metadata"]["namespace"] == "hecate"
     data = {k: base64.b64decode(v).decode() for k, v in unsealed["data"].items()}
@@ -147,17 +152,7 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     changed = sorted((s["urn"].split("::")[-1], s["op"]) for s in steps if s["op"] != "same")
     assert changed == [("OPENAI_API_KEY", "update"), ("hecate-secrets", "update")]
     logs.append(project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview").text)
-    unsealed = yaml.safe_load(
-        kubeseal(
-            "--recovery-unseal",
-            "--recovery-private-key",
-            str(tmp_path / "key.pem"),
-            "--format",
-            "yaml",
-            stdin=sealed_file.read_text(),
-            env=project.env,
-        )
-    )
+    unsealed = unseal(sealed_file, tmp_path / "key.pem", project.env)
     assert base64.b64decode(unsealed["data"]["OPENAI_API_KEY"]).decode() == ROTATED
 
     # No leak: the plaintext is in no rendered file, no state in the clear, no command's output.
