@@ -12,12 +12,20 @@ from typing import Any
 
 import yaml
 
+# libyaml's loader where the wheel has it: Pulumi.yaml is read on every run of the program.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=_LOADER)  # a safe loader, C or Python
+
+
 # A stack file's name: Pulumi.<stack>.yaml, one per cluster.
 STACK_FILE = re.compile(r"Pulumi\.([^./]+)\.yaml")
 
 
 def project_name(root: Path) -> str:
-    return yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+    return _load(root / "Pulumi.yaml")["name"]
 
 
 def stack_names(root: Path) -> list[str]:
@@ -45,7 +53,7 @@ def secure_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]
 
 def project_values(root: Path) -> dict[str, Any]:
     """The values Pulumi.yaml sets for every stack (`value:`, not `default:`), by qualified key."""
-    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project_file = _load(root / "Pulumi.yaml")
     project = project_file["name"]
     return {
         qualify(key, project): spec["value"]
@@ -77,7 +85,7 @@ def readable(config: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
 
 def stack_config(root: Path, stack: str) -> dict[str, Any]:
     """Fully qualified key -> value (structured values stay structured; secrets stay encrypted)."""
-    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project_file = _load(root / "Pulumi.yaml")
     project = project_file["name"]
     merged: dict[str, Any] = {}
     for key, spec in (project_file.get("config") or {}).items():
@@ -90,7 +98,7 @@ def stack_config(root: Path, stack: str) -> dict[str, Any]:
         raise FileNotFoundError(
             f"no stack file {path.name}: known stacks are {', '.join(stack_names(root))}"
         )
-    for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
+    for key, value in ((_load(path) or {}).get("config") or {}).items():
         merged[qualify(key, project)] = value
     return merged
 
