@@ -32,8 +32,6 @@ from .settings import ConfigError, Settings
 class GitopsTree:
     root: str  # relative to the project when inside it, so the state holds no machine's paths
     stack: str
-    workloads_dir: str
-    flux_dir: str
 
     def directory(self, relative: str) -> str:
         return os.path.normpath(os.path.join(self.root, relative))
@@ -85,18 +83,16 @@ def open_tree(settings: Settings, stack: str, project_dir: str) -> GitopsTree:
         raise ConfigError(problems)
 
     root = os.path.relpath(normalized, project) if _inside(normalized, project) else str(normalized)
-    tree = GitopsTree(root, stack, settings.workloads_dir, settings.flux_dir)
     for directory in (settings.workloads_dir, settings.flux_dir):
         for file, other in _owners(normalized / directory).items():
             if other != stack:
                 problems.append(
                     f"hecate:cluster: {settings.cluster!r} is rendered by stack {other!r} "
                     f"({file}); stack {stack!r} will not render over it. "
-                    f"Give stack {stack!r} a cluster of its "
-                    "own, or "
-                    f"destroy stack {other!r} first (`make destroy STACK={other}`)"
+                    f"Give stack {stack!r} a cluster of its own, "
+                    f"or destroy stack {other!r} first (`make destroy STACK={other}`)"
                 )
                 break
     if problems:
         raise ConfigError(problems)
-    return tree
+    return GitopsTree(root, stack)

@@ -620,7 +620,6 @@ class Settings:
 SETTINGS: tuple[tuple[str, Setting], ...] = tuple(
     (f.name, f.metadata["setting"]) for f in fields(Settings)
 )
-KEYS = tuple(s.key for _, s in SETTINGS if s.namespace == NAMESPACE)
 
 FETCH_CERT = (
     "fetch the controller's certificate once per cluster: "

@@ -106,8 +106,9 @@ def stack_config(root: Path, stack: str) -> dict[str, Any]:
 def shared_clusters(root: Path) -> dict[str, list[str]]:
     """Clusters that more than one committed stack file names, with those stacks: each cluster's
     directories of the gitops tree belong to exactly one stack."""
+    key = qualify("cluster", project_name(root))
     by_cluster: dict[str, list[str]] = {}
     for stack in stack_names(root):
-        cluster = stack_config(root, stack).get(qualify("cluster", project_name(root)))
+        cluster = stack_config(root, stack).get(key)
         by_cluster.setdefault(str(cluster), []).append(stack)
     return {cluster: stacks for cluster, stacks in by_cluster.items() if len(stacks) > 1}

@@ -100,10 +100,6 @@ def engine_env(state: Path) -> dict[str, str]:
     return env
 
 
-# Stands in for each value a committed stack file holds encrypted (the passphrase is the user's).
-SECRET_PLACEHOLDER = "e2e-placeholder-secret"
-
-
 def portable_stack_file(source: Path, destination: Path) -> list[str]:
     """Copy a stack file without what ties it to its own backend: the passphrase's salt and the
     values encrypted with it. Returns the `--path` of each encrypted value, to set again."""
@@ -220,6 +216,13 @@ def new_project(tmp_path: Path, stack: str, **extra_env: str) -> Project:
     # The stack keeps its shape: each encrypted value is set again, encrypted for this backend.
     for path in removed[stack]:
         project.pulumi(
-            "config", "set", "--secret", "--path", path, SECRET_PLACEHOLDER, "--stack", stack
+            "config",
+            "set",
+            "--secret",
+            "--path",
+            path,
+            stack_files.SECRET_PLACEHOLDER,
+            "--stack",
+            stack,
         )
     return project
