@@ -27,11 +27,15 @@ POLICY_VENV := policy/.venv
 CHECKOV_VERSION := 3.3.30
 CHECKOV := .tools/checkov/.installed-$(CHECKOV_VERSION)
 # The engine is ready once install-pulumi ran to the end for exactly these inputs.
-ENGINE_INPUTS := scripts/install-pulumi requirements.txt $(wildcard engine/*/*)
+ENGINE_INPUTS := scripts/install-pulumi scripts/go-modules.sh requirements.txt $(wildcard engine/*/*)
 ENGINE := $(HECATE_CACHE)/stamps/engine-$(shell cat $(ENGINE_INPUTS) | sha256sum | cut -c1-16)
 CRDS := $(HECATE_CACHE)/stamps/crds-$(shell cat scripts/install-pulumi | sha256sum | cut -c1-16)
+# The local fleet's components (scripts/install-testbed), and the fleet `make fleet-up` starts.
+TESTBED := $(HECATE_CACHE)/stamps/testbed-$(shell cat scripts/install-testbed scripts/go-modules.sh | sha256sum | cut -c1-16)
+FLEET_DIR ?= .fleet
+NODES ?= 3
 
-.PHONY: up preview destroy stack stack-settings engine venv tools test unit lint bench
+.PHONY: up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet
 
 # Every preview, including the one `up` starts with, runs the policy pack.
 up: stack
@@ -89,16 +93,33 @@ $(ENGINE):
 $(CRDS):
 	bash scripts/install-pulumi --only crds
 	@mkdir -p $(dir $@) && touch $@
+testbed:
+	bash scripts/install-testbed
+	@mkdir -p $(dir $(TESTBED)) && touch $(TESTBED)
+$(TESTBED):
+	bash scripts/install-testbed
+	@mkdir -p $(dir $@) && touch $@
+
+# Three clusters (dev, edge, beam) on this machine; `source .fleet/env` to use them.
+fleet-up: $(VENV)/.installed $(TESTBED)
+	$(VENV)/bin/python -m tests.fleet up --workdir $(FLEET_DIR) --nodes $(NODES)
+
+fleet-down: $(VENV)/.installed
+	$(VENV)/bin/python -m tests.fleet down --workdir $(FLEET_DIR)
 
 # Style first: a violation fails `make test`, and so CI.
-test: lint $(ENGINE) tools
+test: lint $(ENGINE) $(TESTBED) tools
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	bash scripts/lint
 
 unit: $(VENV)/.installed $(CRDS)
-	$(VENV)/bin/python -m pytest -q tests --ignore=tests/e2e
+	$(VENV)/bin/python -m pytest -q tests --ignore=tests/e2e --ignore=tests/fleet
 
 bench: $(VENV)/.installed $(ENGINE)
 	$(VENV)/bin/python scripts/bench.py
+
+# The fleet's figures (README, "Try it locally"); minutes, and more with BENCH_FLEET_ARGS=--cold-build.
+bench-fleet: $(VENV)/.installed $(ENGINE) $(TESTBED) tools
+	$(VENV)/bin/python scripts/bench_fleet.py $(BENCH_FLEET_ARGS)

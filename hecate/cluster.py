@@ -52,7 +52,8 @@ class HecateCluster(pulumi.ComponentResource):
                     context=settings.kube_context,
                     kubeconfig=settings.kubeconfig,
                     opts=child,
-                )
+                ),
+                await_seconds=settings.health_timeout_seconds,
             )
             self.rendered_dirs = {}
 

@@ -12,10 +12,13 @@ from typing import Any, Protocol
 import pulumi
 
 from .gitops_tree import GitopsTree
-from .kubernetes_object import KubernetesObject, Manifest
+from .kubernetes_object import KubernetesObject, Manifest, ObjectMeta
 from .rendered_manifest import resource_class
 
 KUSTOMIZE_FILE = "kustomization.yaml"
+# pulumi-kubernetes' own annotation: apply with force, overriding other field managers.
+PATCH_FORCE = "pulumi.com/patchForce"
+AWAIT_TIMEOUT = "pulumi.com/timeoutSeconds"
 
 
 class Target(Protocol):
@@ -29,14 +32,22 @@ class Target(Protocol):
 class LiveCluster:
     """Objects applied to a cluster through one Kubernetes provider."""
 
-    def __init__(self, provider: pulumi.ProviderResource):
+    def __init__(self, provider: pulumi.ProviderResource, await_seconds: int | None = None):
         self.provider = provider
+        self.await_seconds = await_seconds
 
     def declare(
         self, manifest: Manifest, file_name: str, opts: pulumi.ResourceOptions
     ) -> pulumi.CustomResource:
+        # The stack is the source of truth: a field someone changed with kubectl is taken back
+        # on the next `up` instead of failing it with a server-side apply conflict.
+        annotations = {**manifest["metadata"].get("annotations", {}), PATCH_FORCE: "true"}
+        if self.await_seconds is not None:
+            # How long the provider waits for the object (the daemon's rollout) to be ready.
+            annotations[AWAIT_TIMEOUT] = str(self.await_seconds)
+        metadata: ObjectMeta = {**manifest["metadata"], "annotations": annotations}
         return KubernetesObject(
-            manifest,
+            {**manifest, "metadata": metadata},
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=self.provider)),
         )
 

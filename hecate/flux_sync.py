@@ -45,6 +45,7 @@ class KustomizationSpec(TypedDict):
     sourceRef: SourceReference
     targetNamespace: str
     healthChecks: list[HealthCheck]
+    timeout: NotRequired[str]
 
 
 class FluxSync(pulumi.ComponentResource):
@@ -104,6 +105,8 @@ class FluxSync(pulumi.ComponentResource):
                 },
             ],
         }
+        if settings.health_timeout:
+            kustomization["timeout"] = settings.health_timeout
         self.kustomization = target.declare(
             {
                 "apiVersion": "kustomize.toolkit.fluxcd.io/v1",

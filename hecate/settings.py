@@ -10,6 +10,7 @@ and what is allowed, and never shows any part of a value that is a Pulumi secret
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -242,6 +243,22 @@ def _url(schemes: tuple[str, ...], need_path: bool = False) -> Callable[[str], b
     return check
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _repository_url(value: str) -> bool:
+    """ssh:// or https://, as a cluster reaches its repository. Plain http:// is for a git server
+    on the same machine only (the local test bed's): nothing on the wire to protect, and a
+    cluster elsewhere could never reach it anyway."""
+    if _url(("ssh", "https"), need_path=True)(value):
+        return True
+    return _url(("http",), need_path=True)(value) and _is_loopback(urlsplit(value).hostname or "")
+
+
 def _version(value: Any, name: str, problems: _Problems) -> str | None:
     if isinstance(value, str) and value.lower() in MUTABLE_TAGS:
         problems.add(name, value, "is a mutable tag; pin a release version such as 0.7.2")
@@ -364,7 +381,8 @@ def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
     if value is None:
         return None
     url = text(
-        _url(("ssh", "https"), need_path=True), "is not an ssh:// or https:// repository URL"
+        _repository_url,
+        "is not an ssh:// or https:// repository URL (http:// only on a loopback host)",
     )(value.get("url"), f"{name}.url", problems)
     branch = text(_valid_branch, "is not a valid git branch name")(
         value.get("branch", "main"), f"{name}.branch", problems
@@ -438,6 +456,15 @@ def _api_keys(value: Any, name: str, problems: _Problems) -> Mapping[str, Secret
         else:
             keys[key] = SecretText(plaintext)
     return MappingProxyType(keys)
+
+
+def _optional_duration(value: Any, name: str, problems: _Problems) -> str | None:
+    if value in (None, ""):
+        return None
+    return text(
+        lambda s: bool(_FLUX_DURATION.fullmatch(s)),
+        "is not a Flux duration such as 30s, 1m or 1h30m",
+    )(value, name, problems)
 
 
 def _certificate(value: Any, name: str, problems: _Problems) -> str | None:
@@ -548,11 +575,21 @@ class Settings:
     gitops: GitSource | None = setting(
         "gitops",
         "object",
-        "Flux source `{url (ssh:// or https://), branch, interval, secretRef}`; "
-        "a stack's keys go over "
+        "Flux source `{url (ssh:// or https://; http:// on loopback only), branch, interval, "
+        "secretRef}`; a stack's keys go over "
         'the project\'s, key by key (`secretRef: ""` for none)',
         _gitops,
         {},
+    )
+    # Flux gives up on the daemon's rollout after this long and marks the sync failed.
+    health_timeout: str | None = setting(
+        "healthTimeout",
+        "string",
+        "how long the daemon's rollout may take before it is reported failed (a Flux duration "
+        "such as `2m`): Flux's health check, or the provider's wait with `direct`; empty: their "
+        "defaults (the sync interval, 5m; the provider's 10m)",
+        _optional_duration,
+        "",
     )
     sealed_secrets: Mapping[str, str] = setting(
         "sealedSecrets",
@@ -605,6 +642,18 @@ class Settings:
     @property
     def image_ref(self) -> str:
         return f"{self.image}:{self.version}"
+
+    @property
+    def health_timeout_seconds(self) -> int | None:
+        """healthTimeout in whole seconds (at least one), or None when unset."""
+        if not self.health_timeout:
+            return None
+        scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+        total = sum(
+            float(number) * scale[unit]
+            for number, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", self.health_timeout)
+        )
+        return max(1, round(total))
 
     @property
     def workloads_dir(self) -> str:

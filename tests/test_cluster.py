@@ -152,6 +152,10 @@ def test_direct_delivery_applies_workloads_through_the_stacks_kubernetes_context
         assert provider.name == "direct"
         assert "renderYamlToDirectory" not in provider.inputs
         assert provider.inputs.get("context") == kube.get("kubernetes:context")
+        # An edit made with kubectl is taken back by the next up, not a field conflict
+        # (tests/fleet/test_direct_delivery.py shows it on a live API server).
+        assert declared.manifest["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+        assert "pulumi.com/timeoutSeconds" not in declared.manifest["metadata"]["annotations"]
     assert evaluation.outputs["delivery"] == "direct" and evaluation.outputs["renderedDirs"] == {}
 
 
@@ -170,3 +174,9 @@ def test_stack_outputs(evaluation):
         "healthCheck": f"kubectl --context {cluster} exec -n hecate daemonset/hecate-daemon -- "
         "curl -s --unix-socket /run/hecate/daemon.sock http://localhost/api/health",
     }
+
+
+def test_direct_delivery_waits_for_the_rollout_as_long_as_the_health_timeout():
+    evaluation = evaluate("beam", {"delivery": "direct", "healthTimeout": "1m30s"})
+    daemon = evaluation.get("kubernetes:apps/v1:DaemonSet", "hecate-daemon")
+    assert daemon.manifest["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"

@@ -76,3 +76,10 @@ def test_a_stacks_gitops_keys_go_over_the_projects_key_by_key():
         "interval": project["interval"],
         "secretRef": {"name": project["secretRef"]},
     }
+
+
+def test_a_health_timeout_bounds_the_wait_for_the_rollout(evaluation):
+    """Unset, the guide's Kustomization has no timeout (Flux waits its interval, 5m)."""
+    assert "timeout" not in evaluation.get(KUSTOMIZATION, "hecate").manifest["spec"]
+    declared = evaluate("beam", {"healthTimeout": "45s"}).get(KUSTOMIZATION, "hecate").manifest
+    assert declared["spec"]["timeout"] == "45s"

@@ -124,6 +124,10 @@ def test_flux_rules(evaluation, declared):
     source = copy.deepcopy(evaluation.get(rules.GIT_REPOSITORY, "hecate-gitops").manifest)
     source["spec"]["url"] = "git@github.com:hecate-social/hecate-gitops"
     assert rules.git_source(rules.GIT_REPOSITORY, source) != []
+    source["spec"]["url"] = "http://git.example.com/hecate-gitops"
+    assert rules.git_source(rules.GIT_REPOSITORY, source) != []
+    source["spec"]["url"] = "http://127.0.0.1:8080/hecate-gitops"  # the local test bed's
+    assert rules.git_source(rules.GIT_REPOSITORY, source) == []
 
     kustomization = copy.deepcopy(evaluation.get(KUSTOMIZATION, "hecate").manifest)
     kustomization["spec"]["prune"] = False

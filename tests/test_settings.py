@@ -123,6 +123,13 @@ BAD_INPUTS = [
         "hecate:gitops.url",
         "ssh:// or https://",
     ),
+    # Plain http is for a git server on this machine (the local test bed's), nowhere else.
+    (
+        {"gitops": {**SOURCE, "url": "http://git.example.com/hecate-gitops"}},
+        "hecate:gitops.url",
+        "http:// only on a loopback host",
+    ),
+    ({"healthTimeout": "soon"}, "hecate:healthTimeout", "Flux duration"),
     ({"gitops": {**SOURCE, "interval": "5 minutes"}}, "hecate:gitops.interval", "Flux duration"),
     ({"gitops": {**SOURCE, "branch": "feature..x"}}, "hecate:gitops.branch", "git branch name"),
     (
@@ -173,6 +180,14 @@ def test_bad_input_is_refused_before_anything_is_declared(overrides, key, allowe
     assert f"{key}:" in message and allowed in message, message
     assert "Traceback" not in message
     assert evaluation.resources == [], "a resource was declared despite bad configuration"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:9418/hecate-gitops", "http://[::1]:80/hecate-gitops", "http://localhost/x"],
+)
+def test_plain_http_is_accepted_for_a_loopback_git_server(url):
+    assert parse(minimal(gitops={**SOURCE, "url": url})).gitops.url == url
 
 
 def test_a_gitops_source_is_required_for_gitops_delivery():

@@ -1,0 +1,159 @@
+"""The local fleet's figures (`make bench-fleet`), printed as a table (or `--json`):
+
+- the cold build of the test bed (`--cold-build`: into an empty cache and Go build cache, so
+  tens of minutes; otherwise not measured);
+- warm `fleet up` to three ready clusters, and the fleet's resident memory;
+- the time from `git push` to the DaemonSet rolled out on every node, with Flux's reconcile
+  requested (as `flux reconcile` does) and left to Flux's intervals;
+- how that time grows with the fake nodes of one cluster (`--nodes 10,100,500`).
+
+    scripts/bench_fleet.py [--nodes 10,100,500] [--cold-build] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fleet import flux  # noqa: E402
+from tests.fleet.deployment import Deployment  # noqa: E402
+from tests.fleet.testbed import CLUSTERS, Bringup, Launcher, wait_for  # noqa: E402
+
+STACK = "beam"
+
+
+def resident_mib(workdir: Path) -> float:
+    """Resident memory of every process the fleet started, from /proc."""
+    launcher = Launcher(workdir)
+    total = 0
+    for pid in launcher.recorded().values():
+        if not launcher.ours(pid):
+            continue
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def push_to_rolled_out(deployment: Deployment, version: str, requested: bool) -> float:
+    """Seconds from the push of a version to every node running it and ready."""
+    deployment.config("hecate:version", version)
+    deployment.up()
+    image = deployment.image
+    started = time.monotonic()
+    commit = deployment.push(f"deploy({deployment.cluster}): hecate-daemon {version}")
+    if requested:
+        flux.sync(deployment.fleet, deployment.cluster, commit, timeout=1800)
+    wait_for(
+        f"{deployment.cluster} on {version}",
+        lambda: deployment.rolled_out(image),
+        timeout=1800,
+        every=0.25,
+    )
+    return time.monotonic() - started
+
+
+def cold_build(scratch: Path) -> float:
+    env = {
+        **os.environ,
+        "HECATE_CACHE": str(scratch / "cache"),
+        "GOCACHE": str(scratch / "gocache"),
+        "GOMODCACHE": str(scratch / "gomodcache"),
+    }
+    started = time.monotonic()
+    subprocess.run(["bash", str(ROOT / "scripts" / "install-testbed")], env=env, check=True)
+    elapsed = time.monotonic() - started
+    subprocess.run(["chmod", "-R", "u+w", str(scratch)], check=False)  # module cache is read-only
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", default="10,100,500", help="node counts for the scaling rows")
+    parser.add_argument("--cold-build", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    figures: list[tuple[str, float, str]] = []
+
+    def record(what: str, value: float, unit: str) -> None:
+        figures.append((what, value, unit))
+        print(f"bench: {what}: {value:.1f} {unit}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="hecate-bench-fleet-") as scratch:
+        scratch_path = Path(scratch)
+        if args.cold_build:
+            record("cold build of the test bed", cold_build(scratch_path / "cold") / 60, "min")
+
+        bringup = Bringup(scratch_path / "fleet", CLUSTERS, 3)
+        try:
+            started = time.monotonic()
+            fleet = bringup.up()
+            record("warm fleet up, three clusters of 3 nodes", time.monotonic() - started, "s")
+            record("fleet resident memory (idle)", resident_mib(fleet.workdir), "MiB")
+            deployment = Deployment.create(fleet, STACK, scratch_path / "stack")
+            record(
+                "first deploy, push to rolled out (3 nodes, requested)",
+                push_to_rolled_out(deployment, "0.7.2", True),
+                "s",
+            )
+            record(
+                "version bump, push to rolled out (3 nodes, requested)",
+                push_to_rolled_out(deployment, "0.7.3", True),
+                "s",
+            )
+            record(
+                "version bump, push to rolled out (3 nodes, Flux's intervals)",
+                push_to_rolled_out(deployment, "0.7.4", False),
+                "s",
+            )
+            record("fleet resident memory (after the rollouts)", resident_mib(fleet.workdir), "MiB")
+        finally:
+            bringup.down()
+
+        for count in [int(n) for n in args.nodes.split(",") if n]:
+            bringup = Bringup(scratch_path / f"nodes-{count}", ["beam-cluster"], count)
+            try:
+                started = time.monotonic()
+                fleet = bringup.up()
+                record(f"one cluster of {count} nodes up", time.monotonic() - started, "s")
+                deployment = Deployment.create(fleet, STACK, scratch_path / f"stack-{count}")
+                record(
+                    f"first deploy, push to rolled out ({count} nodes)",
+                    push_to_rolled_out(deployment, "0.7.2", True),
+                    "s",
+                )
+                record(
+                    f"version bump, push to rolled out ({count} nodes, maxUnavailable 1)",
+                    push_to_rolled_out(deployment, "0.7.3", True),
+                    "s",
+                )
+                record(
+                    f"cluster resident memory ({count} nodes)", resident_mib(fleet.workdir), "MiB"
+                )
+            finally:
+                bringup.down()
+
+    if args.json:
+        print(
+            json.dumps(
+                [{"what": w, "value": round(v, 2), "unit": u} for w, v, u in figures], indent=2
+            )
+        )
+    else:
+        width = max(len(w) for w, _, _ in figures)
+        for what, value, unit in figures:
+            print(f"{what:<{width}}  {value:8.1f} {unit}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

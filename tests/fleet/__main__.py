@@ -1,0 +1,71 @@
+"""`make fleet-up` / `make fleet-down`: the local fleet, for people.
+
+    python -m tests.fleet up [--workdir .fleet] [--nodes 3] [--clusters dev-cluster,...]
+    python -m tests.fleet down [--workdir .fleet]
+    python -m tests.fleet status [--workdir .fleet] [--json]
+
+Exit status: 0 done, 1 the fleet failed (the message names the step and the log), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tests.fleet.testbed import CLUSTERS, Bringup, Fleet, FleetError
+
+
+def progress(message: str) -> None:
+    print(f"fleet: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fleet", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--workdir", type=Path, default=Path(".fleet"))
+    parser.add_argument("--nodes", type=int, default=3, help="fake nodes per cluster (default 3)")
+    parser.add_argument("--clusters", default=",".join(CLUSTERS))
+    parser.add_argument("--json", action="store_true", help="status as JSON")
+    args = parser.parse_args(argv)
+    if args.nodes < 1:
+        parser.error(f"--nodes {args.nodes}: a cluster needs at least one node")
+    names = [n for n in args.clusters.split(",") if n]
+    bringup = Bringup(args.workdir, names, args.nodes, progress)
+    try:
+        if args.command == "up":
+            fleet = bringup.up()
+            print(f"source {fleet.workdir / 'env'}   # KUBECONFIG, HECATE_GITOPS_URL")
+        elif args.command == "down":
+            killed = bringup.down()
+            progress("down" + (f" (killed {len(killed)} that ignored SIGTERM)" if killed else ""))
+        else:
+            fleet = Fleet.load(args.workdir.resolve())
+            rows = [
+                {
+                    "cluster": c.name,
+                    "api": f"https://127.0.0.1:{c.api_port}",
+                    "nodes": fleet.nodes,
+                    "sealingCert": c.sealing_cert_url,
+                }
+                for c in fleet.clusters
+            ]
+            if args.json:
+                print(json.dumps({"gitops": fleet.git_url, "clusters": rows}, indent=2))
+            else:
+                print(f"{'CLUSTER':<14} {'API SERVER':<26} {'NODES':<6} SEALING CERT")
+                for row in rows:
+                    cells = (row["cluster"], row["api"], row["nodes"], row["sealingCert"])
+                    print("{:<14} {:<26} {:<6} {}".format(*cells))
+                print(f"gitops repository: {fleet.git_url}")
+    except FleetError as error:
+        progress(f"error: {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

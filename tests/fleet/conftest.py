@@ -1,0 +1,56 @@
+"""One fleet for the whole session, brought up in a temporary work directory and taken down
+by its process ids afterwards, whatever the tests did; one deployment per committed stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.engine import missing_tools
+from tests.fleet.deployment import Deployment
+from tests.fleet.testbed import CLUSTERS, Bringup, Fleet, missing_components
+
+NODES = 3
+
+
+@pytest.fixture(scope="session")
+def bringup(tmp_path_factory) -> Iterator[Bringup]:
+    missing = missing_components() + missing_tools()
+    # Not a skip: `make test` builds the test bed first, so its absence is a failure.
+    assert not missing, f"missing {', '.join(missing)}: run `make testbed engine tools`"
+    bringup = Bringup(tmp_path_factory.mktemp("fleet"), CLUSTERS, NODES)
+    try:
+        yield bringup
+    finally:
+        bringup.down()
+        left = [pid for pid in bringup.launcher.recorded().values() if bringup.launcher.ours(pid)]
+        assert not left, f"processes of the fleet still running after it was taken down: {left}"
+
+
+@pytest.fixture(scope="session")
+def fleet(bringup) -> Fleet:
+    return bringup.up()
+
+
+@pytest.fixture(scope="session")
+def deployments(fleet, tmp_path_factory) -> dict[str, Deployment]:
+    """Each committed stack's deployment, created (and first deployed) on first use."""
+    return _Deployments(fleet, tmp_path_factory)
+
+
+class _Deployments(dict):
+    def __init__(self, fleet: Fleet, factory):
+        super().__init__()
+        self.fleet, self.factory = fleet, factory
+
+    def __missing__(self, stack: str) -> Deployment:
+        deployment = Deployment.create(self.fleet, stack, self.factory.mktemp(f"stack-{stack}"))
+        deployment.deploy(f"deploy({deployment.cluster}): first sync")
+        self[stack] = deployment
+        return deployment
+
+
+@pytest.fixture
+def deployment(stack, deployments) -> Deployment:
+    return deployments[stack]

@@ -1,0 +1,105 @@
+"""Driving and reading Flux on a fleet cluster, as `flux reconcile` and `flux get` do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.fleet.testbed import Fleet, FleetError, wait_for
+
+FLUX_NAMESPACE = "flux-system"
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
+def condition(obj: dict, kind: str = "Ready") -> dict:
+    """The object's condition of that type ({} when it has none yet)."""
+    for found in obj.get("status", {}).get("conditions", []):
+        if found["type"] == kind:
+            return found
+    return {}
+
+
+def current(obj: dict) -> bool:
+    return obj.get("status", {}).get("observedGeneration") == obj["metadata"].get("generation")
+
+
+def request(fleet: Fleet, cluster: str, kind: str, name: str) -> str:
+    """Ask the controller for a reconcile now, the way `flux reconcile` does: a new value of
+    the requestedAt annotation. Returns the value, which the controller echoes back once
+    it has handled the request."""
+    token = datetime.now(UTC).isoformat(timespec="microseconds")
+    fleet.kubectl(
+        cluster,
+        "annotate",
+        "--overwrite",
+        "-n",
+        FLUX_NAMESPACE,
+        kind,
+        name,
+        f"{REQUESTED_AT}={token}",
+    )
+    return token
+
+
+def get(fleet: Fleet, cluster: str, kind: str, name: str) -> dict:
+    return fleet.get(cluster, "-n", FLUX_NAMESPACE, kind, name)
+
+
+def handled(obj: dict, token: str) -> bool:
+    return obj.get("status", {}).get("lastHandledReconcileAt") == token
+
+
+def fetch(fleet: Fleet, cluster: str, source: str, commit: str, timeout: float = 60) -> dict:
+    """Reconcile a GitRepository and wait for its artifact to be `commit`."""
+    token = request(fleet, cluster, "gitrepository", source)
+
+    def fetched():
+        obj = get(fleet, cluster, "gitrepository", source)
+        revision = obj.get("status", {}).get("artifact", {}).get("revision", "")
+        return obj if handled(obj, token) and revision.endswith(commit) else None
+
+    return wait_for(f"{cluster}: GitRepository {source} at {commit[:12]}", fetched, timeout)
+
+
+def apply(
+    fleet: Fleet, cluster: str, name: str, commit: str, timeout: float = 120, healthy: bool = True
+) -> dict:
+    """Reconcile a Kustomization and wait until it has applied `commit` (and, if `healthy`,
+    is Ready: its health checks passed). Returns the Kustomization."""
+    token = request(fleet, cluster, "kustomization", name)
+
+    def applied():
+        obj = get(fleet, cluster, "kustomization", name)
+        status = obj.get("status", {})
+        if not (handled(obj, token) and current(obj)):
+            return None
+        if not status.get("lastAttemptedRevision", "").endswith(commit):
+            return None
+        ready = condition(obj)
+        if healthy:
+            done = ready.get("status") == "True"
+            return obj if done and status.get("lastAppliedRevision", "").endswith(commit) else None
+        return obj if ready.get("status") == "False" else None
+
+    return wait_for(
+        f"{cluster}: Kustomization {name} {'Ready at' if healthy else 'failed on'} {commit[:12]}",
+        applied,
+        timeout,
+    )
+
+
+def sync(fleet: Fleet, cluster: str, commit: str, timeout: float = 180) -> dict:
+    """What `flux reconcile kustomization hecate --with-source` does after a push, starting
+    from the top: flux-system applies clusters/<cluster> (which declares hecate's source and
+    Kustomization), then hecate applies the daemon's directory and waits for its rollout.
+    Returns the hecate Kustomization."""
+    fetch(fleet, cluster, "flux-system", commit)
+    apply(fleet, cluster, "flux-system", commit)
+    fetch(fleet, cluster, "hecate-gitops", commit)
+    return apply(fleet, cluster, "hecate", commit, timeout=timeout)
+
+
+def ready_reason(obj: dict) -> str:
+    found = condition(obj)
+    if not found:
+        raise FleetError(f"{obj['kind']} {obj['metadata']['name']} has no Ready condition yet")
+    return f"{found['status']} {found.get('reason', '')}: {found.get('message', '')}"

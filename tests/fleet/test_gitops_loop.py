@@ -1,0 +1,161 @@
+"""The whole GitOps loop on real clusters, for every committed stack: `pulumi up` renders, a push,
+Flux applies, the DaemonSet rolls out on every fake node; a version moves forward and back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from typing import Any
+
+from hecate.settings import parse_quantity
+from tests import guide
+from tests.fleet import flux
+from tests.fleet.testbed import BIN
+
+NAMESPACE = "hecate"
+DAEMON = "hecate-daemon"
+
+
+def canonical(value: Any) -> Any:
+    """Quantities as numbers: the API server stores `1000m` as `1`."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                {q: parse_quantity(str(v)) for q, v in value[k].items()}
+                if k in ("requests", "limits") and isinstance(value[k], dict)
+                else canonical(value[k])
+            )
+            for k in value
+        }
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def daemon_pods(fleet, cluster: str) -> list[dict]:
+    return fleet.get(cluster, "-n", NAMESPACE, "pods", "-l", "app=hecate-daemon")["items"]
+
+
+def test_flux_applies_what_the_program_renders(deployment):
+    fleet, cluster = deployment.fleet, deployment.cluster
+    # The deployment was made (up, commit, push) on first use; reconcile to the remote's head.
+    commit = deployment.push_head()
+    kustomization = flux.sync(fleet, cluster, commit)
+    head = subprocess.run(
+        ["git", "ls-remote", fleet.git_url, "refs/heads/main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
+    assert commit == head
+    assert flux.condition(kustomization)["status"] == "True", flux.ready_reason(kustomization)
+    assert kustomization["status"]["lastAppliedRevision"] == f"main@sha1:{commit}"
+
+    # What the program rendered is what the cluster holds (plus the server's defaults).
+    for name in ("namespace.yaml", "configmap.yaml", "daemonset.yaml"):
+        manifest = deployment.rendered(name)
+        live = fleet.get(
+            cluster,
+            manifest["kind"].lower(),
+            manifest["metadata"]["name"],
+            *(["-n", NAMESPACE] if manifest["kind"] != "Namespace" else []),
+        )
+        assert guide.missing_or_different(canonical(manifest), canonical(live)) == [], name
+    configmap = fleet.get(cluster, "-n", NAMESPACE, "configmap", "hecate-config")
+    written = guide.manifests()["infrastructure/hecate/configmap.yaml"]
+    assert set(configmap["data"]) == set(written["data"])
+
+    # Every node runs the daemon, on the stack's image, mounting what the guide mounts.
+    image = deployment.image
+    ds = fleet.get(cluster, "-n", NAMESPACE, "daemonset", DAEMON)["status"]
+    assert ds["desiredNumberScheduled"] == ds["updatedNumberScheduled"] == ds["numberReady"]
+    assert ds["numberReady"] == fleet.nodes == len(fleet.get(cluster, "nodes")["items"])
+    pods = daemon_pods(fleet, cluster)
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(
+        n["metadata"]["name"] for n in fleet.get(cluster, "nodes")["items"]
+    )
+    want = guide.manifests()["infrastructure/hecate/daemonset.yaml"]["spec"]["template"]["spec"]
+    for pod in pods:
+        container = pod["spec"]["containers"][0]
+        assert container["image"] == image
+        assert pod["spec"]["hostNetwork"] is True
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        for mount in want["containers"][0]["volumeMounts"]:
+            assert mounts.get(mount["name"]) == mount["mountPath"], pod["metadata"]["name"]
+        volumes = {v["name"]: v.get("hostPath") for v in pod["spec"]["volumes"]}
+        for volume in want["volumes"]:
+            assert volumes[volume["name"]] == volume["hostPath"], pod["metadata"]["name"]
+        assert pod["status"]["phase"] == "Running"
+
+
+class RolloutWatch:
+    """Every status the DaemonSet goes through, from a `kubectl get --watch`: the most pods
+    unavailable at once is read from each of them, not sampled."""
+
+    def __init__(self, fleet, cluster: str):
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "kubectl"),
+                "--context",
+                cluster,
+                "-n",
+                NAMESPACE,
+                "get",
+                "daemonset",
+                DAEMON,
+                "--watch",
+                "-o",
+                "json",
+            ],
+            env=fleet.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.statuses: list[dict] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        decoder, buffer = json.JSONDecoder(), ""
+        for line in self.process.stdout:
+            buffer += line
+            try:
+                obj, end = decoder.raw_decode(buffer.lstrip())
+            except json.JSONDecodeError:
+                continue
+            self.statuses.append(obj.get("status", {}))
+            buffer = buffer.lstrip()[end:]
+
+    def stop(self) -> list[dict]:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.reader.join(timeout=10)
+        return self.statuses
+
+
+def test_a_version_rolls_out_and_a_git_revert_rolls_it_back(deployment):
+    fleet, cluster = deployment.fleet, deployment.cluster
+    old_image = deployment.image
+    max_unavailable = deployment.max_unavailable
+    watch = RolloutWatch(fleet, cluster)
+    try:
+        deployment.config("hecate:version", "0.7.3")
+        commit, _ = deployment.deploy(f"deploy({cluster}): hecate-daemon 0.7.3")
+        new_image = deployment.image
+        assert new_image.endswith(":0.7.3")
+        assert deployment.rolled_out(new_image)
+    finally:
+        statuses = watch.stop()
+    # The rollout really happened under the watch, and never took more nodes down than allowed.
+    assert any(s.get("updatedNumberScheduled", 0) < fleet.nodes for s in statuses), statuses
+    assert max(s.get("numberUnavailable", 0) for s in statuses) <= max_unavailable
+
+    revert = deployment.revert(commit)
+    flux.sync(fleet, cluster, revert)
+    assert deployment.rolled_out(old_image)
+    # The stack follows the revert: the program renders exactly what the revert put back.
+    deployment.config("hecate:version", old_image.rsplit(":", 1)[1])
+    deployment.up()
+    assert deployment.in_step()

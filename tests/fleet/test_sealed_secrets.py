@@ -1,0 +1,163 @@
+"""The fleet's sealed-secrets controller opens what the program sealed, only where it was sealed
+for, and the key never shows in plain text anywhere but the cluster's own Secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.fleet.testbed import BIN, wait_for
+
+NAMESPACE = "hecate"
+SECRET = "hecate-secrets"
+KEY = "OPENAI_API_KEY"
+
+
+def canary() -> str:
+    return f"sk-canary-{secrets.token_hex(16)}"
+
+
+def secret_value(fleet, cluster: str, namespace: str, name: str) -> str | None:
+    done = fleet.kubectl(cluster, "get", "-n", namespace, "secret", name, "-o", "json", check=False)
+    if done.returncode != 0:
+        return None
+    data = json.loads(done.stdout).get("data", {})
+    return base64.b64decode(data[KEY]).decode() if KEY in data else None
+
+
+def synced(fleet, cluster: str, namespace: str, name: str) -> dict:
+    """The SealedSecret's Synced condition ({} until the controller has looked at it)."""
+    obj = fleet.get(cluster, "-n", namespace, "sealedsecret", name)
+    for condition in obj.get("status", {}).get("conditions", []):
+        if condition["type"] == "Synced":
+            return condition
+    return {}
+
+
+def refusal(fleet, cluster: str, namespace: str, name: str) -> dict | None:
+    """The Synced condition once the controller has refused to open the SealedSecret."""
+    found = synced(fleet, cluster, namespace, name)
+    return found if found.get("status") == "False" else None
+
+
+def readable_files(*roots: Path, skip: tuple[str, ...] = ()) -> Iterator[Path]:
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file() and not path.is_symlink() and not any(s in path.parts for s in skip):
+                yield path
+
+
+def test_the_controller_opens_what_the_program_sealed_and_nothing_else(deployment):
+    fleet, cluster = deployment.fleet, deployment.cluster
+    cert = fetch_cert(fleet, cluster)
+    assert cert.startswith("-----BEGIN CERTIFICATE-----")
+    deployment.config("hecate:sealingCert", cert)
+    first = canary()
+    deployment.config(f"hecate:apiKeys.{KEY}", first, secret=True)
+    deployment.deploy(f"deploy({cluster}): seal {KEY}")
+    wait_for(
+        f"{cluster}: Secret {SECRET} holding the canary",
+        lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) == first,
+        timeout=60,
+    )
+    assert synced(fleet, cluster, NAMESPACE, SECRET).get("status") == "True"
+
+    # Rotation: a new key, sealed and pushed, replaces the Secret's value.
+    second = canary()
+    deployment.config(f"hecate:apiKeys.{KEY}", second, secret=True)
+    deployment.deploy(f"deploy({cluster}): rotate {KEY}")
+    wait_for(
+        f"{cluster}: Secret {SECRET} holding the rotated canary",
+        lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) == second,
+        timeout=60,
+    )
+
+    # Strict scope: the same sealed value under another name, or in another namespace, stays shut.
+    sealed = fleet.get(cluster, "-n", NAMESPACE, "sealedsecret", SECRET)
+    fleet.kubectl(cluster, "create", "namespace", "elsewhere")
+    copies = [("hecate", "hecate-secrets-copy"), ("elsewhere", SECRET)]
+    try:
+        for namespace, name in copies:
+            copy = {
+                "apiVersion": sealed["apiVersion"],
+                "kind": "SealedSecret",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {
+                    **sealed["spec"],
+                    "template": {
+                        **sealed["spec"]["template"],
+                        "metadata": {"name": name, "namespace": namespace},
+                    },
+                },
+            }
+            fleet.kubectl(cluster, "apply", "-f", "-", input=json.dumps(copy))
+        for namespace, name in copies:
+            refused = wait_for(
+                f"{cluster}: the controller refusing {namespace}/{name}",
+                lambda ns=namespace, n=name: refusal(fleet, cluster, ns, n),
+                timeout=60,
+            )
+            assert "decrypt" in refused.get("message", "").lower(), refused
+            assert secret_value(fleet, cluster, namespace, name) is None
+    finally:
+        for namespace, name in copies:
+            fleet.kubectl(
+                cluster,
+                "delete",
+                "-n",
+                namespace,
+                "sealedsecret",
+                name,
+                "--ignore-not-found",
+                check=False,
+            )
+        fleet.kubectl(cluster, "delete", "namespace", "elsewhere", "--wait=false", check=False)
+
+    # Neither key is in the rendered tree, the stack, the state, a pulumi output or any log
+    # of the fleet (only in etcd, the cluster's secret store, where it belongs).
+    outputs = "\n".join(deployment.outputs)
+    assert first not in outputs and second not in outputs
+    for path in readable_files(
+        deployment.project.path.parent, fleet.workdir, skip=(".venv", "etcd")
+    ):
+        content = path.read_bytes()
+        assert first.encode() not in content and second.encode() not in content, path
+
+
+def fetch_cert(fleet, cluster: str) -> str:
+    """The controller's certificate, fetched with kubeseal as a person would."""
+    return subprocess.run(
+        [str(BIN / "kubeseal"), "--fetch-cert", "--cert", fleet.cluster(cluster).sealing_cert_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=fleet.env(),
+    ).stdout
+
+
+def test_removing_the_sealed_values_prunes_the_secret_from_the_cluster(deployment):
+    fleet, cluster = deployment.fleet, deployment.cluster
+    if not deployment.rendered_path("sealed-secret.yaml").exists():  # run alone
+        deployment.config("hecate:sealingCert", fetch_cert(fleet, cluster))
+        deployment.config(f"hecate:apiKeys.{KEY}", canary(), secret=True)
+        deployment.deploy(f"deploy({cluster}): seal {KEY}")
+    wait_for(
+        f"{cluster}: Secret {SECRET}",
+        lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) is not None,
+        timeout=60,
+    )
+
+    deployment.config_rm("hecate:apiKeys")
+    deployment.deploy(f"deploy({cluster}): no sealed values")
+    assert not deployment.rendered_path("sealed-secret.yaml").exists()
+
+    def gone() -> bool:
+        sealed = fleet.kubectl(cluster, "get", "-n", NAMESPACE, "sealedsecret", SECRET, check=False)
+        return sealed.returncode != 0 and secret_value(fleet, cluster, NAMESPACE, SECRET) is None
+
+    wait_for(f"{cluster}: SealedSecret and Secret {SECRET} pruned", gone, timeout=60)
+    assert deployment.in_step()

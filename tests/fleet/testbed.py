@@ -1,0 +1,810 @@
+"""The local fleet: real clusters on this machine, for the tests and for people to try things on.
+
+Each cluster is a kwokctl cluster of real binaries (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, and kwok's controller for fake nodes that take pods), with Flux's
+source-controller and kustomize-controller and the sealed-secrets controller running beside it,
+set up the way `flux bootstrap` leaves a cluster: a `flux-system` GitRepository and Kustomization
+syncing `./clusters/<cluster>` from one git server that all clusters share.
+
+Everything listens on 127.0.0.1 and lives under one work directory:
+
+    home/          HOME of every process started here
+    kwok/          KWOK_WORKDIR (each cluster's pki, kubeconfig, logs and pid files)
+    git/repos/     the bare repositories the git server serves (hecate-gitops)
+    clusters/<c>/  what the controllers beside cluster <c> keep (Flux's artifacts, tokens)
+    logs/          one log per process started here
+    pids/          one pid file per process started here
+    kubeconfig     one context per cluster, named after it
+    fleet.json     the fleet's ports and paths, for the tests and `fleet down`
+    env            `export` lines: KUBECONFIG, HECATE_GITOPS_URL
+
+Every process started here is stopped by its recorded process id, and only if its working
+directory is still inside the work directory (a recycled pid is left alone).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from tests.paths import BIN, CACHE
+
+CLUSTERS = ("dev-cluster", "edge-cluster", "beam-cluster")
+REPOSITORY = "hecate-gitops"
+BRANCH = "main"
+TESTBED = CACHE / "testbed"
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
+    "kwokctl",
+    "source-controller",
+    "kustomize-controller",
+    "sealed-secrets-controller",
+)
+# On the test bed, a daemon image whose tag ends in this never becomes ready (a kwok Stage):
+# the failing version of the tests.
+UNREADY_SUFFIX = "-unready"
+SEALED_SECRETS_NAMESPACE = "kube-system"
+SEALED_SECRETS_ACCOUNT = "sealed-secrets-controller"
+
+
+class FleetError(RuntimeError):
+    """The fleet could not be brought up; the message says which step and where its log is."""
+
+
+def missing_components() -> list[str]:
+    """What `scripts/install-testbed` should have put in the cache and did not."""
+    missing = [str(BIN / name) for name in COMPONENTS if not (BIN / name).is_file()]
+    if not (TESTBED / ".versions").is_file():
+        missing.append(f"{TESTBED} (CRDs and kwok stages)")
+    return missing
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    api_port: int
+    kubeconfig: str  # the cluster's own kubeconfig (kwokctl's), admin credentials
+    storage_port: int  # source-controller's artifacts
+    sealing_port: int  # the sealed-secrets controller's HTTP API (its certificate)
+    ports: dict[str, int]  # every other port the controllers beside it listen on
+
+    @property
+    def sealing_cert_url(self) -> str:
+        return f"http://127.0.0.1:{self.sealing_port}/v1/cert.pem"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    workdir: Path
+    git_port: int
+    nodes: int
+    clusters: tuple[Cluster, ...]
+
+    @property
+    def git_url(self) -> str:
+        return f"http://127.0.0.1:{self.git_port}/{REPOSITORY}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    def cluster(self, name: str) -> Cluster:
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise KeyError(f"no cluster {name} in the fleet ({', '.join(self.names)})")
+
+    @property
+    def names(self) -> list[str]:
+        return [cluster.name for cluster in self.clusters]
+
+    def env(self) -> dict[str, str]:
+        """The environment of a command run against the fleet."""
+        return {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "KUBECONFIG": str(self.kubeconfig),
+            "HECATE_GITOPS_URL": self.git_url,
+        }
+
+    def kubectl(self, cluster: str, *args: str, check: bool = True, input: str | None = None):
+        done = subprocess.run(
+            [str(BIN / "kubectl"), "--context", cluster, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
+        )
+        if check and done.returncode != 0:
+            raise FleetError(f"kubectl --context {cluster} {' '.join(args)}: {done.stderr.strip()}")
+        return done
+
+    def get(self, cluster: str, *args: str) -> dict:
+        """`kubectl get ... -o json`, parsed."""
+        return json.loads(self.kubectl(cluster, "get", *args, "-o", "json").stdout)
+
+    # Failures on purpose, for the tests: the git server and a cluster's control plane.
+    def stop_git_server(self) -> None:
+        launcher = Launcher(self.workdir)
+        launcher.stop([launcher.pids / "git-server.pid"])
+
+    def start_git_server(self) -> None:
+        Launcher(self.workdir).git_server(self.git_port)
+
+    def kill_api_server(self, name: str) -> None:
+        """SIGKILL the cluster's kube-apiserver, as a crash would: requests in flight break."""
+        launcher = Launcher(self.workdir)
+        pid_file = self.workdir / "kwok" / "clusters" / name / "pids" / "kube-apiserver.pid"
+        pid = int(pid_file.read_text().split()[0])
+        if launcher.ours(pid):
+            _signal(pid, signal.SIGKILL)
+        # Gone for good, not a zombie: kwokctl would take a zombie for a running server.
+        wait_for(
+            f"{name}: kube-apiserver gone", lambda: not Path(f"/proc/{pid}").exists(), timeout=30
+        )
+
+    def start_control_plane(self, name: str) -> None:
+        """Start what is not running of the cluster's control plane, and wait for its nodes."""
+        Launcher(self.workdir).run(
+            f"{name}-kwokctl",
+            [str(BIN / "kwokctl"), "start", "cluster", "--name", name, "--wait", "120s"],
+        )
+        wait_for(f"{name}: {self.nodes} nodes Ready", lambda: nodes_ready(self, name), 120)
+
+    @classmethod
+    def load(cls, workdir: Path) -> Fleet:
+        state = workdir / "fleet.json"
+        if not state.is_file():
+            raise FleetError(f"no fleet in {workdir}: run `make fleet-up` first")
+        raw = json.loads(state.read_text())
+        return cls(
+            workdir=workdir,
+            git_port=raw["git_port"],
+            nodes=raw["nodes"],
+            clusters=tuple(Cluster(**c) for c in raw["clusters"]),
+        )
+
+
+class Launcher:
+    """Starts the fleet's processes, each in a session of its own with its pid recorded, and
+    stops them by those pids."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.pids = workdir / "pids"
+        self.logs = workdir / "logs"
+        self.home = workdir / "home"
+
+    def base_env(self, **extra: str) -> dict[str, str]:
+        env = {
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": str(self.home),
+            "KWOK_WORKDIR": str(self.workdir / "kwok"),
+            "LANG": "C.UTF-8",
+        }
+        env.update(extra)
+        return env
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> int:
+        cwd.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
+        return process.pid
+
+    def run(
+        self, name: str, argv: list[str], timeout: float = 300, input: str | None = None
+    ) -> str:
+        """A short command; its output goes to logs/<name>.log and, on failure, into the error."""
+        done = subprocess.run(
+            argv,
+            input=input,
+            cwd=self.workdir,
+            env=self.base_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        with open(self.logs / f"{name}.log", "a") as log:
+            log.write(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}")
+        if done.returncode != 0:
+            raise FleetError(
+                f"{' '.join(argv[:4])} ... failed ({done.returncode}):\n"
+                f"{(done.stderr or done.stdout).strip()[-2000:]}"
+            )
+        return done.stdout
+
+    def git_server(self, port: int) -> None:
+        """The git server, serving git/repos/ on 127.0.0.1:port; returns once it answers."""
+        root = Path(__file__).resolve().parents[2]
+        self.spawn(
+            "git-server",
+            [
+                sys.executable,
+                "-m",
+                "tests.fleet.git_server",
+                "--root",
+                str(self.workdir / "git" / "repos"),
+                "--port",
+                str(port),
+            ],
+            env=self.base_env(PYTHONPATH=str(root)),
+            cwd=self.workdir / "git",
+        )
+        wait_for(
+            "the git server",
+            lambda: (
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/{REPOSITORY}/info/refs?service=git-upload-pack",
+                    timeout=2,
+                ).status
+                == 200
+            ),
+            timeout=20,
+            every=0.2,
+        )
+
+    def exited(self) -> list[str]:
+        """Each process started here that is no longer running, with the end of its log: a
+        controller that died at start-up is named instead of waited for."""
+        found = []
+        for file in sorted(self.pids.glob("*.pid")):
+            if not self.ours(int(file.read_text().split()[0])):
+                log = self.logs / f"{file.stem}.log"
+                tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+                found.append(f"{file.stem} exited ({log}): " + " | ".join(tail))
+        return found
+
+    def recorded(self) -> dict[Path, int]:
+        """Every pid file under the work directory: ours, and those kwokctl wrote."""
+        files = list(self.pids.glob("*.pid")) + list((self.workdir / "kwok").glob("**/pids/*.pid"))
+        found = {}
+        for file in files:
+            try:
+                found[file] = int(file.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
+    def ours(self, pid: int) -> bool:
+        """Still running with its working directory inside the work directory."""
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            return False
+        return stat[0] != "Z" and Path(cwd).is_relative_to(self.workdir)
+
+    def stop(self, pid_files: Iterable[Path] | None = None, grace: float = 10) -> list[int]:
+        """SIGTERM each recorded process (and its session), SIGKILL what is left after `grace`
+        seconds; returns the pids that needed the SIGKILL."""
+        recorded = self.recorded()
+        targets = {f: p for f, p in recorded.items() if pid_files is None or f in set(pid_files)}
+        running = [pid for pid in targets.values() if self.ours(pid)]
+        for pid in running:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(self.ours(pid) for pid in running):
+            time.sleep(0.1)
+        killed = [pid for pid in running if self.ours(pid)]
+        for pid in killed:
+            _signal(pid, signal.SIGKILL)
+        for file in targets:
+            file.unlink(missing_ok=True)
+        return killed
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    # The session too: a process we started in its own session may have children in it.
+    for send in (lambda: os.killpg(pid, sig), lambda: os.kill(pid, sig)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            send()
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], object],
+    timeout: float,
+    every: float = 0.5,
+    launcher: Launcher | None = None,
+):
+    """Poll `check` until it returns something truthy; FleetError naming `what` on timeout, or
+    at once if one of the `launcher`'s processes died."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        dead = launcher.exited() if launcher else []
+        if dead:
+            raise FleetError(f"while waiting for {what}: {'; '.join(dead)}")
+        try:
+            last = check()
+            if last:
+                return last
+        except (FleetError, OSError, ValueError, KeyError) as error:
+            last = error
+        if time.monotonic() > deadline:
+            raise FleetError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last})")
+        time.sleep(every)
+
+
+def kwokctl_config(unready_image: str) -> str:
+    """kwokctl's configuration: the binaries from the cache, everything bound to loopback, and
+    kwok's stock Stages plus one that keeps the unready test version's pods from ever becoming
+    ready (with a weight, so that it wins over the stock pod-ready stage)."""
+    options = {
+        "runtime": "binary",
+        "bindAddress": "127.0.0.1",
+        "kubeApiserverBinary": str(BIN / "kube-apiserver"),
+        "kubeControllerManagerBinary": str(BIN / "kube-controller-manager"),
+        "kubeSchedulerBinary": str(BIN / "kube-scheduler"),
+        "kwokControllerBinary": str(BIN / "kwok"),
+        "etcdBinary": str(BIN / "etcd"),
+        "kubectlBinary": str(BIN / "kubectl"),
+        # Real admission, as a cluster has it (webhooks included); kwokctl's default is none.
+        "kubeAuthorization": True,
+        "kubeAdmission": True,
+    }
+    documents: list[dict] = [
+        {
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "kind": "KwokctlConfiguration",
+            "options": options,
+        }
+    ]
+    for stage in sorted((TESTBED / "stages").glob("*.yaml")):
+        documents.append(yaml.safe_load(stage.read_text()))
+    documents.append(
+        {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "Stage",
+            "metadata": {"name": "hecate-unready"},
+            "spec": {
+                "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                "selector": {
+                    "matchExpressions": [
+                        {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+                        {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
+                        {
+                            "key": f'.spec.containers.[0].image | endswith("{unready_image}")'
+                            " | tostring",
+                            "operator": "In",
+                            "values": ["true"],
+                        },
+                    ]
+                },
+                "weight": 1,
+                "next": {
+                    "statusTemplate": UNREADY_STATUS,
+                },
+            },
+        }
+    )
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+# Running, but never ready: what a daemon that crashes on start-up looks like to a rollout.
+UNREADY_STATUS = """\
+{{ $now := Now }}
+phase: Running
+conditions:
+- lastTransitionTime: {{ $now | Quote }}
+  status: "True"
+  type: Initialized
+- lastTransitionTime: {{ $now | Quote }}
+  status: "False"
+  reason: ContainersNotReady
+  type: Ready
+- lastTransitionTime: {{ $now | Quote }}
+  status: "False"
+  reason: ContainersNotReady
+  type: ContainersReady
+containerStatuses:
+{{ range .spec.containers }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: false
+  restartCount: 0
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}
+hostIP: {{ NodeIPWith .spec.nodeName }}
+startTime: {{ $now | Quote }}
+"""
+
+
+def flux_bootstrap(cluster: str, url: str) -> dict[str, str]:
+    """What `flux bootstrap` commits under clusters/<cluster>/flux-system (less the controllers'
+    own manifests: here they run beside the cluster), by file name."""
+    sync = [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "flux-system", "namespace": "flux-system"},
+            "spec": {"interval": "1m", "ref": {"branch": BRANCH}, "url": url},
+        },
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "flux-system", "namespace": "flux-system"},
+            "spec": {
+                "interval": "10m",
+                "path": f"./clusters/{cluster}",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+            },
+        },
+    ]
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["gotk-sync.yaml"],
+    }
+    return {
+        "gotk-sync.yaml": yaml.safe_dump_all(sync, sort_keys=False),
+        "kustomization.yaml": yaml.safe_dump(kustomization, sort_keys=False),
+    }
+
+
+def git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise FleetError(f"git {' '.join(args)} in {cwd}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "hecate test bed",
+    "GIT_AUTHOR_EMAIL": "testbed@hecate.invalid",
+    "GIT_COMMITTER_NAME": "hecate test bed",
+    "GIT_COMMITTER_EMAIL": "testbed@hecate.invalid",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+class Bringup:
+    """Brings a fleet up in a work directory; `down` takes it down from the files alone."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        names: Iterable[str] = CLUSTERS,
+        nodes: int = 3,
+        progress: Callable[[str], None] = lambda _: None,
+    ):
+        self.workdir = workdir.resolve()
+        self.names = list(names)
+        self.nodes = nodes
+        self.say = progress
+        self.launcher = Launcher(self.workdir)
+
+    def up(self) -> Fleet:
+        missing = missing_components()
+        if missing:
+            raise FleetError(f"missing {', '.join(missing)}: run `scripts/install-testbed`")
+        if (self.workdir / "fleet.json").exists():
+            raise FleetError(f"a fleet is already up in {self.workdir}: `make fleet-down` first")
+        for sub in ("home", "kwok", "git/repos", "clusters", "logs", "pids"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            return self._up()
+        except BaseException:
+            self.down()
+            raise
+
+    def _up(self) -> Fleet:
+        started = time.monotonic()
+        git_port = self._git_server()
+        url = f"http://127.0.0.1:{git_port}/{REPOSITORY}"
+        self._seed_repository(url)
+        config = self.workdir / "kwokctl.yaml"
+        config.write_text(kwokctl_config(UNREADY_SUFFIX))
+        clusters = []
+        for name in self.names:
+            self.say(f"{name}: control plane and {self.nodes} fake nodes")
+            clusters.append(self._cluster(name, config, url))
+        fleet = Fleet(self.workdir, git_port, self.nodes, tuple(clusters))
+        self._kubeconfig(fleet)
+        (self.workdir / "fleet.json").write_text(
+            json.dumps(
+                {
+                    "git_port": git_port,
+                    "nodes": self.nodes,
+                    "clusters": [asdict(c) for c in clusters],
+                },
+                indent=2,
+            )
+        )
+        for cluster in clusters:
+            self._await_ready(fleet, cluster)
+        (self.workdir / "env").write_text(
+            "# The local fleet (`make fleet-up`): source this file.\n"
+            f"export KUBECONFIG={fleet.kubeconfig}\n"
+            f"export HECATE_GITOPS_URL={fleet.git_url}\n"
+        )
+        self.say(f"fleet ready in {time.monotonic() - started:.0f}s: {', '.join(self.names)}")
+        return fleet
+
+    def _git_server(self) -> int:
+        repo = self.workdir / "git" / "repos" / REPOSITORY
+        git("init", "--quiet", "--bare", "--initial-branch", BRANCH, str(repo), cwd=self.workdir)
+        git("config", "http.receivepack", "true", cwd=repo)
+        port = free_port()
+        self.launcher.git_server(port)
+        return port
+
+    def _seed_repository(self, url: str) -> None:
+        """The first commit: each cluster's flux-system directory, as flux bootstrap leaves it."""
+        seed = self.workdir / "git" / "seed"
+        env = {**os.environ, **GIT_IDENTITY}
+        git("init", "--quiet", "--initial-branch", BRANCH, str(seed), cwd=self.workdir, env=env)
+        for name in self.names:
+            directory = seed / "clusters" / name / "flux-system"
+            directory.mkdir(parents=True)
+            for file, text in flux_bootstrap(name, url).items():
+                (directory / file).write_text(text)
+        git("add", "--all", cwd=seed, env=env)
+        git(
+            "commit",
+            "--quiet",
+            "-m",
+            "flux bootstrap: flux-system of each cluster",
+            cwd=seed,
+            env=env,
+        )
+        git("push", "--quiet", url, f"HEAD:{BRANCH}", cwd=seed, env=env)
+        shutil.rmtree(seed)
+
+    def _cluster(self, name: str, config: Path, url: str) -> Cluster:
+        launcher = self.launcher
+        launcher.run(
+            f"{name}-kwokctl",
+            [
+                str(BIN / "kwokctl"),
+                "--config",
+                str(config),
+                "create",
+                "cluster",
+                "--name",
+                name,
+                "--wait",
+                "120s",
+            ],
+        )
+        kubeconfig = self.workdir / "kwok" / "clusters" / name / "kubeconfig.yaml"
+        server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        api_port = int(server.rsplit(":", 1)[1])
+        launcher.run(
+            f"{name}-kwokctl",
+            [str(BIN / "kwokctl"), "scale", "node", "--name", name, "--replicas", str(self.nodes)],
+        )
+
+        def kubectl(*args: str, input: str | None = None) -> str:
+            argv = [str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig), *args]
+            return launcher.run(f"{name}-kubectl", argv, timeout=120, input=input)
+
+        # Every CRD the controllers watch, server-side: they are too big for the annotation
+        # that a client-side apply keeps.
+        kubectl("apply", "--server-side", "-f", str(TESTBED / "crds"))
+        kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
+        kubectl("create", "namespace", "flux-system")
+
+        home = self.workdir / "clusters" / name
+        ports = {
+            key: free_port()
+            for key in (
+                "source-metrics",
+                "source-health",
+                "kustomize-metrics",
+                "kustomize-health",
+                "sealing-metrics",
+            )
+        }
+        storage_port, sealing_port = free_port(), free_port()
+        (home / "artifacts").mkdir(parents=True, exist_ok=True)
+        flux_env = launcher.base_env(KUBECONFIG=str(kubeconfig), RUNTIME_NAMESPACE="flux-system")
+        launcher.spawn(
+            f"{name}-source-controller",
+            [
+                str(BIN / "source-controller"),
+                "--enable-leader-election=false",
+                f"--storage-path={home / 'artifacts'}",
+                f"--storage-addr=127.0.0.1:{storage_port}",
+                f"--storage-adv-addr=127.0.0.1:{storage_port}",
+                f"--metrics-addr=127.0.0.1:{ports['source-metrics']}",
+                f"--health-addr=127.0.0.1:{ports['source-health']}",
+                "--log-encoding=console",
+            ],
+            env=flux_env,
+            cwd=home / "source-controller",
+        )
+        launcher.spawn(
+            f"{name}-kustomize-controller",
+            [
+                str(BIN / "kustomize-controller"),
+                "--enable-leader-election=false",
+                f"--metrics-addr=127.0.0.1:{ports['kustomize-metrics']}",
+                f"--health-addr=127.0.0.1:{ports['kustomize-health']}",
+                "--log-encoding=console",
+            ],
+            env=flux_env,
+            cwd=home / "kustomize-controller",
+        )
+        self._sealed_secrets(name, kubeconfig, api_port, sealing_port, ports, home, kubectl)
+        kubectl("apply", "-f", "-", input=flux_bootstrap(name, url)["gotk-sync.yaml"])
+        return Cluster(name, api_port, str(kubeconfig), storage_port, sealing_port, ports)
+
+    def _sealed_secrets(self, name, kubeconfig, api_port, sealing_port, ports, home, kubectl):
+        """The controller reads only in-cluster configuration: give it a service account's
+        token, the cluster's CA and its namespace where a pod would find them, in a mount
+        namespace of its own (a bind mount over /run, which /var/run points to)."""
+        ns = SEALED_SECRETS_NAMESPACE
+        kubectl("create", "serviceaccount", SEALED_SECRETS_ACCOUNT, "-n", ns)
+        # Test bed only: the controller's own namespace and every secret it seals into.
+        kubectl(
+            "create",
+            "clusterrolebinding",
+            SEALED_SECRETS_ACCOUNT,
+            "--clusterrole=cluster-admin",
+            f"--serviceaccount={ns}:{SEALED_SECRETS_ACCOUNT}",
+        )
+        token = kubectl("create", "token", SEALED_SECRETS_ACCOUNT, "-n", ns, "--duration=48h")
+        run = home / "run"
+        account = run / "secrets" / "kubernetes.io" / "serviceaccount"
+        account.mkdir(parents=True, exist_ok=True)
+        (account / "token").write_text(token.strip())
+        (account / "namespace").write_text(ns)
+        ca = yaml.safe_load(Path(kubeconfig).read_text())["clusters"][0]["cluster"]
+        if "certificate-authority" in ca:
+            shutil.copy(ca["certificate-authority"], account / "ca.crt")
+        else:
+            (account / "ca.crt").write_bytes(base64.b64decode(ca["certificate-authority-data"]))
+        target = os.path.realpath("/var/run")
+        isolate = ["unshare", "--mount", "--propagation", "private"]
+        if os.geteuid() != 0:
+            isolate = [
+                "unshare",
+                "--user",
+                "--map-root-user",
+                "--mount",
+                "--propagation",
+                "private",
+            ]
+        self.launcher.spawn(
+            f"{name}-sealed-secrets-controller",
+            [
+                *isolate,
+                "sh",
+                "-c",
+                'mount --bind "$0" "$1" && shift && exec "$@"',
+                str(run),
+                target,
+                str(BIN / "sealed-secrets-controller"),
+                f"--listen-addr=127.0.0.1:{sealing_port}",
+                f"--listen-metrics-addr=127.0.0.1:{ports['sealing-metrics']}",
+            ],
+            env=self.launcher.base_env(
+                KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api_port)
+            ),
+            cwd=home / "sealed-secrets-controller",
+        )
+
+    def _kubeconfig(self, fleet: Fleet) -> None:
+        """One kubeconfig, one context per cluster named after it."""
+        merged: dict = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [],
+            "users": [],
+            "contexts": [],
+            "current-context": fleet.clusters[0].name,
+            "preferences": {},
+        }
+        for cluster in fleet.clusters:
+            own = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+            merged["clusters"].append(
+                {"name": cluster.name, "cluster": own["clusters"][0]["cluster"]}
+            )
+            merged["users"].append({"name": cluster.name, "user": own["users"][0]["user"]})
+            merged["contexts"].append(
+                {"name": cluster.name, "context": {"cluster": cluster.name, "user": cluster.name}}
+            )
+        fleet.kubeconfig.write_text(yaml.safe_dump(merged, sort_keys=False))
+
+    def _await_ready(self, fleet: Fleet, cluster: Cluster) -> None:
+        name, launcher = cluster.name, self.launcher
+        wait_for(
+            f"{name}: {fleet.nodes} nodes Ready",
+            lambda: nodes_ready(fleet, name),
+            timeout=120,
+            launcher=launcher,
+        )
+        wait_for(
+            f"{name}: the sealed-secrets controller's certificate",
+            lambda: urllib.request.urlopen(cluster.sealing_cert_url, timeout=2).status == 200,
+            timeout=120,
+            launcher=launcher,
+        )
+        wait_for(
+            f"{name}: Kustomization flux-system Ready",
+            lambda: ready(fleet.get(name, "-n", "flux-system", "kustomization", "flux-system")),
+            timeout=180,
+            launcher=launcher,
+        )
+
+    def down(self) -> list[int]:
+        """Stop every cluster and process of the fleet. Returns the pids that had to be killed."""
+        for name in self._kwok_clusters():
+            # Whatever it leaves running is stopped by pid below.
+            with contextlib.suppress(FleetError, subprocess.TimeoutExpired, OSError):
+                self.launcher.run(
+                    f"{name}-kwokctl",
+                    [str(BIN / "kwokctl"), "delete", "cluster", "--name", name],
+                    timeout=120,
+                )
+        killed = self.launcher.stop()
+        for sub in ("fleet.json", "env", "kubeconfig"):
+            (self.workdir / sub).unlink(missing_ok=True)
+        return killed
+
+    def _kwok_clusters(self) -> list[str]:
+        clusters = self.workdir / "kwok" / "clusters"
+        return sorted(p.name for p in clusters.iterdir()) if clusters.is_dir() else []
+
+
+def nodes_ready(fleet: Fleet, name: str) -> bool:
+    items = fleet.get(name, "nodes")["items"]
+    ready = [
+        n
+        for n in items
+        if any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in n["status"].get("conditions", [])
+        )
+    ]
+    return len(ready) == fleet.nodes
+
+
+def ready(obj: dict) -> bool:
+    """A Flux object's Ready condition is True for its current generation."""
+    status = obj.get("status", {})
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", [])
+    ) and status.get("observedGeneration") == obj["metadata"].get("generation")
