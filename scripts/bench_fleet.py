@@ -62,6 +62,13 @@ def push_to_rolled_out(deployment: Deployment, version: str, requested: bool) ->
     return time.monotonic() - started
 
 
+def deployment_for(fleet, workdir: Path) -> Deployment:
+    created = Deployment.create(fleet, STACK, workdir)
+    # The tests' short health timeout would fail a rollout over hundreds of nodes.
+    created.config("hecate:healthTimeout", "30m")
+    return created
+
+
 def cold_build(scratch: Path) -> float:
     env = {
         **os.environ,
@@ -99,7 +106,7 @@ def main() -> int:
             fleet = bringup.up()
             record("warm fleet up, three clusters of 3 nodes", time.monotonic() - started, "s")
             record("fleet resident memory (idle)", resident_mib(fleet.workdir), "MiB")
-            deployment = Deployment.create(fleet, STACK, scratch_path / "stack")
+            deployment = deployment_for(fleet, scratch_path / "stack")
             record(
                 "first deploy, push to rolled out (3 nodes, requested)",
                 push_to_rolled_out(deployment, "0.7.2", True),
@@ -125,7 +132,7 @@ def main() -> int:
                 started = time.monotonic()
                 fleet = bringup.up()
                 record(f"one cluster of {count} nodes up", time.monotonic() - started, "s")
-                deployment = Deployment.create(fleet, STACK, scratch_path / f"stack-{count}")
+                deployment = deployment_for(fleet, scratch_path / f"stack-{count}")
                 record(
                     f"first deploy, push to rolled out ({count} nodes)",
                     push_to_rolled_out(deployment, "0.7.2", True),
