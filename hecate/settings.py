@@ -215,6 +215,11 @@ def text(check: Callable[[str], bool], allowed: str) -> Parser:
     return parse
 
 
+_flux_duration = text(
+    lambda s: bool(_FLUX_DURATION.fullmatch(s)), "is not a Flux duration such as 30s, 1m or 1h30m"
+)
+
+
 def one_of(choices: tuple[str, ...]) -> Parser:
     return text(lambda s: s in choices, f"is not one of {', '.join(choices)}")
 
@@ -387,10 +392,7 @@ def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
     branch = text(_valid_branch, "is not a valid git branch name")(
         value.get("branch", "main"), f"{name}.branch", problems
     )
-    interval = text(
-        lambda s: bool(_FLUX_DURATION.fullmatch(s)),
-        "is not a Flux duration such as 30s, 1m or 1h30m",
-    )(value.get("interval", "1m"), f"{name}.interval", problems)
+    interval = _flux_duration(value.get("interval", "1m"), f"{name}.interval", problems)
     secret_ref = value.get("secretRef") or None  # "" in a stack file: no secret
     if secret_ref is not None:
         secret_ref = text(
@@ -459,12 +461,7 @@ def _api_keys(value: Any, name: str, problems: _Problems) -> Mapping[str, Secret
 
 
 def _optional_duration(value: Any, name: str, problems: _Problems) -> str | None:
-    if value in (None, ""):
-        return None
-    return text(
-        lambda s: bool(_FLUX_DURATION.fullmatch(s)),
-        "is not a Flux duration such as 30s, 1m or 1h30m",
-    )(value, name, problems)
+    return None if value in (None, "") else _flux_duration(value, name, problems)
 
 
 def _certificate(value: Any, name: str, problems: _Problems) -> str | None:

@@ -93,14 +93,7 @@ class Deployment:
         """up, push, sync: returns the commit and the hecate Kustomization after it."""
         self.up()
         commit = self.push(message)
-        if healthy:
-            return commit, flux.sync(self.fleet, self.cluster, commit)
-        flux.fetch(self.fleet, self.cluster, "flux-system", commit)
-        flux.apply(self.fleet, self.cluster, "flux-system", commit)
-        flux.fetch(self.fleet, self.cluster, "hecate-gitops", commit)
-        return commit, flux.apply(
-            self.fleet, self.cluster, "hecate", commit, timeout=180, healthy=False
-        )
+        return commit, flux.sync(self.fleet, self.cluster, commit, healthy=healthy)
 
     def revert(self, commit: str) -> str:
         """`git revert` of a pushed commit, pushed; returns the new commit."""

@@ -87,15 +87,17 @@ def apply(
     )
 
 
-def sync(fleet: Fleet, cluster: str, commit: str, timeout: float = 180) -> dict:
+def sync(
+    fleet: Fleet, cluster: str, commit: str, timeout: float = 180, healthy: bool = True
+) -> dict:
     """What `flux reconcile kustomization hecate --with-source` does after a push, starting
     from the top: flux-system applies clusters/<cluster> (which declares hecate's source and
-    Kustomization), then hecate applies the daemon's directory and waits for its rollout.
-    Returns the hecate Kustomization."""
+    Kustomization), then hecate applies the daemon's directory and waits for its rollout to
+    pass (or, not `healthy`, to fail) its health check. Returns the hecate Kustomization."""
     fetch(fleet, cluster, "flux-system", commit)
     apply(fleet, cluster, "flux-system", commit)
     fetch(fleet, cluster, "hecate-gitops", commit)
-    return apply(fleet, cluster, "hecate", commit, timeout=timeout)
+    return apply(fleet, cluster, "hecate", commit, timeout=timeout, healthy=healthy)
 
 
 def ready_reason(obj: dict) -> str:
