@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from functools import cache
 
 from cryptography import x509
@@ -11,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
-def certificate_pem(key, days: int = 3650, expired: bool = False) -> str:
+def certificate_pem(key, days: int = 3650, expired: bool = False, ip: str | None = None) -> str:
+    """A self-signed certificate for `key`; with `ip`, valid for serving TLS on that address."""
     now = datetime.datetime.now(datetime.UTC)
     start, end = (
         (now - datetime.timedelta(days=30), now - datetime.timedelta(days=1))
@@ -19,7 +21,7 @@ def certificate_pem(key, days: int = 3650, expired: bool = False) -> str:
         else (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days))
     )
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sealed-secret")])
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -27,9 +29,11 @@ def certificate_pem(key, days: int = 3650, expired: bool = False) -> str:
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
-        .sign(key, hashes.SHA256())
     )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+    if ip is not None:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))])
+        builder = builder.add_extension(san, critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
 def private_pem(key) -> str:

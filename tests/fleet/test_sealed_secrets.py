@@ -51,30 +51,30 @@ def readable_files(*roots: Path, skip: tuple[str, ...] = ()) -> Iterator[Path]:
                 yield path
 
 
+def seal(deployment, action: str) -> str:
+    """A new canary key in the stack, deployed; returns it once the controller has opened it
+    into the Secret."""
+    fleet, cluster, key = deployment.fleet, deployment.cluster, canary()
+    deployment.config(f"hecate:apiKeys.{KEY}", key, secret=True)
+    deployment.deploy(f"deploy({cluster}): {action} {KEY}")
+    wait_for(
+        f"{cluster}: Secret {SECRET} holding the canary of '{action}'",
+        lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) == key,
+        timeout=60,
+    )
+    return key
+
+
 def test_the_controller_opens_what_the_program_sealed_and_nothing_else(deployment):
     fleet, cluster = deployment.fleet, deployment.cluster
     cert = fetch_cert(fleet, cluster)
     assert cert.startswith("-----BEGIN CERTIFICATE-----")
     deployment.config("hecate:sealingCert", cert)
-    first = canary()
-    deployment.config(f"hecate:apiKeys.{KEY}", first, secret=True)
-    deployment.deploy(f"deploy({cluster}): seal {KEY}")
-    wait_for(
-        f"{cluster}: Secret {SECRET} holding the canary",
-        lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) == first,
-        timeout=60,
-    )
+    first = seal(deployment, "seal")
     assert synced(fleet, cluster, NAMESPACE, SECRET).get("status") == "True"
 
     # Rotation: a new key, sealed and pushed, replaces the Secret's value.
-    second = canary()
-    deployment.config(f"hecate:apiKeys.{KEY}", second, secret=True)
-    deployment.deploy(f"deploy({cluster}): rotate {KEY}")
-    wait_for(
-        f"{cluster}: Secret {SECRET} holding the rotated canary",
-        lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) == second,
-        timeout=60,
-    )
+    second = seal(deployment, "rotate")
 
     # Strict scope: the same sealed value under another name, or in another namespace, stays shut.
     sealed = fleet.get(cluster, "-n", NAMESPACE, "sealedsecret", SECRET)
@@ -143,13 +143,8 @@ def test_removing_the_sealed_values_prunes_the_secret_from_the_cluster(deploymen
     fleet, cluster = deployment.fleet, deployment.cluster
     if not deployment.rendered_path("sealed-secret.yaml").exists():  # run alone
         deployment.config("hecate:sealingCert", fetch_cert(fleet, cluster))
-        deployment.config(f"hecate:apiKeys.{KEY}", canary(), secret=True)
-        deployment.deploy(f"deploy({cluster}): seal {KEY}")
-    wait_for(
-        f"{cluster}: Secret {SECRET}",
-        lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) is not None,
-        timeout=60,
-    )
+        seal(deployment, "seal")
+    assert secret_value(fleet, cluster, NAMESPACE, SECRET) is not None
 
     deployment.config_rm("hecate:apiKeys")
     deployment.deploy(f"deploy({cluster}): no sealed values")
