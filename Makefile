@@ -35,7 +35,7 @@ TESTBED := $(HECATE_CACHE)/stamps/testbed-$(shell cat scripts/install-testbed sc
 FLEET_DIR ?= .fleet
 NODES ?= 3
 
-.PHONY: up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet
+.PHONY: up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
 
 # Every preview, including the one `up` starts with, runs the policy pack.
 up: stack
@@ -123,3 +123,8 @@ bench: $(VENV)/.installed $(ENGINE)
 # The fleet's figures (README, "Try it locally"); minutes, and more with BENCH_FLEET_ARGS=--cold-build.
 bench-fleet: $(VENV)/.installed $(ENGINE) $(TESTBED) tools
 	$(VENV)/bin/python scripts/bench_fleet.py $(BENCH_FLEET_ARGS)
+
+# `python -m hecate fleet`'s figures (README, "Rollout"): a three-wave rollout against its parts,
+# and fleet preview in parallel, of the committed stacks and of 30 generated ones.
+bench-rollout: $(VENV)/.installed $(ENGINE) $(TESTBED) tools
+	$(VENV)/bin/python scripts/bench_rollout.py $(BENCH_ROLLOUT_ARGS)

@@ -1,10 +1,12 @@
-"""Command-line tools beside the Pulumi program: `python -m hecate verify --stack beam`."""
+"""Command-line tools beside the Pulumi program: `python -m hecate verify --stack beam`,
+`python -m hecate fleet status|preview|rollout`."""
 
 import sys
 
 from . import verify
+from .fleet import cli as fleet
 
-COMMANDS = {"verify": verify.main}
+COMMANDS = {"verify": verify.main, "fleet": fleet.main}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

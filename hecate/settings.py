@@ -215,9 +215,19 @@ def text(check: Callable[[str], bool], allowed: str) -> Parser:
     return parse
 
 
-_flux_duration = text(
-    lambda s: bool(_FLUX_DURATION.fullmatch(s)), "is not a Flux duration such as 30s, 1m or 1h30m"
-)
+def is_flux_duration(value: str) -> bool:
+    return bool(_FLUX_DURATION.fullmatch(value))
+
+
+def duration_seconds(value: str) -> float:
+    """A Flux duration (`1h30m`, `45s`) in seconds."""
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(
+        float(number) * scale[unit] for number, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", value)
+    )
+
+
+_flux_duration = text(is_flux_duration, "is not a Flux duration such as 30s, 1m or 1h30m")
 
 
 def one_of(choices: tuple[str, ...]) -> Parser:
@@ -645,12 +655,7 @@ class Settings:
         """healthTimeout in whole seconds (at least one), or None when unset."""
         if not self.health_timeout:
             return None
-        scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-        total = sum(
-            float(number) * scale[unit]
-            for number, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", self.health_timeout)
-        )
-        return max(1, round(total))
+        return max(1, round(duration_seconds(self.health_timeout)))
 
     @property
     def workloads_dir(self) -> str:

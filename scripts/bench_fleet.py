@@ -149,17 +149,19 @@ def main() -> int:
             finally:
                 bringup.down()
 
-    if args.json:
-        print(
-            json.dumps(
-                [{"what": w, "value": round(v, 2), "unit": u} for w, v, u in figures], indent=2
-            )
-        )
-    else:
-        width = max(len(w) for w, _, _ in figures)
-        for what, value, unit in figures:
-            print(f"{what:<{width}}  {value:8.1f} {unit}")
+    print_figures(figures, args.json)
     return 0
+
+
+def print_figures(figures: list[tuple[str, float, str]], as_json: bool) -> None:
+    """The benchmark's figures: a table for people, or JSON."""
+    if as_json:
+        rows = [{"what": w, "value": round(v, 2), "unit": u} for w, v, u in figures]
+        print(json.dumps(rows, indent=2))
+        return
+    width = max(len(w) for w, _, _ in figures)
+    for what, value, unit in figures:
+        print(f"{what:<{width}}  {value:8.1f} {unit}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import yaml
@@ -22,28 +23,26 @@ def test_workflows_pass_actionlint():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_preview_matrix_is_every_stack_file():
-    """The matrix is computed from Pulumi.*.yaml, so this runs that step's command here."""
-    workflow = yaml.safe_load((ROOT / ".github/workflows/pull-request.yml").read_text())
-    script = workflow["jobs"]["stacks"]["steps"][1]["run"].split("\n")[0]
-    listing = script[script.index("$(") + 2 : script.rindex(" | jq -R")]
-    done = subprocess.run(
-        ["bash", "-c", listing], capture_output=True, text=True, cwd=ROOT, check=True
+def _steps(name: str) -> str:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    return "\n".join(
+        step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]
     )
-    assert done.stdout.split() == stack_names()
-    assert workflow["jobs"]["preview"]["steps"][-1]["with"]["policyPacks"] == "policy"
 
 
-def test_main_renders_every_stack_in_the_readmes_order():
-    workflow = yaml.safe_load((ROOT / ".github/workflows/main.yml").read_text())
-    order = workflow["env"]["STACK_ORDER"].split()
-    assert sorted(order) == stack_names()
-    readme = (ROOT / "README.md").read_text()
-    rollout = readme[readme.index("## Rollout") : readme.index("## Rollback")]
-    positions = [
-        rollout.index(f"--stack {stack}")
-        if f"--stack {stack}" in rollout
-        else rollout.index(f"`{stack}`")
-        for stack in order
-    ]
-    assert positions == sorted(positions), "the README's rollout names the stacks in another order"
+def test_pull_requests_preview_the_fleet_with_the_policy_pack():
+    assert "python -m hecate fleet preview" in _steps("pull-request.yml")
+
+
+def test_main_rolls_out_through_the_fleet_command():
+    runs = _steps("main.yml")
+    assert "python -m hecate fleet rollout" in runs
+    assert "make up" not in runs and "pulumi up" not in runs, "main must not render stacks itself"
+
+
+def test_no_workflow_lists_stacks():
+    """A new cluster is one stack file: the fleet command finds the stacks, not the workflows."""
+    for workflow in WORKFLOWS:
+        words = set(re.findall(r"[A-Za-z0-9_.-]+", workflow.read_text()))
+        named = [s for s in stack_names() if s in words or f"{s}-cluster" in words]
+        assert not named, f"{workflow.name} names stacks {named}"

@@ -208,13 +208,11 @@ class Project:
         )
 
 
-def new_project(tmp_path: Path, stack: str, **extra_env: str) -> Project:
-    """A copy of the project holding one stack, on a throwaway backend under tmp_path."""
-    removed = copy_project(tmp_path / "project", stacks=[stack])
-    project = Project(tmp_path / "project", {**engine_env(tmp_path / "state"), **extra_env})
+def init_stack(project: Project, stack: str, encrypted: list[str]) -> None:
+    """The stack in the project's backend, keeping its shape: each encrypted value that
+    copy_project left out is set again, encrypted for this backend."""
     project.pulumi("stack", "init", stack)
-    # The stack keeps its shape: each encrypted value is set again, encrypted for this backend.
-    for path in removed[stack]:
+    for path in encrypted:
         project.pulumi(
             "config",
             "set",
@@ -225,4 +223,11 @@ def new_project(tmp_path: Path, stack: str, **extra_env: str) -> Project:
             "--stack",
             stack,
         )
+
+
+def new_project(tmp_path: Path, stack: str, **extra_env: str) -> Project:
+    """A copy of the project holding one stack, on a throwaway backend under tmp_path."""
+    removed = copy_project(tmp_path / "project", stacks=[stack])
+    project = Project(tmp_path / "project", {**engine_env(tmp_path / "state"), **extra_env})
+    init_stack(project, stack, removed[stack])
     return project

@@ -13,13 +13,19 @@ from tests.e2e.engine import Project, new_project
 from tests.fleet.admission import HeldAdmission
 from tests.fleet.testbed import wait_for
 
-CLUSTER = "dev-cluster"  # no Flux sync of hecate there: the objects are all the program's
+# The dev stack's cluster, before any test deploys it through Flux (this module runs first of
+# tests/fleet, and destroys what it created): so the objects there are all the program's.
+CLUSTER = "dev-cluster"
 NAMESPACE = "hecate"
 DAEMON = "hecate-daemon"
 
 
 @pytest.fixture
 def direct(fleet, stack, tmp_path) -> Project:
+    synced = fleet.kubectl(
+        CLUSTER, "get", "-n", "flux-system", "kustomization", "hecate", check=False
+    )
+    assert synced.returncode != 0, f"Flux already syncs hecate on {CLUSTER}: run this module first"
     project = new_project(tmp_path, stack, KUBECONFIG=str(fleet.kubeconfig))
     for key, value in (("hecate:delivery", "direct"), ("kubernetes:context", CLUSTER)):
         project.pulumi("config", "set", "--stack", stack, key, value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from tests.e2e.engine import new_project
-from tests.fleet.test_sealed_secrets import fetch_cert
+from tests.fleet.testbed import fetch_cert
 from tests.harness import stack_config
 
 CLUSTER = "dev-cluster"

@@ -6,11 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.fleet.testbed import BIN, wait_for
+from tests.fleet.testbed import fetch_cert, wait_for
 
 NAMESPACE = "hecate"
 SECRET = "hecate-secrets"
@@ -126,17 +125,6 @@ def test_the_controller_opens_what_the_program_sealed_and_nothing_else(deploymen
     ):
         content = path.read_bytes()
         assert first.encode() not in content and second.encode() not in content, path
-
-
-def fetch_cert(fleet, cluster: str) -> str:
-    """The controller's certificate, fetched with kubeseal as a person would."""
-    return subprocess.run(
-        [str(BIN / "kubeseal"), "--fetch-cert", "--cert", fleet.cluster(cluster).sealing_cert_url],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=fleet.env(),
-    ).stdout
 
 
 def test_removing_the_sealed_values_prunes_the_secret_from_the_cluster(deployment):

@@ -808,3 +808,14 @@ def ready(obj: dict) -> bool:
     return any(
         c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", [])
     ) and status.get("observedGeneration") == obj["metadata"].get("generation")
+
+
+def fetch_cert(fleet, cluster: str) -> str:
+    """The controller's certificate, fetched with kubeseal as a person would."""
+    return subprocess.run(
+        [str(BIN / "kubeseal"), "--fetch-cert", "--cert", fleet.cluster(cluster).sealing_cert_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=fleet.env(),
+    ).stdout

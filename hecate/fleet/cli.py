@@ -1,0 +1,277 @@
+"""`python -m hecate fleet status|preview|rollout`: the fleet of this project's stacks.
+
+    fleet status [--json] [--no-clusters]      each stack's tree and cluster; exit 1 on drift,
+                                               an unhealthy or an unknown (unreachable) cluster
+    fleet preview [--json] [--report FILE] [--expect-no-changes]
+                                               every stack previewed in parallel, policy pack on
+    fleet rollout VERSION [--plan FILE] [--dry-run] [--no-rollback] [--json] [--report FILE]
+                                               the version through the plan's waves, gated
+
+Exit status: 0 fine; 1 drift, unhealthy, changes where none were expected, a failed preview or
+a failed rollout (rolled back or not); 2 bad input (nothing ran); 130 interrupted (run the
+same rollout again to carry on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from ..settings import ConfigError
+from .gitops_repo import GitError
+from .journal import JournalError
+from .plan import PLAN_FILE, PlanError, load_plan
+from .report import Progress, RolloutReport, print_table
+from .rollout import Rollout, plan_lines
+from .stacks import ChangeSummary, FleetProject
+from .status import fleet_status
+
+OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+
+
+def _write_report(path: Path | None, markdown: str) -> None:
+    if path is not None:
+        with path.open("a") as handle:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
+            handle.write(markdown)
+
+
+def _changes(summary: ChangeSummary) -> str:
+    if not summary.ok:
+        return "—"
+    return ", ".join(f"{n} to {op}" for op, n in sorted(summary.changes.items())) or "no changes"
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+def status(args: argparse.Namespace, out: TextIO) -> int:
+    project = FleetProject(args.root)
+    rows = fleet_status(project, project.stacks, not args.no_clusters, args.kubeconfig)
+    if args.json:
+        print(json.dumps([asdict(r) | {"fine": r.fine} for r in rows], indent=2), file=out)
+    else:
+        table = [
+            [
+                r.stack,
+                r.cluster,
+                r.config_version,
+                r.rendered_version or "—",
+                r.tree,
+                f"{r.applied[:7] or '—'}/{r.wanted[:7] or '—'}"
+                if r.cluster_state != "not read"
+                else "—",
+                (r.flux_ready and f"{r.flux_ready} {r.flux_reason}".strip()) or "—",
+                "—" if r.desired is None else f"{r.desired}/{r.updated}/{r.ready}",
+                ", ".join(r.images) or "—",
+                r.sealed,
+                r.cluster_state,
+            ]
+            for r in rows
+        ]
+        columns = [
+            "stack",
+            "cluster",
+            "config",
+            "rendered",
+            "tree",
+            "applied/wanted",
+            "ready",
+            "desired/updated/ready",
+            "images",
+            "sealed",
+            "cluster",
+        ]
+        print_table("hecate fleet", columns, table, out)
+        for r in rows:
+            for problem in r.problems:
+                print(f"{r.stack}: {problem}", file=out)
+    return OK if all(r.fine for r in rows) else FAILED
+
+
+# --- preview -----------------------------------------------------------------------------
+
+
+def preview_markdown(summaries: list[ChangeSummary], expect_no_changes: bool) -> str:
+    failed = [s for s in summaries if not s.ok]
+    changed = [s for s in summaries if s.changed]
+    verdict = "failed" if failed else ("changes" if changed else "no changes")
+    lines = [
+        f"### hecate fleet preview: {verdict}",
+        "",
+        "| stack | result | changes |",
+        "| --- | --- | --- |",
+    ]
+    for s in summaries:
+        result = "ok" if s.ok else "**failed**"
+        if s.ok and expect_no_changes and s.changed:
+            result = "**unexpected changes**"
+        lines.append(f"| {s.stack} | {result} | {_changes(s)} |")
+    for s in summaries:
+        if s.changed or not s.ok:
+            lines += [
+                "",
+                f"<details><summary>{s.stack}</summary>",
+                "",
+                "```",
+                s.output.strip(),
+                "```",
+                "</details>",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def preview(args: argparse.Namespace, out: TextIO) -> int:
+    project = FleetProject(args.root)
+    stacks = project.stacks
+    for stack in stacks:
+        project.target(stack)  # bad settings are named before any preview runs
+    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        summaries = list(pool.map(project.preview, stacks))
+    markdown = preview_markdown(summaries, args.expect_no_changes)
+    _write_report(args.report, markdown)
+    if args.json:
+        print(json.dumps([asdict(s) for s in summaries], indent=2), file=out)
+    else:
+        print_table(
+            "hecate fleet preview",
+            ["stack", "result", "changes"],
+            [[s.stack, "ok" if s.ok else "failed", _changes(s)] for s in summaries],
+            out,
+        )
+        for s in summaries:
+            if not s.ok:
+                print(f"\n{s.stack}: preview failed:\n{s.output.strip()}", file=out)
+    if any(not s.ok for s in summaries):
+        return FAILED
+    if args.expect_no_changes and any(s.changed for s in summaries):
+        return FAILED
+    return OK
+
+
+# --- rollout -----------------------------------------------------------------------------
+
+
+def _dry_run(rollout: Rollout, out: TextIO) -> RolloutReport:
+    """The plan and each stack's preview with the new version, through a temporary copy of
+    the stack file (`--config-file`): nothing in the project, the state or a cluster changes."""
+    project = rollout.project
+    for line in plan_lines(rollout):
+        print(line, file=out)
+    report = rollout.report
+    report.dry_run, report.result = True, "dry run"
+    with tempfile.TemporaryDirectory(prefix="hecate-dry-run-") as scratch:
+        for stack in rollout.plan.stacks:
+            content = yaml.safe_load(project.stack_file(stack).read_text()) or {}
+            content.setdefault("config", {})["hecate:version"] = rollout.version_of(stack)
+            copy = Path(scratch) / f"Pulumi.{stack}.yaml"
+            copy.write_text(yaml.safe_dump(content, sort_keys=False))
+            summary = project.preview(stack, config_file=copy)
+            outcome = report.stacks[stack]
+            outcome.after = rollout.version_of(stack)
+            outcome.result = "would change" if summary.changed else "no change"
+            if not summary.ok:
+                outcome.result = "preview failed"
+            outcome.detail = _changes(summary)
+            print(f"\n--- {stack}: {outcome.result} ({outcome.detail})", file=out)
+            print(summary.output.strip(), file=out)
+    return report
+
+
+def rollout(args: argparse.Namespace, out: TextIO) -> int:
+    project = FleetProject(args.root)
+    plan = load_plan(args.plan or project.root / PLAN_FILE, project.stacks)
+    report = RolloutReport(args.version or "as committed")
+    with Progress(report, live=None if not args.plain else False) as progress:
+        runner = Rollout(
+            project,
+            plan,
+            args.version,
+            progress,
+            report,
+            rollback=not args.no_rollback,
+            kubeconfig=args.kubeconfig,
+        )
+        runner.validate_version()
+        try:
+            if args.dry_run:
+                _dry_run(runner, sys.stderr if args.json else out)
+            else:
+                runner.run()
+        except KeyboardInterrupt:
+            report.result = "interrupted"
+            report.failure = "interrupted: run the same command again to carry on"
+        report.seconds = round(progress.elapsed(), 1)
+    _write_report(args.report, report.markdown())
+    print(report.as_json() if args.json else report.markdown(), file=out)
+    if report.result == "interrupted":
+        return INTERRUPTED
+    return OK if report.result in ("rolled out", "dry run") and not _dry_failed(report) else FAILED
+
+
+def _dry_failed(report: RolloutReport) -> bool:
+    return any(o.result == "preview failed" for o in report.stacks.values())
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m hecate fleet",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--root", type=Path, default=Path.cwd(), help="the project (default: .)")
+    top.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    s = commands.add_parser("status", help="each stack's tree and cluster")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--no-clusters", action="store_true", help="the tree columns only")
+    s.set_defaults(run=status)
+
+    p = commands.add_parser("preview", help="every stack's preview, in parallel")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--report", type=Path, help="append a Markdown report (a PR comment) here")
+    p.add_argument("--expect-no-changes", action="store_true", help="exit 1 on any change")
+    p.add_argument("--parallel", type=int, default=4, help="previews at once (default 4)")
+    p.set_defaults(run=preview)
+
+    r = commands.add_parser("rollout", help="a version through the fleet, wave by wave")
+    r.add_argument(
+        "version",
+        nargs="?",
+        help="daemon version for every stack; without it, "
+        "each stack's committed config is rolled out as it is",
+    )
+    r.add_argument("--plan", type=Path, help=f"the rollout plan (default: {PLAN_FILE})")
+    r.add_argument("--dry-run", action="store_true", help="print the plan and previews only")
+    r.add_argument("--no-rollback", action="store_true", help="leave a failed wave as it is")
+    r.add_argument("--json", action="store_true", help="the final report as JSON")
+    r.add_argument("--report", type=Path, help="append the Markdown report here")
+    r.add_argument("--plain", action="store_true", help="plain progress lines, even on a TTY")
+    r.set_defaults(run=rollout)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args, sys.stdout))
+    except (ConfigError, PlanError, JournalError) as error:
+        print(f"fleet {args.command}: {error}", file=sys.stderr)
+        return BAD_INPUT
+    except (GitError, FileNotFoundError) as error:
+        print(f"fleet {args.command}: {error}", file=sys.stderr)
+        return FAILED
+    except KeyboardInterrupt:
+        print(f"fleet {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED

@@ -1,0 +1,143 @@
+"""The checkout of the gitops repository a rollout commits to and pushes from.
+
+Each commit holds one cluster's directories only, so a revert touches nothing else; a
+commit is whole or absent (git writes it at once), and a push that finds the remote moved is
+rebased over it and retried, never forced.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PUSH_ATTEMPTS = 5
+# The committer where neither git's config nor the environment names one (a CI runner).
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "hecate-infra",
+    "GIT_AUTHOR_EMAIL": "hecate-infra@users.noreply.github.com",
+    "GIT_COMMITTER_NAME": "hecate-infra",
+    "GIT_COMMITTER_EMAIL": "hecate-infra@users.noreply.github.com",
+}
+
+
+class GitError(RuntimeError):
+    pass
+
+
+@functools.cache
+def _identity(path: Path) -> dict[str, str]:
+    configured = subprocess.run(
+        ["git", "config", "user.email"], cwd=path, capture_output=True, text=True
+    )
+    return {} if configured.stdout.strip() else IDENTITY
+
+
+@dataclass(frozen=True)
+class GitopsCheckout:
+    path: Path
+    branch: str
+    remote: str = "origin"
+
+    def git(self, *args: str, check: bool = True, timeout: float = 120, raw: bool = False) -> Any:
+        env = {**_identity(self.path), **os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        done = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if raw:
+            return done.returncode
+        if check and done.returncode != 0:
+            raise GitError(
+                f"git {' '.join(args)} (in {self.path}) failed: "
+                f"{(done.stderr or done.stdout).strip()}"
+            )
+        return done.stdout.strip()
+
+    def check(self) -> None:
+        """A work tree with the remote, or GitError saying what is missing."""
+        if not (self.path / ".git").exists() and not self.path.is_dir():
+            raise GitError(
+                f"no gitops checkout at {self.path}: clone the gitops repository there "
+                "(hecate:gitopsDir)"
+            )
+        self.git("rev-parse", "--is-inside-work-tree")
+        self.git("remote", "get-url", self.remote)
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    def fetch(self) -> None:
+        self.git("fetch", "--quiet", self.remote, self.branch)
+
+    def remote_head(self) -> str:
+        """The branch's head on the remote (asked over the network, not from the last fetch)."""
+        out = self.git("ls-remote", self.remote, f"refs/heads/{self.branch}")
+        return out.split()[0] if out else ""
+
+    def update(self) -> None:
+        """Bring the checkout to the remote's head, keeping local commits on top (and what an
+        interrupted `up` rendered and nobody committed yet: it is stashed around the rebase)."""
+        self.fetch()
+        self.git("rebase", "--quiet", "--autostash", f"{self.remote}/{self.branch}")
+
+    def succeeds(self, *args: str) -> bool:
+        return self.git(*args, check=False, raw=True) == 0
+
+    def commit(self, directories: list[str], message: str) -> str | None:
+        """Commit these directories as they are on disk (and nothing else staged); None when
+        nothing changed."""
+        self.git("add", "--all", "--", *directories)
+        if self.succeeds("diff", "--cached", "--quiet", "--", *directories):
+            return None
+        self.git("commit", "--quiet", "-m", message, "--", *directories)
+        return self.head()
+
+    def unpushed(self) -> list[str]:
+        """Local commits not on the remote branch (as of the last fetch), oldest first."""
+        out = self.git("rev-list", "--reverse", f"{self.remote}/{self.branch}..HEAD")
+        return out.split()
+
+    def push(self) -> tuple[str, int]:
+        """Push HEAD to the branch, rebasing over what the remote gained meanwhile.
+        Returns the pushed head and how many times the remote had moved."""
+        for moved in range(PUSH_ATTEMPTS):
+            done = subprocess.run(
+                ["git", "push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}"],
+                cwd=self.path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            )
+            if done.returncode == 0:
+                return self.head(), moved
+            self.update()
+        raise GitError(
+            f"git push to {self.remote}/{self.branch} was refused {PUSH_ATTEMPTS} times: "
+            f"{done.stderr.strip()}"
+        )
+
+    def contains(self, descendant: str, ancestor: str) -> bool:
+        """Whether `descendant` is `ancestor` or comes after it (fetching once if unknown)."""
+        if descendant == ancestor:
+            return True
+        if not self.succeeds("cat-file", "-e", f"{descendant}^{{commit}}"):
+            self.fetch()
+        return self.succeeds("merge-base", "--is-ancestor", ancestor, descendant)
+
+    def revert(self, commits: list[str], message: str) -> str | None:
+        """One commit undoing `commits` (oldest first); None when they change nothing now."""
+        for commit in reversed(commits):
+            self.git("revert", "--no-commit", commit)
+        if self.succeeds("diff", "--cached", "--quiet"):
+            return None
+        self.git("commit", "--quiet", "-m", message)
+        return self.head()

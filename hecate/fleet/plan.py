@@ -1,0 +1,172 @@
+"""The rollout plan (`rollout-plan.yaml`): the order a version moves through the fleet.
+
+    soak: 10m            # how long a wave's gates must keep holding before the next wave
+    timeouts:
+      gate: 10m          # how long a stack's gate may take: Flux applied it, the daemon is ready
+    unlisted: last       # a stack this file does not name: `last` (a wave after the others)
+                         # or `refuse`
+    waves:
+      - name: dev
+        stacks: [dev]
+        soak: 0s         # a wave's own soak, over the one above
+      - stacks: [edge]
+      - stacks: [beam]
+
+Parsed once into frozen objects, every problem reported together, before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..settings import duration_seconds, is_flux_duration
+
+PLAN_FILE = "rollout-plan.yaml"
+UNLISTED = ("last", "refuse")
+_KEYS = {"soak", "timeouts", "unlisted", "waves"}
+_WAVE_KEYS = {"name", "stacks", "soak"}
+_TIMEOUT_KEYS = {"gate"}
+DEFAULT_SOAK = 0.0
+DEFAULT_GATE_TIMEOUT = 600.0
+
+
+class PlanError(ValueError):
+    """Every problem of a rollout plan, reported together."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            f"invalid rollout plan {source} (nothing was rolled out):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+@dataclass(frozen=True)
+class Wave:
+    name: str
+    stacks: tuple[str, ...]
+    soak_seconds: float
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    waves: tuple[Wave, ...]
+    gate_timeout_seconds: float
+
+    @property
+    def stacks(self) -> list[str]:
+        return [stack for wave in self.waves for stack in wave.stacks]
+
+
+def _seconds(value: Any, name: str, problems: list[str]) -> float | None:
+    """A duration: a Flux duration string (`30s`, `10m`, `1h30m`) or a number of seconds."""
+    allowed = "a duration such as 0s, 30s, 10m or 1h30m"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        problems.append(f"{name}: {value!r} is not {allowed}")
+        return None
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif value.startswith("-") and is_flux_duration(value[1:]):
+        seconds = -duration_seconds(value[1:])
+    elif is_flux_duration(value):
+        seconds = duration_seconds(value)
+    else:
+        problems.append(f"{name}: {value!r} is not {allowed}")
+        return None
+    if seconds < 0:
+        problems.append(f"{name}: {value!r} is negative; it must be 0s or more ({allowed})")
+        return None
+    return seconds
+
+
+def _unknown_keys(value: dict, known: set[str], where: str, problems: list[str]) -> None:
+    for key in sorted(set(value) - known, key=str):
+        problems.append(f"{where}{key}: unknown key; the keys are {', '.join(sorted(known))}")
+
+
+def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) -> RolloutPlan:
+    """The plan for this project's stacks, or PlanError naming each problem."""
+    known = sorted(stacks)
+    problems: list[str] = []
+    if not isinstance(document, dict):
+        raise PlanError(source, ["the file must be a mapping with `waves:` (a list of waves)"])
+    _unknown_keys(document, _KEYS, "", problems)
+    soak = _seconds(document.get("soak", DEFAULT_SOAK), "soak", problems) or 0.0
+    timeouts = document.get("timeouts") or {}
+    gate_timeout = DEFAULT_GATE_TIMEOUT
+    if not isinstance(timeouts, dict):
+        problems.append(f"timeouts: {timeouts!r} is not a mapping such as {{gate: 10m}}")
+    else:
+        _unknown_keys(timeouts, _TIMEOUT_KEYS, "timeouts.", problems)
+        if "gate" in timeouts:
+            value = _seconds(timeouts["gate"], "timeouts.gate", problems)
+            if value == 0:
+                problems.append("timeouts.gate: must be more than 0s: a gate needs time to pass")
+            elif value is not None:
+                gate_timeout = value
+    unlisted = document.get("unlisted", "last")
+    if unlisted not in UNLISTED:
+        problems.append(f"unlisted: {unlisted!r} is not one of {', '.join(UNLISTED)}")
+
+    raw_waves = document.get("waves")
+    if not isinstance(raw_waves, list) or not raw_waves:
+        problems.append("waves: must be a non-empty list of waves, each `{stacks: [<stack>, …]}`")
+        raw_waves = []
+    waves: list[Wave] = []
+    placed: dict[str, str] = {}
+    for index, raw in enumerate(raw_waves):
+        where = f"waves[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: {raw!r} is not a mapping such as {{stacks: [dev]}}")
+            continue
+        _unknown_keys(raw, _WAVE_KEYS, f"{where}.", problems)
+        name = str(raw.get("name") or f"wave {index + 1}")
+        members = raw.get("stacks")
+        if not isinstance(members, list) or not members:
+            problems.append(f"{where}.stacks: wave {name!r} is empty; list at least one stack")
+            members = []
+        for stack in members:
+            if stack not in known:
+                problems.append(
+                    f"{where}.stacks: {stack!r} is not a stack of this project "
+                    f"(no Pulumi.{stack}.yaml); the stacks are {', '.join(known)}"
+                )
+            elif stack in placed:
+                problems.append(
+                    f"{where}.stacks: {stack!r} is already in wave {placed[stack]!r}; "
+                    "a stack belongs to one wave"
+                )
+            else:
+                placed[stack] = name
+        wave_soak = _seconds(raw["soak"], f"{where}.soak", problems) if "soak" in raw else soak
+        waves.append(Wave(name, tuple(s for s in members if placed.get(s) == name), wave_soak or 0))
+    names = [wave.name for wave in waves]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"waves: the name {name!r} is given to more than one wave")
+
+    rest = [stack for stack in known if stack not in placed]
+    if rest and unlisted == "refuse":
+        problems.append(
+            f"unlisted: refuse, and no wave names {', '.join(rest)}: "
+            "add each to a wave (or set `unlisted: last`)"
+        )
+    if problems:
+        raise PlanError(source, problems)
+    if rest:
+        waves.append(Wave("unlisted", tuple(rest), soak))
+    return RolloutPlan(tuple(waves), gate_timeout)
+
+
+def load_plan(path: Path, stacks: Iterable[str]) -> RolloutPlan:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise PlanError(str(path), [f"cannot read it: {error.strerror}"]) from None
+    except yaml.YAMLError as error:
+        raise PlanError(str(path), [f"not valid YAML: {error}"]) from None
+    return parse_plan(document, stacks, str(path))

@@ -1,0 +1,381 @@
+"""`fleet rollout VERSION`: the version moves through the fleet wave by wave, each stack gated
+on Flux and the daemon's health, and a failed wave is put back as it was.
+
+Per stack: set hecate:version, preview with the policy pack, up, commit the cluster's
+directories (`deploy(<cluster>): hecate-daemon <version>`), push (rebased over whatever the
+remote gained), ask Flux to reconcile. Per wave: every stack's gate, then the soak, during which
+the gates must keep holding. A rollout that stops (a failure, Ctrl-C, a killed runner) is
+carried on by the same command: finished waves are skipped, and a stack whose version is set,
+rendered and pushed already is only gated again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .. import stack_files
+from ..settings import ConfigError
+from ..verify import settings_from
+from .cluster_health import FAILED, PASSED, ClusterClient, Gate, gate
+from .gitops_repo import GitError, GitopsCheckout
+from .journal import Journal, RolloutLock
+from .plan import RolloutPlan, Wave
+from .report import Progress, RolloutReport, StackOutcome
+from .stacks import FleetProject, StackTarget
+
+POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
+
+
+class RolloutFailed(RuntimeError):
+    def __init__(self, wave: str, stack: str, step: str, detail: str):
+        self.wave, self.stack, self.step, self.detail = wave, stack, step, detail
+        super().__init__(f"{stack or wave}: {step}: {detail}")
+
+
+def deploy_message(cluster: str, version: str) -> str:
+    return f"deploy({cluster}): hecate-daemon {version}"
+
+
+def rollback_message(cluster: str, version: str, failed: str) -> str:
+    return f"rollback({cluster}): hecate-daemon {version} (from {failed})"
+
+
+@dataclass
+class Rollout:
+    project: FleetProject
+    plan: RolloutPlan
+    version: str | None  # None: each stack's committed config as it is
+    progress: Progress
+    report: RolloutReport
+    rollback: bool = True
+    kubeconfig: str | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        self.targets = {s: self.project.target(s) for s in self.plan.stacks}
+        self.clients = {
+            s: ClusterClient(t.context, self.kubeconfig) for s, t in self.targets.items()
+        }
+        for wave in self.plan.waves:
+            for stack in wave.stacks:
+                t = self.targets[stack]
+                self.report.stacks[stack] = StackOutcome(
+                    stack, t.cluster, wave.name, before=t.settings.version
+                )
+
+    def version_of(self, stack: str) -> str:
+        return self.version or self.targets[stack].settings.version
+
+    # --- checks before anything changes ---------------------------------------------------
+
+    def validate_version(self) -> None:
+        """The version as each stack would take it, or ConfigError naming hecate:version."""
+        if self.version is None:
+            return
+        for stack in self.plan.stacks:
+            config = stack_files.stack_config(self.project.root, stack)
+            config["hecate:version"] = self.version
+            try:
+                settings_from(config, self.project.root)
+            except ConfigError as error:
+                raise ConfigError([f"stack {stack}: {p}" for p in error.problems]) from None
+
+    def checkout(self, stack: str) -> GitopsCheckout:
+        return self.project.checkout(self.targets[stack])
+
+    # --- the rollout ----------------------------------------------------------------------
+
+    def run(self) -> RolloutReport:
+        with RolloutLock(self.project.root) as lock:
+            journal, resumed = Journal.open(self.project.root, self.report.version)
+            if resumed or lock.interrupted:
+                self.progress.event("rollout", "", "resume", self._resume_note(journal))
+                self._after_interruption()
+            checkouts = {self.checkout(s) for s in self.plan.stacks if self._through_flux(s)}
+            for checkout in checkouts:
+                checkout.check()
+                checkout.update()
+                journal.bases.setdefault(str(checkout.path), checkout.remote_head())
+            journal.save()
+            for wave in self.plan.waves:
+                if wave.name in journal.waves_done:
+                    self.progress.event(wave.name, "", "skip", "finished in an earlier run")
+                    for stack in wave.stacks:
+                        outcome = self.report.stacks[stack]
+                        outcome.before = journal.before.get(stack, outcome.before)
+                        if self._through_flux(stack):
+                            outcome.commits = self._commits(stack, journal)
+                        self._outcome(stack, "rolled out", after=self.version_of(stack))
+                    continue
+                try:
+                    self._wave(wave, journal)
+                except RolloutFailed as failure:
+                    self._failed(wave, failure, journal)
+                    return self.report
+                journal.waves_done.append(wave.name)
+                journal.save()
+            journal.finish()
+            self.report.result = "rolled out"
+            return self.report
+
+    def _resume_note(self, journal: Journal) -> str:
+        done = ", ".join(journal.waves_done) or "no wave"
+        return f"carrying on the rollout of {journal.version}: {done} finished before"
+
+    def _after_interruption(self) -> None:
+        """What a killed pulumi leaves in a local backend: its lock, and sometimes an empty
+        metadata file (README, Troubleshooting). Nobody else runs here: RolloutLock said so."""
+        backend = self.project.env.get("PULUMI_BACKEND_URL", "")
+        if backend.startswith("file://"):
+            for attrs in Path(backend.removeprefix("file://")).rglob("*.attrs"):
+                if attrs.stat().st_size == 0:
+                    attrs.unlink()
+        for stack in self.plan.stacks:
+            # "no update is running" is the usual answer: nothing to cancel.
+            with contextlib.suppress(Exception):
+                self.project.stack(stack).cancel()
+
+    def _wave(self, wave: Wave, journal: Journal) -> None:
+        self.progress.event(wave.name, "", "wave", f"{', '.join(wave.stacks)}")
+        pushed: dict[str, str] = {}
+        changed = False
+        for stack in wave.stacks:
+            commit, did_change = self._deploy(wave, stack, journal)
+            pushed[stack] = commit
+            changed = changed or did_change
+        for stack in wave.stacks:
+            if self._through_flux(stack):
+                self._reconcile(wave.name, stack)
+        images = {stack: self._image(stack, self.version_of(stack)) for stack in wave.stacks}
+        self._wait_gates(wave, pushed, images)
+        # The soak guards the next wave: after the last one there is nothing left to hold back.
+        if changed and wave.soak_seconds and wave != self.plan.waves[-1]:
+            self._soak(wave, pushed, images)
+        for stack in wave.stacks:
+            outcome = self.report.stacks[stack]
+            if outcome.result != "unchanged":
+                outcome.result = "rolled out"
+            outcome.after = self.version_of(stack)
+
+    def _through_flux(self, stack: str) -> bool:
+        return self.targets[stack].settings.delivery == "gitops"
+
+    def _reconcile(self, wave: str, stack: str) -> None:
+        client = self.clients[stack]
+        try:
+            client.request_reconcile()
+        except Exception as error:
+            raise RolloutFailed(
+                wave, stack, "reconcile", f"context {client.context}: {error}"
+            ) from None
+        self.progress.event(wave, stack, "reconcile", "requested")
+
+    def _deploy(self, wave: Wave, stack: str, journal: Journal) -> tuple[str, bool]:
+        """Version set, rendered, committed and pushed; returns the commit the gate waits for
+        and whether anything changed."""
+        target = self.targets[stack]
+        checkout = self.checkout(stack)
+        project = self.project
+        stack_file = project.stack_file(stack)
+        if stack not in journal.before:
+            journal.snapshot(
+                stack, target.settings.version, stack_file.read_text(), project.export_state(stack)
+            )
+        self.report.stacks[stack].before = journal.before[stack]
+        version = self.version_of(stack)
+        if _stack_version(stack_file) != version:
+            project.set_version(stack, version)
+        self.progress.event(wave.name, stack, "config", f"hecate:version {version}")
+
+        preview = project.preview(stack)
+        if not preview.ok:
+            raise RolloutFailed(wave.name, stack, "preview", preview.output)
+        self.progress.event(wave.name, stack, "preview", _changes(preview.changes))
+        up = project.up(stack)
+        if not up.ok:
+            raise RolloutFailed(wave.name, stack, "up", up.output)
+        self.progress.event(wave.name, stack, "up", _changes(up.changes))
+        if not self._through_flux(stack):  # `direct`: up applied it and awaited the rollout
+            if not up.changes:
+                self.report.stacks[stack].result = "unchanged"
+            return "", bool(up.changes)
+
+        message = deploy_message(target.cluster, version)
+        try:
+            commit = checkout.commit(target.directories, message)
+            self.progress.event(wave.name, stack, "commit", commit[:12] if commit else "no change")
+            _, moved = checkout.push()
+        except GitError as error:
+            raise RolloutFailed(wave.name, stack, "push", str(error)) from None
+        commits = self._commits(stack, journal)
+        outcome = self.report.stacks[stack]
+        outcome.commits = commits
+        if not commits:
+            outcome.result = "unchanged"
+        rebased = f" (rebased over {moved} push{'es' if moved > 1 else ''})" if moved else ""
+        latest = commits[-1] if commits else journal.bases[str(checkout.path)]
+        self.progress.event(wave.name, stack, "push", f"{latest[:12]}{rebased}")
+        return latest, bool(commits)
+
+    def _commits(self, stack: str, journal: Journal) -> list[str]:
+        """This rollout's commits for the stack's cluster (oldest first): since the base,
+        touching its directories, with its message; found again after a rebase or a restart."""
+        target = self.targets[stack]
+        checkout = self.checkout(stack)
+        base = journal.bases[str(checkout.path)]
+        message = deploy_message(target.cluster, self.version_of(stack))
+        out = checkout.git(
+            "log", "--reverse", "--format=%H %s", f"{base}..HEAD", "--", *target.directories
+        )
+        return [line.split(" ", 1)[0] for line in out.splitlines() if line.endswith(message)]
+
+    def _image(self, stack: str, version: str) -> str:
+        return f"{self.targets[stack].settings.image}:{version}"
+
+    def _wait_gates(self, wave: Wave, pushed: dict[str, str], images: dict[str, str]) -> None:
+        deadline = time.monotonic() + self.plan.gate_timeout_seconds
+        waiting = set(wave.stacks)
+        last: dict[str, str] = {}
+        while waiting:
+            for stack in sorted(waiting):
+                result = self._gate(stack, pushed.get(stack, ""), images[stack])
+                note = f"{result.step}: {result.detail}"
+                if last.get(stack) != note:
+                    last[stack] = note
+                    self.progress.event(wave.name, stack, f"gate {result.state}", note)
+                if result.state == FAILED:
+                    raise RolloutFailed(wave.name, stack, "gate", note)
+                if result.state == PASSED:
+                    waiting.discard(stack)
+            if waiting and time.monotonic() > deadline:
+                stack = sorted(waiting)[0]
+                raise RolloutFailed(
+                    wave.name,
+                    stack,
+                    "gate",
+                    f"timed out after {self.plan.gate_timeout_seconds:.0f} s waiting for "
+                    f"{last.get(stack, 'the cluster')}",
+                )
+            if waiting:
+                self.sleep(POLL_SECONDS)
+
+    def _gate(self, stack: str, commit: str, image: str) -> Gate:
+        target = self.targets[stack]
+        checkout = self.checkout(stack)
+        return gate(
+            self.clients[stack].read(),
+            (lambda applied: checkout.contains(applied, commit))
+            if self._through_flux(stack)
+            else None,
+            image,
+            target.settings.max_unavailable,
+            target.seals,
+        )
+
+    def _soak(self, wave: Wave, pushed: dict[str, str], images: dict[str, str]) -> None:
+        self.progress.event(wave.name, "", "soak", f"{wave.soak_seconds:.0f} s")
+        end = time.monotonic() + wave.soak_seconds
+        while time.monotonic() < end:
+            self.sleep(min(POLL_SECONDS, max(0.0, end - time.monotonic())))
+            for stack in wave.stacks:
+                result = self._gate(stack, pushed.get(stack, ""), images[stack])
+                if result.state != PASSED:
+                    raise RolloutFailed(
+                        wave.name, stack, "soak", f"the gate stopped holding: {result.detail}"
+                    )
+
+    # --- failure --------------------------------------------------------------------------
+
+    def _outcome(self, stack: str, result: str, after: str = "", detail: str = "") -> None:
+        outcome = self.report.stacks[stack]
+        outcome.result = result
+        outcome.after = after or outcome.after
+        outcome.detail = detail or outcome.detail
+
+    def _failed(self, wave: Wave, failure: RolloutFailed, journal: Journal) -> None:
+        self.report.result = "failed"
+        self.report.failed_wave = wave.name
+        self.report.failure = f"stack {failure.stack}, {failure.step}: {failure.detail}"
+        self.progress.event(wave.name, "", "stop", "later waves are not touched")
+        for stack in wave.stacks:
+            self._outcome(stack, "failed" if stack == failure.stack else "stopped")
+        if not self.rollback:
+            self.progress.event(wave.name, "", "no rollback", "left as it is (--no-rollback)")
+            return
+        try:
+            self._roll_back(wave, journal)
+        except Exception as error:  # whatever stopped it, the report must say so
+            self.report.failure += f"; the rollback failed too: {error}"
+            self.progress.event(wave.name, "", "rollback failed", str(error))
+            return
+        journal.finish()
+        self.report.result = "rolled back"
+
+    def _roll_back(self, wave: Wave, journal: Journal) -> None:
+        """Revert the wave's commits, put each stack's config and state back, push, and wait
+        for the gate on the version each ran before."""
+        touched = [s for s in wave.stacks if s in journal.before]
+        pushed: dict[str, str] = {}
+        through_flux = [s for s in touched if self._through_flux(s)]
+        for stack in touched:
+            target = self.targets[stack]
+            before = journal.before[stack]
+            self.project.stack_file(stack).write_text(journal.stack_file(stack))
+            if stack not in through_flux:  # the cluster itself changed: the old config over it
+                undone = self.project.up(stack)
+                if not undone.ok:
+                    raise RolloutFailed(wave.name, stack, "rollback", undone.output)
+                self.progress.event(wave.name, stack, "rollback", f"{before}: applied")
+                self._outcome(stack, "rolled back", after=before)
+                continue
+            checkout = self.checkout(stack)
+            commits = self._commits(stack, journal)
+            # What a failed `up` rendered and nobody committed goes first.
+            checkout.git("checkout", "HEAD", "--", *target.directories, check=False)
+            checkout.git("clean", "-fdq", "--", *target.directories)
+            revert = checkout.revert(
+                commits, rollback_message(target.cluster, before, self.version_of(stack))
+            )
+            self.project.import_state(stack, journal.state(stack))
+            detail = f"{revert[:12]} reverts {len(commits)} commit(s)" if revert else "no commit"
+            self.progress.event(wave.name, stack, "rollback", f"{before}: {detail}")
+            self._outcome(stack, "rolled back", after=before)
+            self.report.stacks[stack].commits += [revert] if revert else []
+        for checkout in {self.checkout(s) for s in through_flux}:
+            checkout.push()
+        for stack in through_flux:
+            pushed[stack] = self.checkout(stack).head()
+            self._reconcile(wave.name, stack)
+        images = {stack: self._image(stack, journal.before[stack]) for stack in touched}
+        self._wait_gates(Wave(wave.name, tuple(touched), 0), pushed, images)
+
+
+def _stack_version(path: Path) -> str | None:
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    return config.get("hecate:version")
+
+
+def _changes(changes: dict[str, int]) -> str:
+    return ", ".join(f"{n} to {op}" for op, n in sorted(changes.items())) or "no changes"
+
+
+def plan_lines(rollout: Rollout) -> list[str]:
+    """The plan as `--dry-run` prints it."""
+    lines = []
+    for index, wave in enumerate(rollout.plan.waves, 1):
+        soak = f", soak {wave.soak_seconds:.0f} s" if wave.soak_seconds else ""
+        lines.append(f"wave {index} ({wave.name}{soak}):")
+        for stack in wave.stacks:
+            t: StackTarget = rollout.targets[stack]
+            lines.append(
+                f"  {stack}: {t.cluster} (context {t.context}) "
+                f"{t.settings.version} → {rollout.version_of(stack)}"
+            )
+    lines.append(f"gate timeout: {rollout.plan.gate_timeout_seconds:.0f} s per wave")
+    return lines

@@ -1,0 +1,180 @@
+"""This project's stacks through Pulumi's Automation API, configured as `make up` configures
+pulumi (the backend, its passphrase, the engine in ~/.cache/hecate).
+
+Each operation opens its own workspace, so previews of several stacks can run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from .. import stack_files
+from ..settings import ConfigError, Settings
+from ..verify import pulumi_env, settings_from
+from .gitops_repo import GitopsCheckout
+
+POLICY_PACK = "policy"
+VERSION_KEY = "hecate:version"
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    """A stack, what it deploys where, read from its committed files."""
+
+    name: str
+    settings: Settings
+
+    @property
+    def cluster(self) -> str:
+        return self.settings.cluster
+
+    @property
+    def context(self) -> str:
+        # kubernetes:context, else a context named after the cluster (as the healthCheck output)
+        return self.settings.kube_context or self.settings.cluster
+
+    @property
+    def directories(self) -> list[str]:
+        return [self.settings.flux_dir, self.settings.workloads_dir]
+
+    @property
+    def seals(self) -> bool:
+        return bool(self.settings.sealed_secrets or self.settings.api_keys)
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    stack: str
+    ok: bool
+    changes: dict[str, int]  # operation -> count, without `same`
+    output: str  # the preview's text, or the error
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+class FleetProject:
+    """The Pulumi project at `root` and its stacks."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.env = pulumi_env(self.root)
+        self.env.setdefault("PULUMI_DIY_BACKEND_NO_LEGACY_WARNING", "true")
+        self.env.setdefault("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
+
+    @property
+    def stacks(self) -> list[str]:
+        return stack_files.stack_names(self.root)
+
+    def target(self, stack: str) -> StackTarget:
+        """The stack's settings as committed, ConfigError (naming the stack) when invalid."""
+        try:
+            return StackTarget(
+                stack, settings_from(stack_files.stack_config(self.root, stack), self.root)
+            )
+        except ConfigError as error:
+            raise ConfigError([f"stack {stack}: {p}" for p in error.problems]) from None
+
+    def checkout(self, target: StackTarget) -> GitopsCheckout:
+        path = Path(os.path.normpath(self.root / target.settings.gitops_dir))
+        source = target.settings.gitops
+        return GitopsCheckout(path, source.branch if source else "main")
+
+    def rendered_version(self, target: StackTarget) -> str | None:
+        """The daemon's tag in the stack's rendered DaemonSet, None when there is none."""
+        path = self.checkout(target).path / target.settings.workloads_dir / "daemonset.yaml"
+        try:
+            manifest = yaml.safe_load(path.read_text())
+            image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
+        except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+            return None
+        return str(image).rsplit(":", 1)[-1]
+
+    def stack_file(self, stack: str) -> Path:
+        return self.root / f"Pulumi.{stack}.yaml"
+
+    def _workspace(self) -> auto.LocalWorkspace:
+        cache = Path(self.env["PULUMI_HOME"]).parent
+        command = auto.PulumiCommand(root=str(cache), skip_version_check=True)
+        return auto.LocalWorkspace(
+            work_dir=str(self.root),
+            pulumi_home=self.env["PULUMI_HOME"],
+            env_vars=self.env,
+            pulumi_command=command,
+        )
+
+    def stack(self, stack: str) -> auto.Stack:
+        """The stack in the backend, created (passphrase secrets) on first use, as `make up`."""
+        workspace = self._workspace()
+        try:
+            return auto.Stack.select(stack, workspace)
+        except auto.StackNotFoundError:
+            workspace.secrets_provider = "passphrase"
+            return auto.Stack.create(stack, workspace)
+
+    def set_version(self, stack: str, version: str) -> None:
+        self.stack(stack).set_config(VERSION_KEY, auto.ConfigValue(value=version))
+
+    def preview(self, stack: str, config_file: Path | None = None) -> ChangeSummary:
+        """`pulumi preview --policy-pack policy` (a failure or a policy violation: `ok=False`),
+        with another stack file in place of Pulumi.<stack>.yaml if given."""
+        lines: list[str] = []
+        try:
+            result = self.stack(stack).preview(
+                policy_packs=[POLICY_PACK],
+                config_file=str(config_file) if config_file else None,
+                diff=True,
+                color="never",
+                on_output=lines.append,
+            )
+        except auto.errors.CommandError as error:
+            return ChangeSummary(stack, False, {}, _command_error(error, lines))
+        changes = _counts(result.change_summary)
+        return ChangeSummary(stack, True, changes, "\n".join(lines))
+
+    def up(self, stack: str) -> ChangeSummary:
+        lines: list[str] = []
+        try:
+            result = self.stack(stack).up(
+                policy_packs=[POLICY_PACK],
+                color="never",
+                show_secrets=False,
+                on_output=lines.append,
+            )
+        except auto.errors.CommandError as error:
+            return ChangeSummary(stack, False, {}, _command_error(error, lines))
+        changes = _counts(result.summary.resource_changes)
+        return ChangeSummary(stack, True, changes, "\n".join(lines))
+
+    def outputs(self, stack: str) -> dict[str, Any]:
+        return {k: v.value for k, v in self.stack(stack).outputs().items()}
+
+    def export_state(self, stack: str) -> dict[str, Any]:
+        exported = self.stack(stack).export_stack()
+        return {"version": exported.version, "deployment": exported.deployment}
+
+    def import_state(self, stack: str, state: dict[str, Any]) -> None:
+        self.stack(stack).import_stack(auto.Deployment(**state))
+
+
+def _command_error(error: Exception, lines: list[str]) -> str:
+    text = str(error)
+    # The CLI's own words, not the wrapper's: stderr after the command line it quotes.
+    marker = "stderr:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    return ("\n".join(lines[-40:]) + "\n" + text.strip()).strip()
+
+
+def _counts(summary: Mapping[Any, int] | None) -> dict[str, int]:
+    """Operation -> count, `same` left out; the engine's OpType or plain strings alike."""
+    counts = {str(getattr(op, "value", op)): n for op, n in (summary or {}).items()}
+    return {op: n for op, n in counts.items() if op != "same" and n}

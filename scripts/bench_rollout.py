@@ -1,0 +1,160 @@
+"""The fleet command's figures (`make bench-rollout`), printed as a table (or `--json`):
+
+- a three-wave `fleet rollout` with zero soak on the test bed, against the sum of its parts
+  done by hand for the version before: three `pulumi up`s, each commit pushed, and Flux's
+  apply and the DaemonSet's rollout awaited (reconcile requested, as `flux reconcile` does);
+- `fleet preview` of the committed stacks in parallel against one after another;
+- `fleet preview` of 30 stacks generated into a temporary copy, to show how it grows.
+
+    scripts/bench_rollout.py [--runs 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.bench_fleet import print_figures  # noqa: E402
+from tests.e2e.engine import Project, copy_project, engine_env  # noqa: E402
+from tests.fleet import flux  # noqa: E402
+from tests.fleet.deployment import git_env  # noqa: E402
+from tests.fleet.rollout_project import RolloutProject  # noqa: E402
+from tests.fleet.testbed import BRANCH, CLUSTERS, Bringup, git, wait_for  # noqa: E402
+
+GENERATED = 30
+
+
+def timed(run) -> float:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    run()
+    return time.monotonic() - started
+
+
+def by_hand(rp: RolloutProject, version: str) -> dict[str, float]:
+    """The rollout's parts, stack after stack, with nothing between them: seconds of `up`
+    (config set included) and of push to rolled out (Flux's apply and the DaemonSet's rollout)."""
+    parts = {"up": 0.0, "apply": 0.0}
+    image = f"ghcr.io/hecate-social/hecate-daemon:{version}"
+    for stack in ("dev", "edge", "beam"):
+        cluster = f"{stack}-cluster"
+        started = time.monotonic()
+        rp.project.pulumi("config", "set", "--stack", stack, "hecate:version", version)
+        rp.project.pulumi("up", "--stack", stack, "--yes", "--policy-pack", "policy")
+        parts["up"] += time.monotonic() - started
+        started = time.monotonic()
+        git(
+            "add",
+            "--all",
+            "--",
+            f"clusters/{cluster}",
+            f"infrastructure/hecate/{cluster}",
+            cwd=rp.checkout,
+            env=git_env(),
+        )
+        git(
+            "commit",
+            "--quiet",
+            "-m",
+            f"deploy({cluster}): hecate-daemon {version}",
+            cwd=rp.checkout,
+            env=git_env(),
+        )
+        git("push", "--quiet", "origin", f"HEAD:{BRANCH}", cwd=rp.checkout, env=git_env())
+        commit = git("rev-parse", "HEAD", cwd=rp.checkout)
+        flux.sync(rp.fleet, cluster, commit)
+        wait_for(
+            f"{cluster} on {version}",
+            lambda c=cluster: rp.running_image(c) == (image, [image]),
+            timeout=600,
+            every=0.25,
+        )
+        parts["apply"] += time.monotonic() - started
+    return parts
+
+
+def fleet_preview(root: Path, env: dict[str, str], parallel: int) -> float:
+    def run() -> None:
+        subprocess.run(
+            [sys.executable, "-m", "hecate", "fleet", "preview", "--parallel", str(parallel)],
+            cwd=root,
+            env={**env, "PYTHONPATH": str(root)},
+            check=True,
+            capture_output=True,
+        )
+
+    return timed(run)
+
+
+def generated_project(scratch: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the project with GENERATED stacks (and none of the committed ones)."""
+    root = scratch / "generated"
+    copy_project(root, stacks=[])
+    env = engine_env(scratch / "generated-state")
+    project = Project(root, env)
+    for index in range(1, GENERATED + 1):
+        name = f"s{index:02d}"
+        (root / f"Pulumi.{name}.yaml").write_text(
+            f"config:\n  hecate:cluster: {name}-cluster\n  hecate:version: 0.7.2\n"
+        )
+        project.pulumi("stack", "init", name)
+    return root, env
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each preview (median)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    figures: list[tuple[str, float, str]] = []
+
+    def record(what: str, value: float, unit: str = "s") -> None:
+        figures.append((what, value, unit))
+        print(f"bench: {what}: {value:.1f} {unit}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="hecate-bench-rollout-") as scratch:
+        scratch_path = Path(scratch)
+        bringup = Bringup(scratch_path / "fleet", CLUSTERS, 3)
+        try:
+            fleet = bringup.up()
+            rp = RolloutProject.create(fleet, scratch_path / "waves")
+            first = rp.fleet_cmd("rollout", "--plain")
+            assert first.code == 0, first.text
+            parts = by_hand(rp, "0.7.3")
+            record("by hand: three `pulumi up`s (config set included)", parts["up"])
+            record(
+                "by hand: three pushes to rolled out (Flux apply, DaemonSet rollout)",
+                parts["apply"],
+            )
+            record("by hand: the sum of the parts", parts["up"] + parts["apply"])
+            rollout = rp.fleet_cmd("rollout", "0.7.4", "--plain", "--json")
+            assert rollout.code == 0, rollout.text
+            record("fleet rollout, three waves, zero soak", json.loads(rollout.out)["seconds"])
+
+            serial, parallel = [], []
+            for _ in range(args.runs):  # alternated, so that load hits both alike
+                serial.append(fleet_preview(rp.root, rp.env, 1))
+                parallel.append(fleet_preview(rp.root, rp.env, 4))
+            record("fleet preview, 3 stacks, one after another", statistics.median(serial))
+            record("fleet preview, 3 stacks, in parallel (4)", statistics.median(parallel))
+        finally:
+            bringup.down()
+
+        root, env = generated_project(scratch_path)
+        record(f"fleet preview, {GENERATED} stacks, in parallel (4)", fleet_preview(root, env, 4))
+        record(f"fleet preview, {GENERATED} stacks, one after another", fleet_preview(root, env, 1))
+
+    print_figures(figures, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

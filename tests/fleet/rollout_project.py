@@ -1,0 +1,183 @@
+"""A copy of the whole project (every committed stack) pointed at the fleet, for the `fleet`
+commands: its own state backend, a clone of the fleet's gitops repository at ./gitops, and each
+stack's source set to the fleet's git server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hecate import stack_files
+from tests.e2e.engine import Project, Result, copy_project, engine_env, init_stack
+from tests.fleet.deployment import HEALTH_TIMEOUT, git_env
+from tests.fleet.testbed import BRANCH, Fleet, git
+
+# Short waits for the test bed: its nodes are kwok's, each rollout takes seconds.
+PLAN = """\
+soak: 0s
+timeouts:
+  gate: 150s
+waves:
+  - name: dev
+    stacks: [dev]
+    soak: {dev_soak}
+  - name: edge
+    stacks: [edge]
+  - name: beam
+    stacks: [beam]
+"""
+
+
+@dataclass
+class RolloutProject:
+    project: Project
+    fleet: Fleet
+    started: list[subprocess.Popen] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, fleet: Fleet, workdir: Path, dev_soak: str = "0s") -> RolloutProject:
+        root = workdir / "project"
+        removed = copy_project(root)
+        env = {**engine_env(workdir / "state"), "KUBECONFIG": str(fleet.kubeconfig)}
+        project = Project(root, env)
+        (root / "rollout-plan.yaml").write_text(PLAN.format(dev_soak=dev_soak))
+        git("clone", "--quiet", fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
+        for stack in stack_files.stack_names(root):
+            init_stack(project, stack, removed[stack])
+            for key, value in (
+                ("hecate:gitops.url", fleet.git_url),
+                ("hecate:gitops.secretRef", ""),
+                ("hecate:healthTimeout", HEALTH_TIMEOUT),
+            ):
+                project.pulumi("config", "set", "--stack", stack, "--path", key, "--", value)
+        return cls(project, fleet)
+
+    @property
+    def root(self) -> Path:
+        return self.project.path
+
+    @property
+    def checkout(self) -> Path:
+        return self.root / "gitops"
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "hecate", "fleet", *args]
+
+    def fleet_cmd(self, *args: str, timeout: float = 900) -> Result:
+        done = subprocess.run(
+            self.command(*args),
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def json(self, *args: str, expect: int = 0) -> Any:
+        """The command's JSON output, once it exited with `expect`."""
+        result = self.fleet_cmd(*args, "--json")
+        assert result.code == expect, f"fleet {' '.join(args)}: exit {result.code}\n{result.text}"
+        try:
+            return json.loads(result.out)
+        except json.JSONDecodeError:
+            raise AssertionError(
+                f"fleet {' '.join(args)} printed no JSON:\n{result.text}"
+            ) from None
+
+    def start(self, *args: str, log: Path) -> subprocess.Popen:
+        """A fleet command in a session of its own (so that a kill reaches its pulumi too):
+        progress lines to `log`, the report to `log` with `.out` added."""
+        with log.open("w") as err, log.with_suffix(".out").open("w") as out:
+            process = subprocess.Popen(
+                self.command(*args),
+                cwd=self.root,
+                env=self.env,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        self.started.append(process)
+        return process
+
+    def stop_started(self) -> None:
+        """Whatever a failing test left running, killed with everything it started."""
+        for process in self.started:
+            if process.poll() is None:
+                self.kill(process)
+        assert not self.wait_until_idle(), "processes left in the project"
+
+    @staticmethod
+    def wait_for_line(
+        process: subprocess.Popen, log: Path, text: str, timeout: float = 300
+    ) -> None:
+        """Until the command's progress shows `text` (failing if it ends first)."""
+        deadline = time.monotonic() + timeout
+        while text not in log.read_text():
+            assert process.poll() is None, f"ended ({process.returncode}) before {text!r}:\n" + (
+                log.read_text()
+            )
+            assert time.monotonic() < deadline, f"no {text!r} in {timeout} s:\n{log.read_text()}"
+            time.sleep(0.2)
+
+    def wait_until_idle(self, timeout: float = 30) -> list[str]:
+        """What still runs in the project after `timeout` seconds (nothing, normally)."""
+        deadline = time.monotonic() + timeout
+        while (left := self.left_running()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return left
+
+    def left_running(self) -> list[str]:
+        """Processes still working in the project (a killed command's children)."""
+        found = []
+        for cwd in Path("/proc").glob("[0-9]*/cwd"):
+            try:
+                if Path(os.readlink(cwd)).is_relative_to(self.root):
+                    found.append(
+                        (cwd.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    )
+            except OSError:
+                continue
+        return found
+
+    @staticmethod
+    def kill(process: subprocess.Popen) -> None:
+        """SIGKILL to the command and everything it started, as a stopped CI runner does."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**self.project.env, "PYTHONPATH": str(self.root)}
+
+    def version(self, stack: str) -> str:
+        content = yaml.safe_load((self.root / f"Pulumi.{stack}.yaml").read_text())
+        return content["config"]["hecate:version"]
+
+    def remote_log(self) -> list[str]:
+        """`<sha> <subject>` of the fleet repository's branch, newest first."""
+        git("fetch", "--quiet", "origin", BRANCH, cwd=self.checkout, env=git_env())
+        out = git("log", "--format=%H %s", f"origin/{BRANCH}", cwd=self.checkout)
+        return out.splitlines()
+
+    def running_image(self, cluster: str) -> tuple[str, list[str]]:
+        """The DaemonSet's image and what its pods (not being deleted) run."""
+        ds = self.fleet.get(cluster, "-n", "hecate", "daemonset", "hecate-daemon")
+        pods = self.fleet.get(cluster, "-n", "hecate", "pods", "-l", "app=hecate-daemon")
+        images = sorted(
+            {
+                p["spec"]["containers"][0]["image"]
+                for p in pods["items"]
+                if not p["metadata"].get("deletionTimestamp")
+            }
+        )
+        return ds["spec"]["template"]["spec"]["containers"][0]["image"], images

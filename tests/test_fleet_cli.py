@@ -1,0 +1,50 @@
+"""`python -m hecate fleet`: bad input is refused with exit 2 before anything runs."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from hecate.fleet import cli
+from tests.harness import ROOT
+
+
+@pytest.fixture
+def project(tmp_path):
+    """The committed stack files and plan, without state, checkout or cluster."""
+    for name in ["Pulumi.yaml", "rollout-plan.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def run(project, capsys, *args: str) -> tuple[int, str]:
+    code = cli.main(["--root", str(project), *args])
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def test_a_mutable_or_malformed_version_is_refused_naming_the_setting(project, capsys):
+    code, err = run(project, capsys, "rollout", "latest")
+    assert code == 2
+    assert "stack dev: hecate:version: 'latest' is a mutable tag" in err
+    assert not (project / ".rollout").exists(), "nothing may be written for bad input"
+
+
+def test_a_bad_plan_is_refused_before_anything_runs(project, capsys):
+    (project / "rollout-plan.yaml").write_text("waves: [{stacks: [dev]}, {stacks: [dev]}]\n")
+    code, err = run(project, capsys, "rollout", "0.7.3")
+    assert code == 2
+    assert "waves[1].stacks: 'dev' is already in wave 'wave 1'; a stack belongs to one wave" in err
+    assert not (project / ".rollout").exists()
+
+
+def test_another_rollout_left_unfinished_is_named(project, capsys):
+    (project / ".rollout").mkdir()
+    (project / ".rollout" / "journal.json").write_text(
+        '{"version": "0.7.3", "bases": {}, "waves_done": ["dev"], "before": {}}'
+    )
+    code, err = run(project, capsys, "rollout", "0.7.4")
+    assert code == 2
+    assert "a rollout of 0.7.3 was interrupted" in err
+    assert "python -m hecate fleet rollout 0.7.3" in err

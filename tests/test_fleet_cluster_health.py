@@ -1,0 +1,123 @@
+"""The rollout gate, decided from one reading of a cluster (the fleet tests read real ones)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from hecate.fleet.cluster_health import (
+    FAILED,
+    PASSED,
+    WAITING,
+    ClusterClient,
+    ClusterHealth,
+    DaemonStatus,
+    FluxStatus,
+    SealedStatus,
+    gate,
+    max_unavailable,
+    revision_commit,
+)
+
+IMAGE = "ghcr.io/hecate-social/hecate-daemon:0.7.3"
+PUSHED, LATER, OLDER = "a" * 40, "b" * 40, "c" * 40
+FLUX = FluxStatus("True", "ReconciliationSucceeded", "Applied", PUSHED, PUSHED, True)
+DAEMON = DaemonStatus(3, 3, 3, 0, True, IMAGE, (IMAGE,))
+HEALTHY = ClusterHealth("beam-cluster", "", FLUX, DAEMON, None)
+
+
+def reached(applied: str) -> bool:
+    """PUSHED and LATER (a descendant) include the pushed commit; OLDER does not."""
+    return applied in (PUSHED, LATER)
+
+
+def check(health: ClusterHealth, limit=1, sealed=False):
+    return gate(health, reached, IMAGE, limit, sealed)
+
+
+def test_a_healthy_cluster_at_the_pushed_commit_or_after_it_passes():
+    assert check(HEALTHY).state == PASSED
+    later = replace(HEALTHY, flux=replace(FLUX, applied=LATER, attempted=LATER))
+    assert check(later).state == PASSED
+
+
+@pytest.mark.parametrize(
+    ("health", "step", "words"),
+    [
+        (ClusterHealth("beam-cluster", "unreachable (HTTP 503)"), "cluster", "unreachable"),
+        (replace(HEALTHY, flux=None), "flux", "no Kustomization"),
+        (replace(HEALTHY, flux=replace(FLUX, applied=OLDER)), "flux", "applied cccccccccccc"),
+        (replace(HEALTHY, flux=replace(FLUX, ready="Unknown", reason="Progressing")), "flux", ""),
+        (replace(HEALTHY, flux=replace(FLUX, current=False)), "flux", ""),
+        (replace(HEALTHY, daemon=None), "daemon", "no DaemonSet"),
+        (
+            replace(HEALTHY, daemon=replace(DAEMON, updated=2, ready=2, unavailable=1)),
+            "daemon",
+            "2/3 updated",
+        ),
+        (replace(HEALTHY, daemon=replace(DAEMON, template_image="x:0.7.2")), "daemon", ""),
+        (replace(HEALTHY, daemon=replace(DAEMON, current=False)), "daemon", ""),
+    ],
+)
+def test_anything_not_there_yet_waits_and_says_which_check(health, step, words):
+    result = check(health)
+    assert (result.state, result.step) == (WAITING, step)
+    assert words in result.detail
+
+
+def test_flux_failing_the_pushed_commit_fails_the_gate_but_an_older_failure_waits():
+    failing = replace(
+        FLUX, ready="False", reason="HealthCheckFailed", message="timeout", applied=OLDER
+    )
+    result = check(replace(HEALTHY, flux=failing))
+    assert (result.state, result.detail) == (FAILED, "HealthCheckFailed: timeout")
+    older = replace(failing, attempted=OLDER)
+    assert check(replace(HEALTHY, flux=older)).state == WAITING
+
+
+def test_unavailable_pods_over_max_unavailable_never_pass():
+    over = replace(HEALTHY, daemon=replace(DAEMON, unavailable=2))
+    assert check(over, limit=1).state == WAITING
+    assert check(over, limit="50%").state == PASSED  # 50% of 3, rounded up, is 2
+
+
+def test_the_sealed_secret_must_be_synced_where_the_stack_seals_values():
+    assert check(HEALTHY, sealed=True).detail == "no SealedSecret hecate-secrets yet"
+    unsynced = replace(HEALTHY, sealed=SealedStatus(False, "no key could decrypt secret"))
+    assert check(unsynced, sealed=True).state == WAITING
+    synced = replace(HEALTHY, sealed=SealedStatus(True, ""))
+    assert check(synced, sealed=True).state == PASSED
+
+
+@pytest.mark.parametrize(
+    ("setting", "desired", "pods"),
+    [(1, 3, 1), (2, 3, 2), ("25%", 3, 1), ("50%", 3, 2), ("10%", 100, 10)],
+)
+def test_max_unavailable_in_pods_as_the_daemonset_controller_counts(setting, desired, pods):
+    assert max_unavailable(setting, desired) == pods
+
+
+def test_flux_revisions_name_their_commit():
+    assert revision_commit(f"main@sha1:{PUSHED}") == PUSHED
+    assert revision_commit(PUSHED) == PUSHED
+    assert revision_commit("") == ""
+
+
+def test_a_cluster_with_no_such_context_reads_as_unreachable_not_fine(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: ''\n"
+    )
+    health = ClusterClient("nowhere-cluster", str(kubeconfig)).read()
+    assert not health.reachable
+    assert "nowhere-cluster" in health.error
+    assert check(health).state == WAITING
+
+
+def test_without_flux_in_the_loop_the_cluster_objects_alone_decide():
+    """`direct` delivery: no Kustomization to wait for."""
+    direct = replace(HEALTHY, flux=None)
+    assert gate(direct, None, IMAGE, 1, False).state == PASSED
+    rolling = replace(direct, daemon=replace(DAEMON, updated=1, ready=1, unavailable=1))
+    assert gate(rolling, None, IMAGE, 1, False).state == WAITING

@@ -1,0 +1,120 @@
+"""The rollout plan: the committed one, and each bad input refused with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from hecate.fleet.plan import PLAN_FILE, PlanError, load_plan, parse_plan
+from tests.harness import ROOT, stack_names
+
+STACKS = ["beam", "dev", "edge"]
+
+
+def plan(text: str, stacks=STACKS):
+    return parse_plan(yaml.safe_load(text), stacks)
+
+
+def problems(text: str, stacks=STACKS) -> list[str]:
+    with pytest.raises(PlanError) as caught:
+        plan(text, stacks)
+    assert "nothing was rolled out" in str(caught.value)
+    return caught.value.problems
+
+
+def test_the_committed_plan_goes_dev_then_edge_then_beam():
+    committed = load_plan(ROOT / PLAN_FILE, stack_names())
+    assert [wave.stacks for wave in committed.waves] == [("dev",), ("edge",), ("beam",)]
+    assert sorted(committed.stacks) == stack_names(), "every committed stack is in a wave"
+    assert all(wave.soak_seconds > 0 for wave in committed.waves)
+    assert committed.gate_timeout_seconds == 600
+
+
+def test_durations_soak_per_wave_and_defaults():
+    parsed = plan(
+        "soak: 1m30s\ntimeouts: {gate: 2m}\n"
+        "waves: [{stacks: [dev], soak: 0s}, {name: rest, stacks: [edge, beam]}]"
+    )
+    assert [(w.name, w.stacks, w.soak_seconds) for w in parsed.waves] == [
+        ("wave 1", ("dev",), 0),
+        ("rest", ("edge", "beam"), 90),
+    ]
+    assert parsed.gate_timeout_seconds == 120
+
+
+def test_a_stack_the_plan_does_not_name_goes_last_or_is_refused():
+    parsed = plan("waves: [{stacks: [dev]}, {stacks: [edge]}]")
+    assert [(w.name, w.stacks) for w in parsed.waves][-1] == ("unlisted", ("beam",))
+    found = problems("unlisted: refuse\nwaves: [{stacks: [dev]}, {stacks: [edge]}]")
+    assert found == [
+        "unlisted: refuse, and no wave names beam: add each to a wave (or set `unlisted: last`)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "waves: [{stacks: [dev]}, {stacks: [bream]}]",
+            "waves[1].stacks: 'bream' is not a stack of this project (no Pulumi.bream.yaml); "
+            "the stacks are beam, dev, edge",
+        ),
+        (
+            "waves: [{name: canary, stacks: []}, {stacks: [dev, edge, beam]}]",
+            "waves[0].stacks: wave 'canary' is empty; list at least one stack",
+        ),
+        (
+            "waves: [{stacks: [dev, edge, beam], soak: -5m}]",
+            "waves[0].soak: '-5m' is negative; it must be 0s or more "
+            "(a duration such as 0s, 30s, 10m or 1h30m)",
+        ),
+        (
+            "soak: -30\nwaves: [{stacks: [dev, edge, beam]}]",
+            "soak: -30 is negative; it must be 0s or more "
+            "(a duration such as 0s, 30s, 10m or 1h30m)",
+        ),
+        (
+            "waves: [{name: first, stacks: [dev, edge]}, {stacks: [edge, beam]}]",
+            "waves[1].stacks: 'edge' is already in wave 'first'; a stack belongs to one wave",
+        ),
+        (
+            "soak: ten minutes\nwaves: [{stacks: [dev, edge, beam]}]",
+            "soak: 'ten minutes' is not a duration such as 0s, 30s, 10m or 1h30m",
+        ),
+        ("waves: []", "waves: must be a non-empty list of waves, each `{stacks: [<stack>, …]}`"),
+        (
+            "timeouts: {gate: 0s}\nwaves: [{stacks: [dev, edge, beam]}]",
+            "timeouts.gate: must be more than 0s: a gate needs time to pass",
+        ),
+        (
+            "wave: [{stacks: [dev]}]\nwaves: [{stacks: [dev, edge, beam]}]",
+            "wave: unknown key; the keys are soak, timeouts, unlisted, waves",
+        ),
+        (
+            "unlisted: first\nwaves: [{stacks: [dev, edge, beam]}]",
+            "unlisted: 'first' is not one of last, refuse",
+        ),
+        (
+            "waves: [{name: a, stacks: [dev]}, {name: a, stacks: [edge, beam]}]",
+            "waves: the name 'a' is given to more than one wave",
+        ),
+    ],
+)
+def test_bad_plans_are_refused_with_the_setting_the_value_and_what_is_allowed(text, expected):
+    assert problems(text) == [expected]
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems("soak: -1m\nwaves: [{stacks: []}, {stacks: [nope, dev]}, {stacks: [dev]}]")
+    assert len(found) == 4, found
+
+
+def test_a_plan_that_is_not_yaml_or_not_there_names_the_file(tmp_path):
+    broken = tmp_path / "plan.yaml"
+    broken.write_text("waves: [")
+    with pytest.raises(PlanError, match=r"(?s)plan.yaml.*not valid YAML"):
+        load_plan(broken, STACKS)
+    with pytest.raises(PlanError, match="cannot read it"):
+        load_plan(tmp_path / "missing.yaml", STACKS)
+    with pytest.raises(PlanError, match="must be a mapping"):
+        plan("- dev\n- edge")
