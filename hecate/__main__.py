@@ -1,15 +1,14 @@
 """Command-line tools beside the Pulumi program: `python -m hecate verify --stack beam`,
 `python -m hecate fleet status|preview|rollout`."""
 
+import importlib
 import sys
 
-from . import verify
-from .fleet import cli as fleet
-
-COMMANDS = {"verify": verify.main, "fleet": fleet.main}
+# Each imported only when run: `fleet` brings the Automation API, kubernetes and rich.
+COMMANDS = {"verify": "hecate.verify", "fleet": "hecate.fleet.cli"}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(f"usage: python -m hecate {{{','.join(COMMANDS)}}} ...", file=sys.stderr)
         sys.exit(2)
-    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
+    sys.exit(importlib.import_module(COMMANDS[sys.argv[1]]).main(sys.argv[2:]))

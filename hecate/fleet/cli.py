@@ -65,9 +65,8 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
                 r.config_version,
                 r.rendered_version or "—",
                 r.tree,
-                f"{r.applied[:7] or '—'}/{r.wanted[:7] or '—'}"
-                if r.cluster_state != "not read"
-                else "—",
+                r.applied[:7] or "—",
+                r.head[:7] or "—",
                 (r.flux_ready and f"{r.flux_ready} {r.flux_reason}".strip()) or "—",
                 "—" if r.desired is None else f"{r.desired}/{r.updated}/{r.ready}",
                 ", ".join(r.images) or "—",
@@ -82,7 +81,8 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
             "config",
             "rendered",
             "tree",
-            "applied/wanted",
+            "applied",
+            "head",
             "ready",
             "desired/updated/ready",
             "images",

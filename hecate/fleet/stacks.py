@@ -6,7 +6,9 @@ Each operation opens its own workspace, so previews of several stacks can run si
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,12 +159,22 @@ class FleetProject:
     def outputs(self, stack: str) -> dict[str, Any]:
         return {k: v.value for k, v in self.stack(stack).outputs().items()}
 
+    def _pulumi(self, *args: str) -> str:
+        workspace = self._workspace()
+        assert workspace.pulumi_command is not None
+        return workspace.pulumi_command.run(list(args), str(self.root), self.env).stdout
+
+    # Not the Automation API's export_stack/import_stack: that export asks for --show-secrets,
+    # and its import leaves the state in a temporary file. Secrets stay encrypted here.
     def export_state(self, stack: str) -> dict[str, Any]:
-        exported = self.stack(stack).export_stack()
-        return {"version": exported.version, "deployment": exported.deployment}
+        """`pulumi stack export`: the state, each secret still encrypted."""
+        return json.loads(self._pulumi("stack", "export", "--stack", stack))
 
     def import_state(self, stack: str, state: dict[str, Any]) -> None:
-        self.stack(stack).import_stack(auto.Deployment(**state))
+        with tempfile.TemporaryDirectory(prefix="hecate-state-") as scratch:
+            path = Path(scratch) / "state.json"
+            path.write_text(json.dumps(state))
+            self._pulumi("stack", "import", "--stack", stack, "--file", str(path))
 
 
 def _command_error(error: Exception, lines: list[str]) -> str:

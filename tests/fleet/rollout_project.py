@@ -163,10 +163,11 @@ class RolloutProject:
         content = yaml.safe_load((self.root / f"Pulumi.{stack}.yaml").read_text())
         return content["config"]["hecate:version"]
 
-    def remote_log(self) -> list[str]:
-        """`<sha> <subject>` of the fleet repository's branch, newest first."""
+    def remote_log(self, since: str | None = None) -> list[str]:
+        """`<sha> <subject>` of the fleet repository's branch (after `since`), newest first."""
         git("fetch", "--quiet", "origin", BRANCH, cwd=self.checkout, env=git_env())
-        out = git("log", "--format=%H %s", f"origin/{BRANCH}", cwd=self.checkout)
+        span = f"{since}..origin/{BRANCH}" if since else f"origin/{BRANCH}"
+        out = git("log", "--format=%H %s", span, cwd=self.checkout)
         return out.splitlines()
 
     def running_image(self, cluster: str) -> tuple[str, list[str]]:

@@ -12,10 +12,12 @@ own.)
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.fleet.deployment import git_env
 from tests.fleet.rollout_project import RolloutProject
@@ -25,6 +27,7 @@ STACKS = ("dev", "edge", "beam")
 STEPS = ("config", "preview", "up", "commit", "push", "reconcile", "gate passed")
 IMAGE = "ghcr.io/hecate-social/hecate-daemon"
 SOAK = "4s"  # after the dev wave, when it changed something
+THROWAWAY_KEY = f"sk-waves-{secrets.token_hex(12)}"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def fleet_project(fleet, tmp_path_factory) -> Iterator[RolloutProject]:
     # beam seals a throwaway key, so that its gate waits for the SealedSecret too.
     for args in (
         ["hecate:sealingCert", "--", fetch_cert(fleet, "beam-cluster")],
-        ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", "--", "sk-waves-throwaway"],
+        ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", "--", THROWAWAY_KEY],
     ):
         project.project.pulumi("config", "set", "--stack", "beam", *args)
     # The committed config, rolled out as it is: every cluster on its stack's version.
@@ -62,8 +65,14 @@ def assert_on(project: RolloutProject, version: str, stacks=STACKS) -> None:
         assert project.version(stack) == version
 
 
-def deploy_commits(project: RolloutProject, version: str) -> dict[str, int]:
-    subjects = [line.split(" ", 1)[1] for line in project.remote_log()]
+def head(project: RolloutProject) -> str:
+    return project.remote_log()[0].split()[0]
+
+
+def deploy_commits(project: RolloutProject, version: str, since: str) -> dict[str, int]:
+    """Each cluster's deploy commits of `version` pushed after `since` (other tests of the
+    session may have pushed that version before)."""
+    subjects = [line.split(" ", 1)[1] for line in project.remote_log(since)]
     return {s: subjects.count(f"deploy({s}-cluster): hecate-daemon {version}") for s in STACKS}
 
 
@@ -80,6 +89,7 @@ def concurrent_push(project: RolloutProject, tmp_path: Path) -> str:
 
 def test_a_version_moves_through_the_waves_gated_in_order(fleet_project, tmp_path):
     log = tmp_path / "rollout.log"
+    start = head(fleet_project)
     process = fleet_project.start("rollout", "0.7.3", "--plain", "--json", log=log)
     # While dev's gate is awaited, someone else pushes: edge's push must rebase over it.
     fleet_project.wait_for_line(process, log, "dev/dev: gate")
@@ -106,7 +116,7 @@ def test_a_version_moves_through_the_waves_gated_in_order(fleet_project, tmp_pat
     assert_on(fleet_project, "0.7.3")
     log_lines = fleet_project.remote_log()
     assert any(line.startswith(theirs) for line in log_lines), "the concurrent push was lost"
-    assert deploy_commits(fleet_project, "0.7.3") == dict.fromkeys(STACKS, 1)
+    assert deploy_commits(fleet_project, "0.7.3", start) == dict.fromkeys(STACKS, 1)
     assert (fleet_project.checkout / "NOTES.md").is_file()
 
     rows = fleet_project.json("status")
@@ -147,26 +157,34 @@ def test_a_version_that_never_becomes_ready_stops_at_dev_and_is_rolled_back(flee
 
 def test_a_killed_rollout_carries_on_when_run_again(fleet_project, tmp_path):
     log = tmp_path / "killed.log"
+    start = head(fleet_project)
     process = fleet_project.start("rollout", "0.7.5", "--plain", log=log)
-    # Killed in the middle of edge's wave, while its `pulumi up` runs.
-    fleet_project.wait_for_line(process, log, "edge/edge: preview")
+    # Killed in the middle of beam's wave, while its `pulumi up` runs.
+    fleet_project.wait_for_line(process, log, "beam/beam: preview")
     fleet_project.kill(process)
     left = fleet_project.wait_until_idle()
     assert not left, f"the killed rollout left processes: {left}"
     # No half-written commit: the repository is whole, no git lock was left behind.
     git("fsck", "--no-dangling", "--no-progress", cwd=fleet_project.checkout)
     assert not (fleet_project.checkout / ".git" / "index.lock").exists()
-    head = git("log", "-1", "--format=%s", cwd=fleet_project.checkout)
-    assert head.startswith(("deploy(", "rollback(", "docs:")), head
+    last = git("log", "-1", "--format=%s", cwd=fleet_project.checkout)
+    assert last.startswith(("deploy(", "rollback(", "docs:")), last
+    # What the rollout kept to carry on (beam's stack file and state among it) holds beam's API
+    # key encrypted only.
+    kept = list((fleet_project.root / ".rollout").iterdir())
+    assert any(p.name == "beam.state.json" for p in kept), kept
+    for path in kept:
+        assert THROWAWAY_KEY.encode() not in path.read_bytes(), path
 
     report = fleet_project.json("rollout", "0.7.5", "--plain")
     assert report["result"] == "rolled out", report
     events = report["events"]
     assert any(e["step"] == "resume" for e in events)
-    skipped = [e for e in events if e["wave"] == "dev" and e["step"] == "skip"]
-    assert skipped, "the finished dev wave was done again"
-    assert not [e for e in events if e["stack"] == "dev"], "dev was redone"
-    assert deploy_commits(fleet_project, "0.7.5") == dict.fromkeys(STACKS, 1)
+    for wave in ("dev", "edge"):
+        skipped = [e for e in events if e["wave"] == wave and e["step"] == "skip"]
+        assert skipped, f"the finished {wave} wave was done again"
+        assert not [e for e in events if e["stack"] == wave], f"{wave} was redone"
+    assert deploy_commits(fleet_project, "0.7.5", start) == dict.fromkeys(STACKS, 1)
     assert_on(fleet_project, "0.7.5")
 
 
@@ -188,9 +206,24 @@ def test_a_hand_edited_rendered_file_shows_as_drift(fleet_project):
     assert fleet_project.fleet_cmd("status", "--no-clusters").code == 0
 
 
+def test_a_cluster_that_cannot_be_reached_is_unknown_never_fine(fleet_project, tmp_path):
+    kubeconfig = yaml.safe_load(fleet_project.fleet.kubeconfig.read_text())
+    for entry in kubeconfig["clusters"]:
+        if entry["name"] == "edge-cluster":
+            entry["cluster"]["server"] = "https://127.0.0.1:1"  # nothing listens there
+    broken = tmp_path / "kubeconfig"
+    broken.write_text(yaml.safe_dump(kubeconfig))
+    rows = fleet_project.json("--kubeconfig", str(broken), "status", expect=1)
+    by_stack = {row["stack"]: row for row in rows}
+    assert by_stack["edge"]["cluster_state"] == "unknown", by_stack["edge"]
+    assert by_stack["edge"]["tree"] == "in step"  # the tree side needs no cluster
+    assert any("context edge-cluster: unreachable" in p for p in by_stack["edge"]["problems"])
+    assert by_stack["dev"]["cluster_state"] == by_stack["beam"]["cluster_state"] == "healthy"
+
+
 def test_a_dry_run_prints_the_plan_and_previews_and_changes_nothing(fleet_project):
     files = {p: p.read_bytes() for p in fleet_project.root.glob("Pulumi.*.yaml")}
-    head = fleet_project.remote_log()[0]
+    before = head(fleet_project)
     result = fleet_project.fleet_cmd("rollout", "0.8.0", "--dry-run", "--plain")
     assert result.code == 0, result.text
     for stack in STACKS:
@@ -200,7 +233,7 @@ def test_a_dry_run_prints_the_plan_and_previews_and_changes_nothing(fleet_projec
         assert f"--- {stack}: would change (1 to update)" in result.out, result.out
     assert f"{IMAGE}:0.8.0" in result.out  # each preview shows the new image
     assert {p: p.read_bytes() for p in files} == files
-    assert fleet_project.remote_log()[0] == head
+    assert head(fleet_project) == before
     # The state did not move either: nothing to preview for the committed config.
     fleet_project.json("preview", "--expect-no-changes")
 
