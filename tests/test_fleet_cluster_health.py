@@ -56,7 +56,11 @@ def test_a_healthy_cluster_at_the_pushed_commit_or_after_it_passes():
             "daemon",
             "2/3 updated",
         ),
-        (replace(HEALTHY, daemon=replace(DAEMON, template_image="x:0.7.2")), "daemon", ""),
+        (
+            replace(HEALTHY, daemon=replace(DAEMON, template_image="x:0.7.2")),
+            "daemon",
+            "runs x:0.7.2, not",
+        ),
         (replace(HEALTHY, daemon=replace(DAEMON, current=False)), "daemon", ""),
     ],
 )

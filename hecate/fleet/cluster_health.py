@@ -281,9 +281,10 @@ def gate(
         f"{daemon.updated}/{daemon.desired} updated, {daemon.ready} ready, "
         f"{daemon.unavailable} unavailable (max {allowed})"
     )
+    if daemon.template_image != image:
+        return Gate(WAITING, "daemon", f"runs {daemon.template_image}, not {image}", **progress)
     if not (
         daemon.current
-        and daemon.template_image == image
         and daemon.updated == daemon.ready == daemon.desired
         and daemon.unavailable <= allowed
     ):

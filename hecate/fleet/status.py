@@ -10,10 +10,11 @@ unknown, never fine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .cluster_health import ClusterClient, ClusterHealth
+from .cluster_health import PASSED, ClusterClient, ClusterHealth, gate
 from .gitops_repo import GitError
 from .stacks import FleetProject, StackTarget
 
@@ -81,47 +82,34 @@ def _cluster(
         status.cluster_state = UNKNOWN
         status.problems.append(f"context {target.context}: {health.error}")
         return
-    problems = []
-    flux = health.flux
-    if flux is None:
-        problems.append("no hecate Kustomization")
-    else:
+    flux, daemon = health.flux, health.daemon
+    if flux is not None:
         status.applied, status.flux_ready, status.flux_reason = (
             flux.applied,
             flux.ready,
             flux.reason,
         )
-        if flux.ready != "True":
-            problems.append(f"Kustomization not Ready: {flux.reason}: {flux.message}")
-        if status.wanted and not (flux.applied and checkout.contains(flux.applied, status.wanted)):
-            problems.append(
-                f"Flux applied {flux.applied[:12] or 'nothing'}, the cluster's last "
-                f"commit is {status.wanted[:12]}"
-            )
-    daemon = health.daemon
-    image = target.settings.image_ref
-    if daemon is None:
-        problems.append("no hecate-daemon DaemonSet")
-    else:
+    if daemon is not None:
         status.desired, status.updated, status.ready = daemon.desired, daemon.updated, daemon.ready
         status.images = list(daemon.images)
-        if not daemon.updated == daemon.ready == daemon.desired:
-            problems.append(
-                f"DaemonSet {daemon.ready}/{daemon.desired} ready, {daemon.updated} updated"
-            )
-        if list(daemon.images) != [image]:
-            problems.append(
-                f"pods run {', '.join(daemon.images) or 'nothing'}, config says {image}"
-            )
     if health.sealed is not None:
         status.sealed = "synced" if health.sealed.synced else "not synced"
-        if not health.sealed.synced:
-            problems.append(f"SealedSecret not synced: {health.sealed.message}")
     elif target.seals:
         status.sealed = "missing"
-        problems.append("no SealedSecret hecate-secrets")
-    status.problems += problems
-    status.cluster_state = UNHEALTHY if problems else HEALTHY
+    # Healthy means what a rollout's gate means: Flux applied the cluster's last commit and is
+    # Ready, every pod updated and ready on the config's image, the SealedSecret synced.
+    reached: Callable[[str], bool] | None = None  # None: `direct`, no Flux in the loop
+    if target.settings.delivery == "gitops":
+        wanted = status.wanted  # with no commit of the cluster's own, any applied one will do
+        reached = lambda applied: not wanted or checkout.contains(applied, wanted)
+    verdict = gate(
+        health, reached, target.settings.image_ref, target.settings.max_unavailable, target.seals
+    )
+    if verdict.state == PASSED:
+        status.cluster_state = HEALTHY
+    else:
+        status.cluster_state = UNHEALTHY
+        status.problems.append(f"{verdict.step}: {verdict.detail}")
 
 
 def stack_status(
