@@ -44,9 +44,7 @@ def _write_report(path: Path | None, markdown: str) -> None:
 
 
 def _changes(summary: ChangeSummary) -> str:
-    if not summary.ok:
-        return "—"
-    return ", ".join(f"{n} to {op}" for op, n in sorted(summary.changes.items())) or "no changes"
+    return summary.described if summary.ok else "—"
 
 
 # --- status ------------------------------------------------------------------------------

@@ -100,11 +100,6 @@ class GitopsCheckout:
         self.git("commit", "--quiet", "-m", message, "--", *directories)
         return self.head()
 
-    def unpushed(self) -> list[str]:
-        """Local commits not on the remote branch (as of the last fetch), oldest first."""
-        out = self.git("rev-list", "--reverse", f"{self.remote}/{self.branch}..HEAD")
-        return out.split()
-
     def push(self) -> tuple[str, int]:
         """Push HEAD to the branch, rebasing over what the remote gained meanwhile.
         Returns the pushed head and how many times the remote had moved."""

@@ -196,11 +196,11 @@ class Rollout:
         preview = project.preview(stack)
         if not preview.ok:
             raise RolloutFailed(wave.name, stack, "preview", preview.output)
-        self.progress.event(wave.name, stack, "preview", _changes(preview.changes))
+        self.progress.event(wave.name, stack, "preview", preview.described)
         up = project.up(stack)
         if not up.ok:
             raise RolloutFailed(wave.name, stack, "up", up.output)
-        self.progress.event(wave.name, stack, "up", _changes(up.changes))
+        self.progress.event(wave.name, stack, "up", up.described)
         if not self._through_flux(stack):  # `direct`: up applied it and awaited the rollout
             if not up.changes:
                 self.report.stacks[stack].result = "unchanged"
@@ -359,10 +359,6 @@ class Rollout:
 def _stack_version(path: Path) -> str | None:
     config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
     return config.get("hecate:version")
-
-
-def _changes(changes: dict[str, int]) -> str:
-    return ", ".join(f"{n} to {op}" for op, n in sorted(changes.items())) or "no changes"
 
 
 def plan_lines(rollout: Rollout) -> list[str]:

@@ -62,6 +62,11 @@ class ChangeSummary:
     def changed(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def described(self) -> str:
+        """`1 to update, 2 to create`, or `no changes`."""
+        return ", ".join(f"{n} to {op}" for op, n in sorted(self.changes.items())) or "no changes"
+
 
 class FleetProject:
     """The Pulumi project at `root` and its stacks."""

@@ -55,7 +55,7 @@ def _tree(project: FleetProject, target: StackTarget, status: StackStatus) -> No
         status.tree, status.tree_detail = ERROR, preview.output.strip().splitlines()[-1]
     elif preview.changed:
         status.tree = DRIFT
-        status.tree_detail = ", ".join(f"{n} to {op}" for op, n in sorted(preview.changes.items()))
+        status.tree_detail = preview.described
         status.problems.append(f"the tree is not what the program renders: {status.tree_detail}")
     else:
         status.tree = IN_STEP
