@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pulumi
 
-from . import naming
-from .daemon import HecateDaemon
+from . import daemon, flux_sync, naming, patches
+from .daemon import HecateDaemon, config_checksum
 from .delivery import GitopsDirectory, LiveCluster, Target
 from .flux_sync import FluxSync
 from .gitops_tree import GitopsTree
+from .kubernetes_object import Manifest
 from .sealed_secrets import SealedSecrets
-from .settings import Settings
+from .settings import Settings, digest, setting_digests
+
+
+def namespace(settings: Settings) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": naming.NAMESPACE,
+            "labels": naming.labels(settings.cluster, "namespace", name="hecate"),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class ClusterObjects:
+    """The objects a stack renders (but the SealedSecret, which only ciphertext makes up), with
+    the stack's patches applied: built, and refused, before any resource is declared."""
+
+    namespace: Manifest
+    config_map: Manifest
+    daemon_set: Manifest
+    git_repository: Manifest | None  # gitops delivery only
+    kustomization: Manifest | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> ClusterObjects:
+        """Raises ConfigError naming each patch that does not apply."""
+        built = [namespace(settings), daemon.config_map(settings), daemon.daemon_set(settings)]
+        if settings.delivery == "gitops":
+            built += [flux_sync.git_repository(settings), flux_sync.kustomization(settings)]
+        keys = [(m["kind"], m["metadata"]["name"]) for m in built]
+        patched = patches.apply(
+            settings.patches, {k: dict(m) for k, m in zip(keys, built, strict=True)}
+        )
+        found: list[Any] = [patched[k] for k in keys]
+        return cls(*found, *[None] * (5 - len(found)))
 
 
 class HecateCluster(pulumi.ComponentResource):
@@ -30,6 +70,7 @@ class HecateCluster(pulumi.ComponentResource):
         self,
         name: str,
         settings: Settings,
+        objects: ClusterObjects,
         tree: GitopsTree | None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -57,31 +98,37 @@ class HecateCluster(pulumi.ComponentResource):
             )
             self.rendered_dirs = {}
 
-        self.namespace = workloads.declare(
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": naming.NAMESPACE,
-                    "labels": naming.labels(settings.cluster, "namespace", name="hecate"),
-                },
-            },
-            "namespace.yaml",
-            child,
-        )
+        self.namespace = workloads.declare(objects.namespace, "namespace.yaml", child)
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
-        self.daemon = HecateDaemon("daemon", settings, workloads, opts=in_namespace)
         self.secrets = (
             SealedSecrets("secrets", settings, workloads, opts=in_namespace)
             if settings.sealed_secrets or settings.api_keys
             else None
         )
+        sealed = self.secrets.encrypted_data if self.secrets else {}
+        self.daemon = HecateDaemon(
+            "daemon",
+            objects.config_map,
+            objects.daemon_set,
+            config_checksum(objects.config_map, sealed),
+            workloads,
+            opts=in_namespace,
+        )
         if isinstance(workloads, GitopsDirectory):
             self.kustomization = workloads.declare_kustomization(child)
-        self.flux_sync = (
-            FluxSync("flux-sync", settings, flux, opts=child) if flux is not None else None
-        )
+        self.flux_sync = None
+        if flux is not None:
+            assert objects.git_repository and objects.kustomization, "gitops without Flux objects"
+            self.flux_sync = FluxSync(
+                "flux-sync", objects.git_repository, objects.kustomization, flux, opts=child
+            )
 
+        # Which settings this update deployed, by digest: `fleet rollout` names the ones that
+        # changed in its deploy commit. API keys by their sealed values, never their plaintext.
+        digests: dict[str, pulumi.Input[str]] = dict(setting_digests(settings))
+        for key in settings.api_keys:
+            digests[f"hecate:apiKeys.{key}"] = pulumi.Output.from_input(sealed[key]).apply(digest)
+        self.settings_digest = pulumi.Output.unsecret(pulumi.Output.from_input(digests))
         self.register_outputs(
             {
                 "cluster": settings.cluster,

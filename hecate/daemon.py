@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
 from . import naming
 from .delivery import Target
+from .kubernetes_object import Manifest
 from .settings import Settings
 
 _SOCKET_PROBE = {"exec": {"command": ["test", "-S", naming.SOCKET]}}
@@ -59,6 +63,16 @@ def pod_spec(settings: Settings) -> dict[str, Any]:
         ],
         "containers": [container],
     }
+    # Where the daemon may run: tainted (GPU) nodes, labelled nodes, before whom it is evicted,
+    # and a private registry's credentials. Each only when set: the guide has none.
+    if settings.tolerations:
+        spec["tolerations"] = [t.manifest() for t in settings.tolerations]
+    if settings.node_selector:
+        spec["nodeSelector"] = dict(settings.node_selector)
+    if settings.priority_class_name:
+        spec["priorityClassName"] = settings.priority_class_name
+    if settings.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
     if settings.hardened:
         container["securityContext"] = _HARDENED_CONTAINER
         # With a read-only root, scratch space is a pod-local emptyDir.
@@ -70,8 +84,91 @@ def pod_spec(settings: Settings) -> dict[str, Any]:
     return spec
 
 
+# Stands for the checksum until the SealedSecret's values are known; never rendered.
+CHECKSUM_PENDING = "(computed from hecate-config and hecate-secrets)"
+
+
+def config_map(settings: Settings) -> Manifest:
+    """hecate-config: the guide's two variables, then the stack's own (hecate:env)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": naming.CONFIG_MAP,
+            "namespace": naming.NAMESPACE,
+            "labels": naming.labels(settings.cluster, "config"),
+        },
+        "data": {
+            "OLLAMA_HOST": settings.ollama_host,
+            "HECATE_LOG_LEVEL": settings.log_level,
+            **settings.env,
+        },
+    }
+
+
+def daemon_set(settings: Settings) -> Manifest:
+    """hecate-daemon, its template's checksum still to be filled in (`with_checksum`)."""
+    daemon_labels = naming.labels(settings.cluster, "daemon", version=settings.version)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {
+            "name": naming.DAEMON,
+            "namespace": naming.NAMESPACE,
+            "labels": daemon_labels,
+        },
+        "spec": {
+            "selector": {"matchLabels": naming.DAEMON_SELECTOR},
+            "updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": settings.max_unavailable},
+            },
+            "template": {
+                "metadata": {
+                    "labels": {**naming.DAEMON_SELECTOR, **daemon_labels},
+                    "annotations": {naming.CONFIG_CHECKSUM: CHECKSUM_PENDING},
+                },
+                "spec": pod_spec(settings),
+            },
+        },
+    }
+
+
+def config_checksum(
+    config_map: Mapping[str, Any], encrypted_data: Mapping[str, pulumi.Input[str]]
+) -> pulumi.Output[str]:
+    """SHA-256 of what the daemon's containers read at start: hecate-config's data as rendered
+    and hecate-secrets' sealed data. The sealed values are the ciphertext, which changes only
+    when a key, the certificate or the scope does: an unchanged key never restarts a pod."""
+
+    def checksum(sealed: dict[str, Any]) -> str:
+        read = {
+            "configMap": {k: config_map.get(k) for k in ("data", "binaryData")},
+            "sealedSecret": sealed,
+        }
+        text = json.dumps(read, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # A digest of ciphertext tells nothing of a key: it need not be kept as a secret.
+    return pulumi.Output.unsecret(pulumi.Output.from_input(dict(encrypted_data)).apply(checksum))
+
+
+def with_checksum(daemon: Manifest, checksum: pulumi.Input[str]) -> Manifest:
+    template = daemon["spec"]["template"]
+    metadata = template["metadata"]
+    annotations = {**metadata.get("annotations", {}), naming.CONFIG_CHECKSUM: checksum}
+    return {
+        **daemon,
+        "spec": {
+            **daemon["spec"],
+            "template": {**template, "metadata": {**metadata, "annotations": annotations}},
+        },
+    }
+
+
 class HecateDaemon(pulumi.ComponentResource):
-    """hecate-config and hecate-daemon, as the deployment guide writes them."""
+    """hecate-config and hecate-daemon, as the deployment guide writes them (patched as the
+    stack says), the pods rolled whenever what they read at start changes."""
 
     config_map: pulumi.CustomResource
     daemon_set: pulumi.CustomResource
@@ -79,61 +176,22 @@ class HecateDaemon(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: Settings,
+        config_map: Manifest,
+        daemon_set: Manifest,
+        checksum: pulumi.Input[str],
         target: Target,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("hecate:index:Daemon", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-
-        self.config_map = target.declare(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {
-                    "name": naming.CONFIG_MAP,
-                    "namespace": naming.NAMESPACE,
-                    "labels": naming.labels(settings.cluster, "config"),
-                },
-                "data": {
-                    "OLLAMA_HOST": settings.ollama_host,
-                    "HECATE_LOG_LEVEL": settings.log_level,
-                },
-            },
-            "configmap.yaml",
-            child,
-        )
-
-        daemon_labels = naming.labels(settings.cluster, "daemon", version=settings.version)
+        self.config_map = target.declare(config_map, "configmap.yaml", child)
         self.daemon_set = target.declare(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "DaemonSet",
-                "metadata": {
-                    "name": naming.DAEMON,
-                    "namespace": naming.NAMESPACE,
-                    "labels": daemon_labels,
-                },
-                "spec": {
-                    "selector": {"matchLabels": naming.DAEMON_SELECTOR},
-                    "updateStrategy": {
-                        "type": "RollingUpdate",
-                        "rollingUpdate": {"maxUnavailable": settings.max_unavailable},
-                    },
-                    "template": {
-                        "metadata": {"labels": {**naming.DAEMON_SELECTOR, **daemon_labels}},
-                        "spec": pod_spec(settings),
-                    },
-                },
-            },
-            "daemonset.yaml",
-            child,
+            with_checksum(daemon_set, checksum), "daemonset.yaml", child
         )
-
         self.register_outputs(
             {
                 "configMap": naming.CONFIG_MAP,
                 "daemonSet": naming.DAEMON,
-                "image": settings.image_ref,
+                "checksum": checksum,
             }
         )

@@ -21,6 +21,10 @@ DATA_DIR = "/var/lib/hecate"
 
 # The guide's selector: immutable on a live DaemonSet, so it stays exactly this.
 DAEMON_SELECTOR = {"app": DAEMON}
+# On the daemon's pod template: a digest of what its containers read when they start
+# (hecate-config's data, hecate-secrets' sealed data), so that a change of either rolls the pods.
+# Helm charts' `checksum/config`, the pattern Kubernetes users know.
+CONFIG_CHECKSUM = "checksum/config"
 
 
 def labels(

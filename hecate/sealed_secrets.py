@@ -73,6 +73,7 @@ class SealedSecrets(pulumi.ComponentResource):
             # The Secret the controller produces: same name and namespace as the guide's.
             "template": {"metadata": metadata, "type": "Opaque"},
         }
+        self.encrypted_data = spec["encryptedData"]
         self.sealed_secret = target.declare(
             {
                 "apiVersion": "bitnami.com/v1alpha1",

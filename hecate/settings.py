@@ -10,6 +10,8 @@ and what is allowed, and never shows any part of a value that is a Pulumi secret
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import ipaddress
 import json
 import re
@@ -48,6 +50,18 @@ _IMAGE_REPOSITORY = re.compile(
     re.ASCII,
 )
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+# Kubernetes' qualified names (label keys, taint keys) and label values.
+_QUALIFIED_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]", re.ASCII)
+TOLERATION_OPERATORS = ("Exists", "Equal")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# What the program itself puts in hecate-config: hecate:env may not shadow it.
+CONFIG_MAP_KEYS = {"OLLAMA_HOST": "hecate:ollamaHost", "HECATE_LOG_LEVEL": "hecate:logLevel"}
+PATCH_FIELDS = ("target", "jsonPatch", "mergePatch")
+# The one setting that takes Pulumi secrets: the program seals them, and only ciphertext is ever
+# rendered. Every other setting is rendered in clear (a file of the gitops tree, hecate-config, a
+# stack output), so a secret there would be a secret no longer.
+TAKES_SECRETS = ("hecate:apiKeys",)
+JSON_PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
 # What Flux accepts for `interval` (the CRD's pattern): Go durations without days.
 _FLUX_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", re.ASCII)
 _QUANTITY = re.compile(
@@ -104,6 +118,42 @@ class ComputeResources:
     request_memory: str
     limit_cpu: str
     limit_memory: str
+
+
+@dataclass(frozen=True)
+class Toleration:
+    """A pod toleration, as Kubernetes validates one (core/v1 Toleration)."""
+
+    key: str  # "" with Exists: every taint
+    operator: str  # Exists or Equal
+    value: str
+    effect: str  # "" matches every effect
+    toleration_seconds: int | None  # NoExecute only
+
+    def manifest(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"operator": self.operator}
+        for name, value in (("key", self.key), ("value", self.value), ("effect", self.effect)):
+            if value:
+                fields[name] = value
+        if self.toleration_seconds is not None:
+            fields["tolerationSeconds"] = self.toleration_seconds
+        return fields
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One of hecate:patches: an RFC 6902 JSON Patch or an RFC 7386 merge patch of one rendered
+    object, named by kind and name. Applied by hecate/patches.py."""
+
+    index: int
+    kind: str
+    name: str
+    json_patch: tuple[Mapping[str, Any], ...] | None
+    merge_patch: Mapping[str, Any] | None
+
+    @property
+    def setting(self) -> str:
+        return f"{NAMESPACE}:patches[{self.index}]"
 
 
 @dataclass(frozen=True)
@@ -274,6 +324,39 @@ def _repository_url(value: str) -> bool:
     return _url(("http",), need_path=True)(value) and _is_loopback(urlsplit(value).hostname or "")
 
 
+def _userinfo(value: str) -> tuple[str, str] | None:
+    """A URL's credential part as (user, password or ""), None for a URL without one."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if "@" not in parts.netloc:
+        return None
+    user, _, password = parts.netloc.rpartition("@")[0].partition(":")
+    return user, password
+
+
+def credential_free(parse: Parser, where: str) -> Parser:
+    """A URL setting that refuses a credential in the URL, which would be rendered in clear:
+    any password, and any user but ssh's (`ssh://git@host/...`, Flux's usual form). The
+    message names where the credential belongs and never shows it."""
+
+    def check(value: Any, name: str, problems: _Problems) -> Any:
+        found = _userinfo(value) if isinstance(value, str) else None
+        if found and (found[1] or not value.lower().startswith("ssh://")):
+            scheme, _, rest = value.partition("://")
+            masked = f"{scheme}://***@{rest.rpartition('@')[2]}"
+            problems.note(
+                name,
+                f"{masked!r} holds a credential (a user or password), which would be rendered "
+                f"in clear; {where}",
+            )
+            return None
+        return parse(value, name, problems)
+
+    return check
+
+
 def _version(value: Any, name: str, problems: _Problems) -> str | None:
     if isinstance(value, str) and value.lower() in MUTABLE_TAGS:
         problems.add(name, value, "is a mutable tag; pin a release version such as 0.7.2")
@@ -395,9 +478,12 @@ def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
     )
     if value is None:
         return None
-    url = text(
-        _repository_url,
-        "is not an ssh:// or https:// repository URL (http:// only on a loopback host)",
+    url = credential_free(
+        text(
+            _repository_url,
+            "is not an ssh:// or https:// repository URL (http:// only on a loopback host)",
+        ),
+        "give Flux its credentials in a Secret of flux-system named by hecate:gitops.secretRef",
     )(value.get("url"), f"{name}.url", problems)
     branch = text(_valid_branch, "is not a valid git branch name")(
         value.get("branch", "main"), f"{name}.branch", problems
@@ -500,6 +586,210 @@ def _gitops_dir(value: Any, name: str, problems: _Problems) -> str | None:
     )(value, name, problems)
 
 
+def is_label_key(value: str) -> bool:
+    """A Kubernetes label (or taint) key: an optional DNS-1123 subdomain prefix and '/', then a
+    name of at most 63 characters."""
+    prefix, slash, name = value.rpartition("/")
+    if slash and not (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return len(name) <= 63 and bool(_QUALIFIED_NAME_PART.fullmatch(name))
+
+
+def is_label_value(value: str) -> bool:
+    return value == "" or (len(value) <= 63 and bool(_QUALIFIED_NAME_PART.fullmatch(value)))
+
+
+def is_dns_subdomain(value: str) -> bool:
+    return len(value) <= 253 and bool(_DNS_SUBDOMAIN.fullmatch(value))
+
+
+def _list(value: Any, name: str, problems: _Problems, shape: str) -> list[Any]:
+    value = _decode(value, name, problems, shape)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.add(name, value, f"is not {shape}")
+        return []
+    return value
+
+
+_LABEL_KEY = (
+    "is not a label key (an optional DNS-1123 prefix and '/', then at most 63 of "
+    "A-Z a-z 0-9 - _ . with a letter or digit at both ends)"
+)
+_LABEL_VALUE = (
+    "is not a label value (empty, or at most 63 of A-Z a-z 0-9 - _ . with a letter or "
+    "digit at both ends)"
+)
+
+
+def _tolerations(value: Any, name: str, problems: _Problems) -> tuple[Toleration, ...]:
+    shape = "a list of tolerations {key, operator, value, effect, tolerationSeconds}"
+    fields = ("key", "operator", "value", "effect", "tolerationSeconds")
+    parsed = []
+    for index, item in enumerate(_list(value, name, problems, shape)):
+        at = f"{name}[{index}]"
+        item = _object(item, at, problems, "an object {" + ", ".join(fields) + "}", fields)
+        if item is None:
+            continue
+        before = len(problems.items)
+        key = item.get("key", "")
+        operator = item.get("operator", "Equal")
+        toleration_value = item.get("value", "")
+        effect = item.get("effect", "")
+        seconds = item.get("tolerationSeconds")
+        if not isinstance(key, str) or (key and not is_label_key(key)):
+            problems.add(f"{at}.key", key, _LABEL_KEY)
+        if operator not in TOLERATION_OPERATORS:
+            problems.add(f"{at}.operator", operator, "is not one of Exists, Equal")
+        elif operator == "Exists" and toleration_value != "":
+            problems.add(f"{at}.value", toleration_value, "must be empty with operator Exists")
+        elif operator == "Equal" and not key:
+            problems.note(
+                f"{at}.key", "is required with operator Equal (an empty key needs Exists)"
+            )
+        if operator == "Equal" and not (
+            isinstance(toleration_value, str) and is_label_value(toleration_value)
+        ):
+            problems.add(f"{at}.value", toleration_value, _LABEL_VALUE)
+        if effect not in ("", *TAINT_EFFECTS):
+            problems.add(
+                f"{at}.effect", effect, f"is not one of {', '.join(TAINT_EFFECTS)} (or empty: all)"
+            )
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+                problems.add(
+                    f"{at}.tolerationSeconds",
+                    seconds,
+                    "is not a whole number of seconds, 0 or more",
+                )
+            elif effect != "NoExecute":
+                problems.add(
+                    f"{at}.tolerationSeconds", seconds, "is allowed only with effect NoExecute"
+                )
+        if len(problems.items) == before:
+            parsed.append(Toleration(key, operator, toleration_value, effect, seconds))
+    return tuple(parsed)
+
+
+def _node_selector(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
+    value = _object(value, name, problems, "an object mapping node label keys to values")
+    selector = {}
+    for key, label in sorted((value or {}).items()):
+        if not is_label_key(key):
+            problems.note(f"{name}.{key}", _LABEL_KEY)
+        elif not isinstance(label, str):
+            problems.add(f"{name}.{key}", label, "is not a string (quote numbers and booleans)")
+        elif not is_label_value(label):
+            problems.add(f"{name}.{key}", label, _LABEL_VALUE)
+        else:
+            selector[key] = label
+    return MappingProxyType(selector)
+
+
+def _optional_dns_subdomain(value: Any, name: str, problems: _Problems) -> str | None:
+    if value in (None, ""):
+        return None
+    return text(
+        is_dns_subdomain,
+        "is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253)",
+    )(value, name, problems)
+
+
+def _secret_names(value: Any, name: str, problems: _Problems) -> tuple[str, ...]:
+    names: list[str] = []
+    for index, item in enumerate(_list(value, name, problems, "a list of Secret names")):
+        if not isinstance(item, str) or not is_dns_subdomain(item):
+            problems.add(f"{name}[{index}]", item, "is not a Secret name (a DNS-1123 subdomain)")
+        elif item in names:
+            problems.add(f"{name}[{index}]", item, "is listed twice")
+        else:
+            names.append(item)
+    return tuple(names)
+
+
+def _env(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
+    env = {}
+    for key, item in _env_map(value, name, problems, "string values").items():
+        if key in CONFIG_MAP_KEYS:
+            problems.note(f"{name}.{key}", f"is set by {CONFIG_MAP_KEYS[key]}; set that instead")
+        elif not isinstance(item, str):
+            problems.add(f"{name}.{key}", item, "is not a string (quote numbers and booleans)")
+        else:
+            env[key] = item
+    return MappingProxyType(env)
+
+
+def _patches(value: Any, name: str, problems: _Problems) -> tuple[Patch, ...]:
+    import jsonpatch  # only where a stack has patches to read
+
+    shape = "a list of patches {target: {kind, name}, jsonPatch: [...] or mergePatch: {...}}"
+    parsed = []
+    for index, item in enumerate(_list(value, name, problems, shape)):
+        at = f"{name}[{index}]"
+        item = _object(
+            item, at, problems, "an object {target, jsonPatch or mergePatch}", PATCH_FIELDS
+        )
+        if item is None:
+            continue
+        target = item.get("target")
+        kind = target.get("kind") if isinstance(target, dict) else None
+        target_name = target.get("name") if isinstance(target, dict) else None
+        if not (
+            isinstance(kind, str) and kind and isinstance(target_name, str) and target_name
+        ) or set(target) - {"kind", "name"}:
+            problems.add(
+                f"{at}.target", target, "is not an object {kind, name} naming a rendered object"
+            )
+            continue
+        if kind == "SealedSecret":
+            problems.add(
+                f"{at}.target",
+                target,
+                "is the SealedSecret: secrets never enter a patch; sealed values go in "
+                "hecate:apiKeys or hecate:sealedSecrets",
+            )
+            continue
+        json_patch, merge_patch = item.get("jsonPatch"), item.get("mergePatch")
+        if (json_patch is None) == (merge_patch is None):
+            problems.note(at, "needs exactly one of jsonPatch (RFC 6902) or mergePatch (RFC 7386)")
+            continue
+        if merge_patch is not None and not isinstance(merge_patch, dict):
+            problems.add(
+                f"{at}.mergePatch", merge_patch, "is not an object (an RFC 7386 merge patch)"
+            )
+            continue
+        if json_patch is not None:
+            if not isinstance(json_patch, list) or not all(
+                isinstance(op, dict)
+                and op.get("op") in JSON_PATCH_OPS
+                and isinstance(op.get("path"), str)
+                for op in json_patch
+            ):
+                problems.add(
+                    f"{at}.jsonPatch",
+                    json_patch,
+                    f"is not an RFC 6902 JSON Patch (a list of {{op, path, ...}}, op one of "
+                    f"{', '.join(JSON_PATCH_OPS)})",
+                )
+                continue
+            try:
+                jsonpatch.JsonPatch(json_patch)
+            except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
+                problems.add(f"{at}.jsonPatch", json_patch, f"is not a valid JSON Patch: {error}")
+                continue
+        parsed.append(
+            Patch(
+                index,
+                kind,
+                target_name,
+                tuple(json_patch) if json_patch is not None else None,
+                merge_patch,
+            )
+        )
+    return tuple(parsed)
+
+
 # --- The table -----------------------------------------------------------------------------
 
 
@@ -534,11 +824,22 @@ class Settings:
         "ollamaHost",
         "string",
         "http(s) URL of the node's Ollama",
-        text(_url(("http", "https")), "is not an http:// or https:// URL"),
+        credential_free(
+            text(_url(("http", "https")), "is not an http:// or https:// URL"),
+            "the daemon's credentials for an API go in hecate:apiKeys (sealed)",
+        ),
         DEFAULT_OLLAMA_HOST,
     )
     log_level: str = setting(
         "logLevel", "string", "`debug`, `info`, `warn` or `error`", one_of(LOG_LEVELS), "info"
+    )
+    env: Mapping[str, str] = setting(
+        "env",
+        "object",
+        "extra environment variables for the daemon, name → value, into hecate-config; never "
+        "`OLLAMA_HOST`, `HECATE_LOG_LEVEL` or a sealed key's name",
+        _env,
+        {},
     )
     resources: ComputeResources = setting(
         "resources",
@@ -563,6 +864,36 @@ class Settings:
         "RuntimeDefault seccomp, read-only root with an emptyDir `/tmp`, no service-account token",
         _boolean,
         True,
+    )
+    tolerations: tuple[Toleration, ...] = setting(
+        "tolerations",
+        "array",
+        "taints the daemon tolerates, e.g. GPU nodes': a list of `{key, operator (Exists, Equal), "
+        "value, effect (NoSchedule, PreferNoSchedule, NoExecute), tolerationSeconds (NoExecute "
+        "only)}`",
+        _tolerations,
+        [],
+    )
+    node_selector: Mapping[str, str] = setting(
+        "nodeSelector",
+        "object",
+        "node label key → value: the daemon runs only on nodes with every one of these labels",
+        _node_selector,
+        {},
+    )
+    priority_class_name: str | None = setting(
+        "priorityClassName",
+        "string",
+        "the daemon pods' PriorityClass, a DNS-1123 name (e.g. `system-node-critical`)",
+        _optional_dns_subdomain,
+        "",
+    )
+    image_pull_secrets: tuple[str, ...] = setting(
+        "imagePullSecrets",
+        "array",
+        "names of Secrets in the `hecate` namespace to pull the image with (a private registry)",
+        _secret_names,
+        [],
     )
     delivery: str = setting(
         "delivery",
@@ -628,6 +959,15 @@ class Settings:
         one_of(sealing.SCOPES),
         "strict",
     )
+    patches: tuple[Patch, ...] = setting(
+        "patches",
+        "array",
+        "cluster-specific patches of the rendered objects: a list of `{target: {kind, name}, "
+        "jsonPatch: [RFC 6902 operations]}` or `{target, mergePatch: {RFC 7386}}`; never the "
+        "SealedSecret, an object's kind, name or namespace, or the DaemonSet's selector",
+        _patches,
+        [],
+    )
     # From the provider's namespace, used by `direct` delivery only.
     kube_context: str | None = setting(
         "context",
@@ -671,6 +1011,43 @@ class Settings:
 SETTINGS: tuple[tuple[str, Setting], ...] = tuple(
     (f.name, f.metadata["setting"]) for f in fields(Settings)
 )
+
+
+def _plain(value: Any) -> Any:
+    """A parsed setting's value as JSON data (dataclasses, read-only mappings and tuples too)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def digest(value: Any) -> str:
+    """A short, stable digest of JSON data: which settings changed, never what they hold."""
+    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Settings whose entries are named one by one when they change (`hecate:env.FEATURE`).
+_BY_ENTRY = ("env", "node_selector", "sealed_secrets")
+
+
+def setting_digests(settings: Settings) -> dict[str, str]:
+    """Setting (or entry) name → digest of its parsed value, for every setting but the API
+    keys: their plaintext is never digested (the program digests their sealed values)."""
+    digests = {}
+    for attribute, spec in SETTINGS:
+        value = getattr(settings, attribute)
+        if attribute == "api_keys":
+            continue
+        if attribute in _BY_ENTRY:
+            digests.update({f"{spec.name}.{k}": digest(v) for k, v in value.items()})
+        else:
+            digests[spec.name] = digest(value)
+    return digests
+
 
 FETCH_CERT = (
     "fetch the controller's certificate once per cluster: "
@@ -725,6 +1102,20 @@ def parse_config(config: Mapping[str, Any], secret_names: frozenset[str] = froze
             problems.note(
                 f"{NAMESPACE}:apiKeys", f"is set but hecate:sealingCert is not; {FETCH_CERT}"
             )
+    for key in sorted(set(values["env"] or {}) & (set(api_keys) | set(sealed))):
+        problems.note(
+            f"{NAMESPACE}:env.{key}",
+            f"is also a sealed key's name; the daemon would see only one {key}",
+        )
+    known_secret = sorted(k for k in secret_names if k in known and k not in TAKES_SECRETS)
+    for name in known_secret:
+        problems.note(
+            name,
+            "is a Pulumi secret, but the program renders it in clear (into the gitops tree, "
+            "hecate-config or a stack output): set it in plain text (`pulumi config set "
+            f"--plaintext`); only {', '.join(TAKES_SECRETS)} takes secrets, sealed for the "
+            "cluster's controller",
+        )
     for key in sorted(set(api_keys) & set(sealed)):
         problems.note(
             f"{NAMESPACE}:apiKeys.{key}",

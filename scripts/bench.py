@@ -2,7 +2,8 @@
 """Speed figures for the README: each a median over fresh processes, run side by side.
 
   mocks   bare import of what a gitops stack imports (pulumi, its dynamic providers, yaml),
-          against evaluating one stack under mocks (imports included); and the unit suite.
+          against evaluating one stack under mocks (imports included); and the unit suite
+          (`make unit`: the tests that need neither the engine nor a cluster).
   engine  `pulumi preview` and `pulumi up` of a stack, against the same engine's
           preview of an empty Python program (the floor).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -84,22 +86,9 @@ def bench_mocks(stack: str, runs: int) -> None:
     floor = medians["bare import"]
     for name, value in medians.items():
         print(f"{name:32} {value:6.2f} s  {value / floor:4.2f}x")
+    # `make unit` itself: the Makefile alone says which tests need neither engine nor cluster.
     suite = side_by_side(
-        {
-            "unit suite": (
-                [
-                    python,
-                    "-m",
-                    "pytest",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "tests",
-                    "--ignore=tests/e2e",
-                ],
-                {},
-            )
-        },
+        {"unit suite": (["make", "--no-print-directory", "-s", "unit"], {})},
         max(1, runs // 2),
     )
     print(f"{'unit suite':32} {suite['unit suite']:6.2f} s")
@@ -114,6 +103,12 @@ def bench_engine(stack: str, runs: int) -> None:
         from tests.e2e.engine import copy_project, engine_env  # the same setup as the e2e tests
 
         copy_project(project)
+        # The steps from the empty program to the stack's: each a copy of the project whose
+        # __main__.py stops earlier, so that each difference of medians is one step's cost.
+        steps = {name: work / f"step-{index}" for index, name in enumerate(STEPS)}
+        for name, directory in steps.items():
+            copy_project(directory)
+            (directory / "__main__.py").write_text(STEPS[name])
         empty.mkdir()
         (empty / "Pulumi.yaml").write_text(
             "name: floor\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
@@ -121,21 +116,25 @@ def bench_engine(stack: str, runs: int) -> None:
         (empty / "__main__.py").write_text("import pulumi\n")
         (empty / ".venv").symlink_to(sys.prefix)
         env = engine_env(work / "state")
-        for directory in (project, empty):
+        # Each step a backend of its own: the copies share the project's name, and so its stacks'.
+        envs = {d: engine_env(work / f"state-{d.name}") for d in steps.values()}
+        envs.update({project: env, empty: env})
+        for directory, its_env in envs.items():
             subprocess.run(
                 ["pulumi", "stack", "init", stack],
                 cwd=directory,
-                env=env,
+                env=its_env,
                 check=True,
                 capture_output=True,
             )
-        subprocess.run(
-            ["pulumi", "up", "--yes", "--stack", stack, "--non-interactive"],
-            cwd=project,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        for directory in (project, *steps.values()):  # previews of an existing state
+            subprocess.run(
+                ["pulumi", "up", "--yes", "--stack", stack, "--non-interactive"],
+                cwd=directory,
+                env=envs[directory],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
         def next_version(run: int) -> None:
             # Each timed `up` does real work: the daemon's version alternates, so the DaemonSet
@@ -152,6 +151,10 @@ def bench_engine(stack: str, runs: int) -> None:
         medians = side_by_side(
             {
                 "empty program preview (floor)": (preview, {"cwd": empty, "env": env}),
+                **{
+                    f"preview: {name}": (preview, {"cwd": directory, "env": envs[directory]})
+                    for name, directory in steps.items()
+                },
                 f"pulumi preview --stack {stack}": (preview, {"cwd": project, "env": env}),
                 f"pulumi up --stack {stack}": (
                     [
@@ -171,10 +174,54 @@ def bench_engine(stack: str, runs: int) -> None:
         )
         floor = medians["empty program preview (floor)"]
         for name, value in medians.items():
-            print(f"{name:32} {value:6.2f} s  {value / floor:4.2f}x")
+            print(f"{name:44} {value:6.2f} s  {value / floor:4.2f}x")
+        # Where the stack's preview spends its time over the floor, step by step.
+        ladder = [floor, *(medians[f"preview: {name}"] for name in STEPS)]
+        ladder.append(medians[f"pulumi preview --stack {stack}"])
+        names = [*STEPS, "the other rendered files, the components, the outputs"]
+        for name, low, high in zip(names, ladder[:-1], ladder[1:], strict=True):
+            print(f"  + {name:42} {high - low:+6.2f} s")
+
+
+# Each step's program: the real one, stopped earlier.
+STEPS = {
+    "the program's imports": (
+        "import pulumi\n"
+        "from hecate.cluster import ClusterObjects, HecateCluster\n"
+        "from hecate.gitops_tree import open_tree\n"
+        "from hecate.settings import load\n"
+    ),
+    "settings, tree and objects, no resource": (
+        "import os\n"
+        "import pulumi\n"
+        "from hecate.cluster import ClusterObjects\n"
+        "from hecate.gitops_tree import open_tree\n"
+        "from hecate.settings import load\n"
+        "settings = load()\n"
+        "tree = open_tree(settings, pulumi.get_stack(), os.getcwd())\n"
+        "objects = ClusterObjects.of(settings)\n"
+    ),
+    "one rendered file (the dynamic provider starts)": (
+        "import os\n"
+        "import pulumi\n"
+        "from hecate.cluster import ClusterObjects\n"
+        "from hecate.delivery import GitopsDirectory\n"
+        "from hecate.gitops_tree import open_tree\n"
+        "from hecate.settings import load\n"
+        "settings = load()\n"
+        "tree = open_tree(settings, pulumi.get_stack(), os.getcwd())\n"
+        "objects = ClusterObjects.of(settings)\n"
+        "GitopsDirectory(tree, settings.workloads_dir).declare(\n"
+        "    objects.namespace, 'namespace.yaml', pulumi.ResourceOptions()\n"
+        ")\n"
+    ),
+}
 
 
 def main() -> None:
+    # Stopped (a CI timeout, `kill`): unwind, so that the scratch copies go and every pulumi
+    # child is waited for; a Ctrl-C does the same through KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -100,9 +100,10 @@ def test_the_workloads_kustomization_lists_exactly_the_workload_files():
         "resources": ["namespace.yaml", "configmap.yaml", "daemonset.yaml"],
     }
     sealing = evaluate("beam", {"sealedSecrets": SEALED}, remove=["apiKeys"]).rendered_files()
+    # The SealedSecret before the daemon: its sealed data goes into the pods' checksum.
     assert sealing["gitops/infrastructure/hecate/beam-cluster/kustomization.yaml"].manifest[
         "resources"
-    ] == ["namespace.yaml", "configmap.yaml", "daemonset.yaml", "sealed-secret.yaml"]
+    ] == ["namespace.yaml", "sealed-secret.yaml", "configmap.yaml", "daemonset.yaml"]
     assert "gitops/infrastructure/hecate/beam-cluster/sealed-secret.yaml" in sealing
 
 
@@ -162,6 +163,11 @@ def test_direct_delivery_applies_workloads_through_the_stacks_kubernetes_context
 def test_stack_outputs(evaluation):
     config = stack_config(evaluation.stack)
     cluster = config["hecate:cluster"]
+    digests = evaluation.outputs.pop("settingsDigest")
+    # Every setting's digest, by name, and nothing readable of what it holds.
+    assert {"hecate:version", "hecate:logLevel", "hecate:tolerations"} <= set(digests)
+    assert all(len(d) == 16 and int(d, 16) >= 0 for d in digests.values())
+    assert str(config["hecate:version"]) not in digests.values()
     assert evaluation.outputs == {
         "cluster": cluster,
         "delivery": "gitops",

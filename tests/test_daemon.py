@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from tests import guide
-from tests.harness import committed, evaluate, stack_config, unsealed
+import pytest
+
+from hecate import naming
+from tests import certs, guide, schemas
+from tests.harness import SEALING, committed, evaluate, stack_config, unsealed
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -72,7 +75,11 @@ def test_edge_differs_from_beam_only_where_its_config_says_so():
         ".spec.path",
     }
     if edge_config.get("hecate:logLevel") != "info":
-        explained.add(".data.HECATE_LOG_LEVEL")
+        # hecate-config differs, and so does the checksum that rolls the pods when it does.
+        explained |= {
+            ".data.HECATE_LOG_LEVEL",
+            f".spec.template.metadata.annotations.{naming.CONFIG_CHECKSUM}",
+        }
     explained |= {
         f".spec.template.spec.containers[0].resources.{section}.{kind}"
         for section in ("requests", "limits")
@@ -135,3 +142,145 @@ def test_hardened_by_default_and_guide_exact_without():
     assert (
         guide.missing_or_different(written, plain.get(DAEMON_SET, "hecate-daemon").manifest) == []
     )
+
+
+# --- A change of what the daemon reads at start rolls its pods --------------------------------
+
+CHECKSUM_PATH = f".spec.template.metadata.annotations.{naming.CONFIG_CHECKSUM}"
+SEALED = {"OPENAI_API_KEY": "Ag" + "B" * 500}
+
+
+def checksum(evaluation) -> str:
+    template = evaluation.get(DAEMON_SET, "hecate-daemon").manifest["spec"]["template"]
+    return template["metadata"]["annotations"][naming.CONFIG_CHECKSUM]
+
+
+def changed_paths(before, after) -> dict[str, set[str]]:
+    """Object name → the paths that differ between two evaluations of a stack."""
+    changed = {}
+    for declared in after.kubernetes_objects():
+        paths = guide.differing_paths(
+            before.get(declared.type, declared.name).manifest, declared.manifest
+        )
+        if paths:
+            changed[declared.name] = paths
+    return changed
+
+
+def test_the_pod_template_carries_a_checksum_of_what_the_daemon_reads(evaluation):
+    value = checksum(evaluation)
+    assert len(value) == 64 and int(value, 16) >= 0
+    # The only annotation on the template: the guide's pods have none.
+    template = evaluation.get(DAEMON_SET, "hecate-daemon").manifest["spec"]["template"]
+    assert template["metadata"]["annotations"] == {naming.CONFIG_CHECKSUM: value}
+
+
+@pytest.mark.parametrize(
+    "overrides, config_change",
+    [
+        ({"logLevel": "error"}, ".data.HECATE_LOG_LEVEL"),
+        ({"ollamaHost": "http://127.0.0.1:11435"}, ".data.OLLAMA_HOST"),
+        ({"env": {"HECATE_FEATURE": "on"}}, ".data.HECATE_FEATURE"),
+    ],
+)
+def test_each_setting_the_daemon_reads_rolls_the_pods_and_nothing_else(overrides, config_change):
+    before, after = unsealed("beam"), evaluate("beam", overrides, remove=SEALING)
+    assert changed_paths(before, after) == {
+        "hecate-config": {config_change},
+        "hecate-daemon": {CHECKSUM_PATH},
+    }
+
+
+def test_a_sealed_value_rolls_the_pods_and_an_unchanged_one_does_not():
+    sealed = evaluate("beam", {"sealedSecrets": SEALED}, remove=["apiKeys"])
+    again = evaluate("beam", {"sealedSecrets": SEALED}, remove=["apiKeys"])
+    assert checksum(sealed) == checksum(again)
+    assert changed_paths(sealed, again) == {}
+    rotated = evaluate(
+        "beam", {"sealedSecrets": {"OPENAI_API_KEY": "Ag" + "D" * 500}}, remove=["apiKeys"]
+    )
+    assert changed_paths(sealed, rotated) == {
+        "hecate-secrets": {".spec.encryptedData.OPENAI_API_KEY"},
+        "hecate-daemon": {CHECKSUM_PATH},
+    }
+    # Without a sealed value the pods read no secret: another checksum again.
+    assert checksum(unsealed("beam")) not in (checksum(sealed), checksum(rotated))
+
+
+def test_a_program_sealed_key_rolls_the_pods_when_it_is_sealed_anew():
+    cert = certs.controller()[0]
+    first = evaluate(
+        "beam", {"apiKeys": {"OPENAI_API_KEY": "sk-one"}, "sealingCert": cert}, secrets=["apiKeys"]
+    )
+    assert first.error is None, first.error
+    ciphertext = first.get(
+        "kubernetes:bitnami.com/v1alpha1:SealedSecret", "hecate-secrets"
+    ).manifest
+    sealed = ciphertext["spec"]["encryptedData"]["OPENAI_API_KEY"]
+    expected = evaluate("beam", {"sealedSecrets": {"OPENAI_API_KEY": sealed}}, remove=["apiKeys"])
+    # The checksum is of the sealed value: the same ciphertext, however it was made, gives the same.
+    assert checksum(first) == checksum(expected)
+
+
+def test_changing_nothing_or_what_the_daemon_does_not_read_keeps_the_checksum(stack):
+    # (Less the sealing settings: under mocks, a program-sealed key is sealed anew each run.)
+    assert checksum(evaluate(stack, remove=SEALING)) == checksum(unsealed(stack))
+    for overrides in (
+        {"version": "0.7.9"},
+        {"maxUnavailable": 2},
+        {"tolerations": [{"operator": "Exists"}]},
+    ):
+        assert checksum(evaluate(stack, overrides, remove=SEALING)) == checksum(unsealed(stack))
+
+
+# --- Where the daemon runs ---------------------------------------------------------------------
+
+
+def test_scheduling_settings_land_where_kubernetes_reads_them():
+    custom = evaluate(
+        "beam",
+        {
+            "tolerations": [
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                {
+                    "key": "dedicated",
+                    "value": "ollama",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
+            ],
+            "nodeSelector": {"hecate.social/ollama": "true", "kubernetes.io/os": "linux"},
+            "priorityClassName": "system-node-critical",
+            "imagePullSecrets": ["ghcr-pull", "mirror-pull"],
+            "env": {"HECATE_MODEL": "llama3", "HTTPS_PROXY": "http://proxy:3128"},
+        },
+    )
+    assert custom.error is None, custom.error
+    pod = custom.get(DAEMON_SET, "hecate-daemon").manifest["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {
+            "key": "dedicated",
+            "operator": "Equal",
+            "value": "ollama",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
+    ]
+    assert pod["nodeSelector"] == {"hecate.social/ollama": "true", "kubernetes.io/os": "linux"}
+    assert pod["priorityClassName"] == "system-node-critical"
+    assert pod["imagePullSecrets"] == [{"name": "ghcr-pull"}, {"name": "mirror-pull"}]
+    assert custom.get(CONFIG_MAP, "hecate-config").manifest["data"] == {
+        "OLLAMA_HOST": "http://localhost:11434",
+        "HECATE_LOG_LEVEL": "info",
+        "HECATE_MODEL": "llama3",
+        "HTTPS_PROXY": "http://proxy:3128",
+    }
+    for declared in custom.kubernetes_objects():
+        assert schemas.problems(declared.manifest) == [], declared.name
+
+
+def test_no_scheduling_setting_no_field(evaluation):
+    """The guide's pod has none of them: an unset setting adds nothing."""
+    pod = evaluation.get(DAEMON_SET, "hecate-daemon").manifest["spec"]["template"]["spec"]
+    assert not {"tolerations", "nodeSelector", "priorityClassName", "imagePullSecrets"} & set(pod)

@@ -16,8 +16,10 @@ from hecate.fleet.cluster_health import (
     FluxStatus,
     SealedStatus,
     gate,
+    left_out_because,
     max_unavailable,
     revision_commit,
+    tolerates,
 )
 
 IMAGE = "ghcr.io/hecate-social/hecate-daemon:0.7.3"
@@ -125,3 +127,90 @@ def test_without_flux_in_the_loop_the_cluster_objects_alone_decide():
     assert gate(direct, None, IMAGE, 1, False).state == PASSED
     rolling = replace(direct, daemon=replace(DAEMON, updated=1, ready=1, unavailable=1))
     assert gate(rolling, None, IMAGE, 1, False).state == WAITING
+
+
+# --- The template, not only the image -----------------------------------------------------------
+
+CHECKSUM = "f" * 64
+
+
+def test_a_template_whose_checksum_is_not_the_rendered_one_waits():
+    applied = replace(HEALTHY, daemon=replace(DAEMON, template_checksum=CHECKSUM))
+    assert gate(applied, reached, IMAGE, 1, False, CHECKSUM).state == PASSED
+    old = replace(HEALTHY, daemon=replace(DAEMON, template_checksum="e" * 64))
+    result = gate(old, reached, IMAGE, 1, False, CHECKSUM)
+    assert (result.state, result.step) == (WAITING, "daemon")
+    assert "checksum/config is eeeeeeeeeeee, not the rendered ffffffffffff" in result.detail
+    # A tree rendered before the checksum existed: the image alone, as before.
+    assert gate(old, reached, IMAGE, 1, False, None).state == PASSED
+
+
+def test_pods_on_an_older_template_wait_even_when_the_counts_look_done():
+    stale = replace(
+        HEALTHY,
+        daemon=replace(DAEMON, revision="5d9c7", stale=("hecate-daemon-x2 on node-1",)),
+    )
+    result = check(stale)
+    assert (result.state, result.step) == (WAITING, "daemon")
+    assert result.detail == (
+        "3/3 updated, 3 ready, 0 unavailable (max 1); "
+        "1 pod(s) on an older template than revision 5d9c7: hecate-daemon-x2 on node-1"
+    )
+    unseen = check(replace(HEALTHY, daemon=replace(DAEMON, current=False)))
+    assert unseen.detail.endswith("the DaemonSet controller has not taken in the new template yet")
+
+
+def test_nodes_without_a_daemon_pod_are_named_plainly_in_the_gate():
+    health = replace(
+        HEALTHY,
+        daemon=replace(
+            DAEMON, nodes=4, left_out=("gpu-0 (taint nvidia.com/gpu:NoSchedule not tolerated)",)
+        ),
+    )
+    result = check(health)
+    assert result.state == PASSED
+    assert result.detail.endswith(
+        "; on 3 of 4 nodes, not on gpu-0 (taint nvidia.com/gpu:NoSchedule not tolerated)"
+    )
+
+
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+
+
+@pytest.mark.parametrize(
+    ("toleration", "matches"),
+    [
+        ({"key": "nvidia.com/gpu", "operator": "Exists"}, True),
+        ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, True),
+        ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute"}, False),
+        ({"operator": "Exists"}, True),
+        ({"key": "nvidia.com/gpu", "value": "present"}, True),
+        ({"key": "nvidia.com/gpu", "operator": "Equal", "value": "absent"}, False),
+        ({"key": "other", "operator": "Exists"}, False),
+    ],
+)
+def test_tolerations_match_taints_as_the_scheduler_decides(toleration, matches):
+    assert tolerates(toleration, GPU_TAINT) is matches
+
+
+def test_why_a_node_has_no_daemon_pod():
+    gpu = {"metadata": {"name": "gpu-0", "labels": {}}, "spec": {"taints": [GPU_TAINT]}}
+    plain_node = {"metadata": {"name": "n-1", "labels": {"pool": "cpu"}}, "spec": {}}
+    bare = {"spec": {}}
+    assert left_out_because(bare, gpu) == "taint nvidia.com/gpu=present:NoSchedule not tolerated"
+    tolerant = {"spec": {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}
+    assert left_out_because(tolerant, gpu) == "no daemon pod yet"
+    selective = {"spec": {"nodeSelector": {"pool": "gpu"}}}
+    assert left_out_because(selective, plain_node) == "not selected: nodeSelector wants pool=gpu"
+    # What the DaemonSet controller tolerates by itself never keeps a daemon off a node.
+    cordoned = {
+        "metadata": {"name": "n-2"},
+        "spec": {"taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]},
+    }
+    assert left_out_because(bare, cordoned) == "no daemon pod yet"
+    # A PreferNoSchedule taint never keeps one off either.
+    soft = {
+        "metadata": {"name": "n-3"},
+        "spec": {"taints": [{**GPU_TAINT, "effect": "PreferNoSchedule"}]},
+    }
+    assert left_out_because(bare, soft) == "no daemon pod yet"

@@ -76,7 +76,14 @@ def test_the_report_reads_as_a_table_and_progress_prints_plain_lines_off_a_termi
         failure="stack dev, gate: flux: HealthCheckFailed: timeout",
     )
     report.stacks["dev"] = StackOutcome(
-        "dev", "dev-cluster", "dev", "0.7.3", "0.7.3", "rolled back", ["a" * 40, "b" * 40]
+        "dev",
+        "dev-cluster",
+        "dev",
+        "0.7.3",
+        "0.7.3",
+        "rolled back",
+        ["a" * 40, "b" * 40],
+        changed=["hecate:logLevel"],
     )
     report.stacks["edge"] = StackOutcome("edge", "edge-cluster", "edge", "0.7.3")
     stream = (tmp_path / "progress").open("w+")
@@ -88,8 +95,8 @@ def test_the_report_reads_as_a_table_and_progress_prints_plain_lines_off_a_termi
     assert "### hecate fleet rollout 0.7.4-unready: rolled back" in markdown
     assert "**Wave dev failed**: stack dev, gate: flux: HealthCheckFailed: timeout" in markdown
     assert (
-        "| dev | dev | dev-cluster | 0.7.3 | 0.7.3 | rolled back | aaaaaaaaaaaa bbbbbbbbbbbb |"
-        in markdown
+        "| dev | dev | dev-cluster | 0.7.3 | 0.7.3 | `hecate:logLevel` | rolled back "
+        "| aaaaaaaaaaaa bbbbbbbbbbbb |" in markdown
     )
-    assert "| edge | edge | edge-cluster | 0.7.3 | 0.7.3 | untouched | — |" in markdown
+    assert "| edge | edge | edge-cluster | 0.7.3 | 0.7.3 | — | untouched | — |" in markdown
     assert json.loads(report.as_json())["events"][0]["step"] == "gate failed"

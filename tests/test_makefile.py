@@ -47,3 +47,14 @@ def test_a_shared_backend_never_gets_the_local_passphrase():
     )
     # The local backend keeps its default, as the README's two commands need.
     assert make("stack-settings", "STACK=beam").returncode == 0
+
+
+def test_the_unit_suite_is_the_top_level_tests_alone():
+    """`make unit` (and so `make bench`) never runs a test that needs the engine or a cluster:
+    those live in directories below tests/, which its selection cannot reach."""
+    done = make("-n", "unit")
+    assert done.returncode == 0, done.stderr
+    command = next(line for line in done.stdout.splitlines() if "-m pytest" in line)
+    selected = [word for word in command.split() if word.startswith("tests")]
+    assert selected == sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
+    assert not any(s.startswith(("tests/e2e", "tests/fleet")) for s in selected)

@@ -9,7 +9,16 @@ import pytest
 import yaml
 
 from hecate import stack_files
-from hecate.settings import SETTINGS, ComputeResources, ConfigError, Settings, parse, parse_quantity
+from hecate.settings import (
+    SETTINGS,
+    TAKES_SECRETS,
+    ComputeResources,
+    ConfigError,
+    Settings,
+    parse,
+    parse_config,
+    parse_quantity,
+)
 from tests import certs
 from tests.harness import ROOT, evaluate
 
@@ -157,6 +166,120 @@ BAD_INPUTS = [
     # Unbalanced IPv6 brackets once ended in a traceback instead of this list.
     ({"ollamaHost": "http://[::1"}, "hecate:ollamaHost", "http:// or https:// URL"),
     ({"gitops": {**SOURCE, "url": "https://[x/y"}}, "hecate:gitops.url", "ssh:// or https://"),
+    # Scheduling, pull secrets and extra environment (every bad shape of each).
+    ({"tolerations": {"key": "gpu"}}, "hecate:tolerations", "is not a list of tolerations"),
+    ({"tolerations": ["gpu"]}, "hecate:tolerations[0]", "is not an object {key, operator"),
+    (
+        {"tolerations": [{"key": "gpu", "operatr": "Exists"}]},
+        "hecate:tolerations[0].operatr",
+        "is not a known field",
+    ),
+    (
+        {"tolerations": [{"key": "gpu", "operator": "In"}]},
+        "hecate:tolerations[0].operator",
+        "is not one of Exists, Equal",
+    ),
+    (
+        {"tolerations": [{"key": "gpu", "operator": "Exists", "value": "x"}]},
+        "hecate:tolerations[0].value",
+        "must be empty with operator Exists",
+    ),
+    (
+        {"tolerations": [{"value": "x"}]},
+        "hecate:tolerations[0].key",
+        "is required with operator Equal",
+    ),
+    (
+        {"tolerations": [{"key": "gpu/", "operator": "Exists"}]},
+        "hecate:tolerations[0].key",
+        "is not a label key",
+    ),
+    (
+        {"tolerations": [{"key": "Bad_Prefix/gpu", "operator": "Exists"}]},
+        "hecate:tolerations[0].key",
+        "is not a label key",
+    ),
+    (
+        {"tolerations": [{"key": "gpu", "value": "a b"}]},
+        "hecate:tolerations[0].value",
+        "is not a label value",
+    ),
+    (
+        {"tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoRun"}]},
+        "hecate:tolerations[0].effect",
+        "is not one of NoSchedule, PreferNoSchedule, NoExecute",
+    ),
+    (
+        {
+            "tolerations": [
+                {
+                    "key": "gpu",
+                    "operator": "Exists",
+                    "effect": "NoSchedule",
+                    "tolerationSeconds": 60,
+                }
+            ]
+        },
+        "hecate:tolerations[0].tolerationSeconds",
+        "only with effect NoExecute",
+    ),
+    (
+        {
+            "tolerations": [
+                {"key": "gpu", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": -1}
+            ]
+        },
+        "hecate:tolerations[0].tolerationSeconds",
+        "a whole number of seconds",
+    ),
+    (
+        {
+            "tolerations": [
+                {
+                    "key": "gpu",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": "5m",
+                }
+            ]
+        },
+        "hecate:tolerations[0].tolerationSeconds",
+        "a whole number of seconds",
+    ),
+    ({"nodeSelector": ["gpu"]}, "hecate:nodeSelector", "is not an object mapping node label keys"),
+    ({"nodeSelector": {"-gpu": "true"}}, "hecate:nodeSelector.-gpu", "is not a label key"),
+    ({"nodeSelector": {"x" * 64: "true"}}, "hecate:nodeSelector." + "x" * 64, "is not a label key"),
+    (
+        {"nodeSelector": {"gpu": True}},
+        "hecate:nodeSelector.gpu",
+        "is not a string (quote numbers and booleans)",
+    ),
+    ({"nodeSelector": {"gpu": "yes please"}}, "hecate:nodeSelector.gpu", "is not a label value"),
+    ({"nodeSelector": {"gpu": "v" * 64}}, "hecate:nodeSelector.gpu", "is not a label value"),
+    (
+        {"priorityClassName": "System_Node_Critical"},
+        "hecate:priorityClassName",
+        "DNS-1123 subdomain",
+    ),
+    ({"priorityClassName": "a" * 254}, "hecate:priorityClassName", "DNS-1123 subdomain"),
+    ({"imagePullSecrets": "ghcr-pull"}, "hecate:imagePullSecrets", "is not a list of Secret names"),
+    ({"imagePullSecrets": ["Ghcr_Pull"]}, "hecate:imagePullSecrets[0]", "is not a Secret name"),
+    ({"imagePullSecrets": ["ghcr", "ghcr"]}, "hecate:imagePullSecrets[1]", "is listed twice"),
+    ({"env": ["A=1"]}, "hecate:env", "is not an object mapping environment-variable names"),
+    ({"env": {"HECATE-MODEL": "x"}}, "hecate:env.HECATE-MODEL", "environment-variable name"),
+    (
+        {"env": {"HECATE_LOG_LEVEL": "debug"}},
+        "hecate:env.HECATE_LOG_LEVEL",
+        "is set by hecate:logLevel",
+    ),
+    ({"env": {"OLLAMA_HOST": "http://x"}}, "hecate:env.OLLAMA_HOST", "is set by hecate:ollamaHost"),
+    ({"env": {"THREADS": 4}}, "hecate:env.THREADS", "is not a string (quote numbers and booleans)"),
+    (
+        {"env": {"OPENAI_API_KEY": "x"}, "sealedSecrets": {"OPENAI_API_KEY": SEALED}},
+        "hecate:env.OPENAI_API_KEY",
+        "is also a sealed key's name",
+    ),
+    ({"patches": {"target": {}}}, "hecate:patches", "is not a list of patches"),
     # A typo in the provider's keys must never let the kubeconfig's current context choose.
     (
         {"kubernetes:contxt": "dir-cluster", "delivery": "direct"},
@@ -210,6 +333,126 @@ def test_all_problems_are_reported_at_once():
         )
     keys = [p.split(":")[1] for p in caught.value.problems]
     assert keys == ["typo", "cluster", "version", "logLevel"], caught.value.problems
+
+
+def test_problems_of_the_new_settings_come_together_with_the_others():
+    with pytest.raises(ConfigError) as caught:
+        parse(
+            minimal(
+                logLevel="loud",
+                env={"HECATE_LOG_LEVEL": "x"},
+                tolerations=[{"key": "gpu", "operator": "Maybe"}],
+                nodeSelector={"gpu": "a b"},
+                priorityClassName="Critical",
+                imagePullSecrets=["Pull"],
+            )
+        )
+    keys = [p.split(":", 2)[1] for p in caught.value.problems]
+    assert keys == [
+        "logLevel",
+        "env.HECATE_LOG_LEVEL",
+        "tolerations[0].operator",
+        "nodeSelector.gpu",
+        "priorityClassName",
+        "imagePullSecrets[0]",
+    ], caught.value.problems
+
+
+# A value of the right shape for each setting, to set as a secret: every setting but the API
+# keys is rendered in clear, so each must refuse to be one. A setting added to the table without
+# a row here fails this test until it has one.
+SHAPES = {
+    "cluster": "beam-cluster",
+    "version": "0.7.2",
+    "image": "ghcr.io/hecate-social/hecate-daemon",
+    "ollamaHost": "http://localhost:11434",
+    "logLevel": "info",
+    "env": {"HECATE_MODEL": "llama3"},
+    "resources": {"requests": {"cpu": "1"}},
+    "maxUnavailable": 1,
+    "hardened": True,
+    "tolerations": [{"operator": "Exists"}],
+    "nodeSelector": {"pool": "gpu"},
+    "priorityClassName": "system-node-critical",
+    "imagePullSecrets": ["ghcr-pull"],
+    "delivery": "gitops",
+    "gitopsDir": "./gitops",
+    "gitops": SOURCE,
+    "healthTimeout": "2m",
+    "sealedSecrets": {"OPENAI_API_KEY": SEALED},
+    "sealingCert": "",
+    "sealingScope": "strict",
+    "patches": [],
+    "kubernetes:context": "beam-cluster",
+    "kubernetes:kubeconfig": "/home/someone/.kube/config",
+}
+
+
+def test_every_setting_but_the_api_keys_refuses_to_be_a_secret():
+    names = {spec.name for _, spec in SETTINGS}
+    shaped = {(k if ":" in k else f"hecate:{k}") for k in SHAPES}
+    assert names - {"hecate:apiKeys"} == shaped, "give each setting a shape in SHAPES"
+    for key, value in SHAPES.items():
+        name = key if ":" in key else f"hecate:{key}"
+        config = {**{f"hecate:{k}": v for k, v in minimal().items()}, name: value}
+        with pytest.raises(ConfigError) as caught:
+            parse_config(config, frozenset({name}))
+        assert any(
+            p.startswith(f"{name}: is a Pulumi secret, but the program renders it in clear")
+            and "only hecate:apiKeys takes secrets" in p
+            for p in caught.value.problems
+        ), caught.value.problems
+    # The one that takes them.
+    cert = certs.controller()[0]
+    config = {
+        **{f"hecate:{k}": v for k, v in minimal().items()},
+        "hecate:apiKeys": {"OPENAI_API_KEY": "sk-1"},
+        "hecate:sealingCert": cert,
+    }
+    assert parse_config(config, frozenset({"hecate:apiKeys"})).api_keys
+
+
+@pytest.mark.parametrize(
+    "overrides, key, where",
+    [
+        (
+            {"gitops": {**SOURCE, "url": "https://user:ghp_s3cr3tT0ken@github.com/org/repo.git"}},
+            "hecate:gitops.url",
+            "hecate:gitops.secretRef",
+        ),
+        (
+            {"gitops": {**SOURCE, "url": "https://ghp_s3cr3tT0ken@github.com/org/repo.git"}},
+            "hecate:gitops.url",
+            "hecate:gitops.secretRef",
+        ),
+        (
+            {"gitops": {**SOURCE, "url": "ssh://git:ghp_s3cr3tT0ken@github.com/org/repo"}},
+            "hecate:gitops.url",
+            "hecate:gitops.secretRef",
+        ),
+        (
+            {"ollamaHost": "http://admin:ghp_s3cr3tT0ken@localhost:11434"},
+            "hecate:ollamaHost",
+            "hecate:apiKeys",
+        ),
+        (
+            {"ollamaHost": "https://ghp_s3cr3tT0ken@ollama.lab"},
+            "hecate:ollamaHost",
+            "hecate:apiKeys",
+        ),
+    ],
+)
+def test_a_credential_in_a_url_is_refused_never_shown(overrides, key, where):
+    with pytest.raises(ConfigError) as caught:
+        parse(minimal(**overrides))
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{key}: ") and "holds a credential" in problem, problem
+    assert where in problem and "***@" in problem
+    assert "s3cr3t" not in problem and "ghp_" not in problem
+
+
+def test_ssh_keeps_its_user():
+    assert parse(minimal()).gitops.url == "ssh://git@github.com/hecate-social/hecate-gitops"
 
 
 def test_sealed_values_are_not_echoed_in_messages():
@@ -293,13 +536,14 @@ def readme_row(spec) -> str:
         default = "required"
     elif spec.name in project:
         default = "in `Pulumi.yaml`"
-    elif spec.default in (None, "", {}):
+    elif spec.default in (None, "", {}, []):
         default = "none"
     elif isinstance(spec.default, dict):
         default = "`" + json.dumps(spec.default, separators=(", ", ": ")) + "`"
     else:
         default = "`" + json.dumps(spec.default).strip('"') + "`"
-    return f"| `{spec.name}` | {spec.description} | {default} |"
+    secret = "**yes**, each key (sealed)" if spec.name in TAKES_SECRETS else "no"
+    return f"| `{spec.name}` | {spec.description} | {default} | {secret} |"
 
 
 def test_every_field_of_settings_is_a_declared_setting():

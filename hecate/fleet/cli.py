@@ -67,6 +67,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
                 r.head[:7] or "—",
                 (r.flux_ready and f"{r.flux_ready} {r.flux_reason}".strip()) or "—",
                 "—" if r.desired is None else f"{r.desired}/{r.updated}/{r.ready}",
+                r.template,
                 ", ".join(r.images) or "—",
                 r.sealed,
                 r.cluster_state,
@@ -83,6 +84,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
             "head",
             "ready",
             "desired/updated/ready",
+            "pods' template",
             "images",
             "sealed",
             "cluster",
@@ -91,6 +93,8 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
         for r in rows:
             for problem in r.problems:
                 print(f"{r.stack}: {problem}", file=out)
+            for note in r.notes:
+                print(f"{r.stack}: note: {note}", file=out)
     return OK if all(r.fine for r in rows) else FAILED
 
 

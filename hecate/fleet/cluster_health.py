@@ -20,6 +20,20 @@ FLUX_GROUP_KUSTOMIZE = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 SEALED_SECRETS = ("bitnami.com", "v1alpha1", "sealedsecrets")
 BOOTSTRAP = "flux-system"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+DAEMON_LABELS = ",".join(f"{k}={v}" for k, v in naming.DAEMON_SELECTOR.items())
+# The label the DaemonSet controller puts on its pods and revisions: which template made them.
+REVISION_HASH = "controller-revision-hash"
+# What the DaemonSet controller adds to every daemon pod's tolerations (and, with the host
+# network, network-unavailable): such taints never keep a daemon off a node.
+DAEMON_TOLERATED = (
+    ("node.kubernetes.io/not-ready", "NoExecute"),
+    ("node.kubernetes.io/unreachable", "NoExecute"),
+    ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+    ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+    ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+    ("node.kubernetes.io/unschedulable", "NoSchedule"),
+    ("node.kubernetes.io/network-unavailable", "NoSchedule"),
+)
 # Each request to an API server: an unreachable cluster is reported, never waited on.
 REQUEST_TIMEOUT = 5
 
@@ -45,6 +59,11 @@ class DaemonStatus:
     current: bool
     template_image: str
     images: tuple[str, ...]  # what the pods run, each once
+    template_checksum: str = ""  # the template's checksum/config
+    revision: str = ""  # the current template's controller revision (its hash)
+    stale: tuple[str, ...] = ()  # `pod on node` for each pod on an older template
+    nodes: int = 0  # nodes in the cluster
+    left_out: tuple[str, ...] = ()  # `node (why)` for each node with no daemon pod
 
 
 @dataclass(frozen=True)
@@ -174,16 +193,34 @@ class ClusterClient:
             raise
         pods = self._core().list_namespaced_pod(
             naming.NAMESPACE,
-            label_selector=",".join(f"{k}={v}" for k, v in naming.DAEMON_SELECTOR.items()),
+            label_selector=DAEMON_LABELS,
             _request_timeout=REQUEST_TIMEOUT,
         )
-        images = sorted(
-            {
-                container.image
-                for pod in pods.items
-                if not pod.metadata.deletion_timestamp
-                for container in pod.spec.containers
-            }
+        live = [pod for pod in pods.items if not pod.metadata.deletion_timestamp]
+        images = sorted({container.image for pod in live for container in pod.spec.containers})
+        revision = self._revision(ds)
+        checksum = (ds.spec.template.metadata.annotations or {}).get(naming.CONFIG_CHECKSUM, "")
+
+        def older(pod: Any) -> bool:
+            # Made from another revision than the newest, or (before the controller has even
+            # seen the new template) carrying another checksum than the DaemonSet's template.
+            made_from = (pod.metadata.labels or {}).get(REVISION_HASH)
+            reads = (pod.metadata.annotations or {}).get(naming.CONFIG_CHECKSUM, "")
+            return bool(revision and made_from != revision) or bool(checksum and reads != checksum)
+
+        stale = tuple(
+            f"{pod.metadata.name} on {pod.spec.node_name or 'no node yet'}"
+            for pod in live
+            if older(pod)
+        )
+        nodes = self._core().list_node(_request_timeout=REQUEST_TIMEOUT).items
+        with_pod = {pod.spec.node_name for pod in live}
+        plain = self._api.sanitize_for_serialization  # the objects as the API serves them
+        template = plain(ds.spec.template)
+        left_out = tuple(
+            f"{node.metadata.name} ({left_out_because(template, plain(node))})"
+            for node in nodes
+            if node.metadata.name not in with_pod
         )
         status = ds.status
         return DaemonStatus(
@@ -194,7 +231,30 @@ class ClusterClient:
             status.observed_generation == ds.metadata.generation,
             ds.spec.template.spec.containers[0].image,
             tuple(images),
+            checksum,
+            revision,
+            stale,
+            len(nodes),
+            left_out,
         )
+
+    def _revision(self, ds: Any) -> str:
+        """The hash of the DaemonSet's current template: its newest ControllerRevision's, as the
+        DaemonSet controller labels the pods it makes from that template."""
+        revisions = self._apps().list_namespaced_controller_revision(
+            naming.NAMESPACE,
+            label_selector=DAEMON_LABELS,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+        owned = [
+            r
+            for r in revisions.items
+            if any(o.uid == ds.metadata.uid for o in r.metadata.owner_references or [])
+        ]
+        if not owned:
+            return ""
+        newest = max(owned, key=lambda r: r.revision)
+        return (newest.metadata.labels or {}).get(REVISION_HASH, "")
 
     def _sealed(self) -> SealedStatus | None:
         obj = self._get(SEALED_SECRETS, naming.NAMESPACE, naming.SECRET)
@@ -237,6 +297,48 @@ class ClusterClient:
         return token
 
 
+def tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
+    """Whether a toleration matches a taint, as the scheduler decides it."""
+    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return not toleration.get("key") or toleration["key"] == taint.get("key")
+    return toleration.get("key") == taint.get("key") and toleration.get("value", "") == taint.get(
+        "value", ""
+    )
+
+
+def left_out_because(template: dict[str, Any], node: dict[str, Any]) -> str:
+    """Why a node runs no daemon pod, in the scheduler's terms: a taint the pods do not
+    tolerate, a label the nodeSelector wants, or neither (no pod yet)."""
+    spec = template.get("spec", {})
+    tolerations = [
+        *(spec.get("tolerations") or []),
+        *({"key": key, "operator": "Exists", "effect": effect} for key, effect in DAEMON_TOLERATED),
+    ]
+    untolerated = [
+        taint
+        for taint in node.get("spec", {}).get("taints") or []
+        if taint.get("effect") in ("NoSchedule", "NoExecute")
+        and not any(tolerates(t, taint) for t in tolerations)
+    ]
+    if untolerated:
+        shown = ", ".join(
+            f"{t['key']}{'=' + t['value'] if t.get('value') else ''}:{t['effect']}"
+            for t in untolerated
+        )
+        return f"taint {shown} not tolerated"
+    labels = node.get("metadata", {}).get("labels") or {}
+    missing = [
+        f"{key}={value}"
+        for key, value in (spec.get("nodeSelector") or {}).items()
+        if labels.get(key) != value
+    ]
+    if missing:
+        return f"not selected: nodeSelector wants {', '.join(missing)}"
+    return "no daemon pod yet"
+
+
 def max_unavailable(setting: int | str, desired: int) -> int:
     """The DaemonSet's maxUnavailable in pods: a percentage rounds up, as the controller does."""
     if isinstance(setting, str):
@@ -262,10 +364,13 @@ def gate(
     image: str,
     limit: int | str,
     sealed_expected: bool,
+    checksum: str | None = None,
 ) -> Gate:
     """Whether a stack's rollout holds: Flux applied a revision that includes the pushed commit
-    (`reached`) and is Ready; the DaemonSet runs `image`, all updated and ready, with
-    unavailable pods within maxUnavailable; the SealedSecret synced where there is one.
+    (`reached`) and is Ready; the DaemonSet's template is the rendered one (`image`, and the
+    `checksum` of what its pods read, where known); every pod is on that template (its
+    controller revision), all updated and ready, with unavailable pods within maxUnavailable;
+    the SealedSecret synced where there is one. Nodes left without a daemon pod are named.
     FAILED only when Flux says the pushed commit failed; anything else not there yet waits.
     `reached` None: no Flux in the loop (`direct` delivery), the cluster's objects alone."""
     if not health.reachable:
@@ -281,15 +386,32 @@ def gate(
         f"{daemon.updated}/{daemon.desired} updated, {daemon.ready} ready, "
         f"{daemon.unavailable} unavailable (max {allowed})"
     )
+    left_out = ""
+    if daemon.left_out:
+        shown = "; ".join(daemon.left_out)
+        left_out = f"; on {daemon.desired} of {daemon.nodes} nodes, not on {shown}"
     if daemon.template_image != image:
         return Gate(WAITING, "daemon", f"runs {daemon.template_image}, not {image}", **progress)
-    if not (
-        daemon.current
-        and daemon.updated == daemon.ready == daemon.desired
-        and daemon.unavailable <= allowed
-    ):
-        return Gate(WAITING, "daemon", counts, **progress)
+    if checksum and daemon.template_checksum != checksum:
+        seen = daemon.template_checksum[:12] or "none"
+        return Gate(
+            WAITING,
+            "daemon",
+            f"template's {naming.CONFIG_CHECKSUM} is {seen}, not the rendered {checksum[:12]}",
+            **progress,
+        )
+    done = daemon.updated == daemon.ready == daemon.desired and daemon.unavailable <= allowed
+    if not (daemon.current and done) or daemon.stale:
+        detail = counts
+        if daemon.stale:
+            detail += (
+                f"; {len(daemon.stale)} pod(s) on an older template than revision "
+                f"{daemon.revision or '?'}: {', '.join(daemon.stale)}"
+            )
+        elif not daemon.current:
+            detail += "; the DaemonSet controller has not taken in the new template yet"
+        return Gate(WAITING, "daemon", detail + left_out, **progress)
     if sealed_expected and (health.sealed is None or not health.sealed.synced):
         why = health.sealed.message if health.sealed else f"no SealedSecret {naming.SECRET} yet"
         return Gate(WAITING, "sealed secret", why, **progress)
-    return Gate(PASSED, "ready", counts, **progress)
+    return Gate(PASSED, "ready", counts + left_out, **progress)

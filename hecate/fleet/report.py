@@ -38,6 +38,7 @@ class StackOutcome:
     result: str = "untouched"  # untouched, rolled out, unchanged, failed, rolled back, skipped
     commits: list[str] = field(default_factory=list)
     detail: str = ""
+    changed: list[str] = field(default_factory=list)  # the settings the deploy changed
 
 
 @dataclass
@@ -60,14 +61,15 @@ class RolloutReport:
         if self.failure:
             lines += [f"**Wave {self.failed_wave} failed**: {self.failure}", ""]
         lines += [
-            "| wave | stack | cluster | before | after | result | commits |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| wave | stack | cluster | before | after | changed | result | commits |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for o in self.stacks.values():
             commits = " ".join(c[:12] for c in o.commits) or "—"
+            changed = ", ".join(f"`{c}`" for c in o.changed) or "—"
             lines.append(
                 f"| {o.wave} | {o.stack} | {o.cluster} | {o.before or '—'} "
-                f"| {o.after or o.before or '—'} "
+                f"| {o.after or o.before or '—'} | {changed} "
                 f"| {o.result} | {commits} |"
             )
         lines += ["", f"{len(self.events)} steps in {self.seconds:.0f} s."]

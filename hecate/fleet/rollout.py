@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -27,7 +28,7 @@ from .gitops_repo import GitError, GitopsCheckout
 from .journal import Journal, RolloutLock
 from .plan import RolloutPlan, Wave
 from .report import Progress, RolloutReport, StackOutcome
-from .stacks import FleetProject, StackTarget
+from .stacks import FleetProject, RenderedTemplate, StackTarget
 
 POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
 
@@ -38,12 +39,59 @@ class RolloutFailed(RuntimeError):
         super().__init__(f"{stack or wave}: {step}: {detail}")
 
 
-def deploy_message(cluster: str, version: str) -> str:
-    return f"deploy({cluster}): hecate-daemon {version}"
+# The stack output in which the program lists a digest of each setting it deployed.
+SETTINGS_DIGEST = "settingsDigest"
+VERSION_SETTING = "hecate:version"
+NAMED_IN_SUBJECT = 4  # settings named in a commit's subject; all of them in its body
 
 
-def rollback_message(cluster: str, version: str, failed: str) -> str:
-    return f"rollback({cluster}): hecate-daemon {version} (from {failed})"
+def changed_settings(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The settings (or entries, `hecate:env.X`) whose digests differ, sorted; [] when the
+    state before holds none (a first deploy, or one made before the digests existed)."""
+    if not before:
+        return []
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def _named(settings: list[str]) -> tuple[str, str]:
+    """The settings for a subject (a few, then how many more) and, when cut, a body."""
+    if len(settings) <= NAMED_IN_SUBJECT:
+        return ", ".join(settings), ""
+    shown = ", ".join(settings[:NAMED_IN_SUBJECT])
+    more = len(settings) - NAMED_IN_SUBJECT
+    return f"{shown} and {more} more", "Settings changed:\n" + "\n".join(f"- {s}" for s in settings)
+
+
+def deploy_message(cluster: str, version: str, changed: list[str] | None = None) -> str:
+    """`deploy(<cluster>): hecate-daemon <version>` for a version; a configuration change names
+    its settings: `deploy(<cluster>): hecate:logLevel (hecate-daemon 0.7.2)`."""
+    changed = changed or []
+    others = [c for c in changed if c != VERSION_SETTING]
+    named, body = _named(others)
+    if not changed or VERSION_SETTING in changed:
+        subject = f"deploy({cluster}): hecate-daemon {version}" + (f", {named}" if named else "")
+    else:
+        subject = f"deploy({cluster}): {named} (hecate-daemon {version})"
+    return f"{subject}\n\n{body}" if body else subject
+
+
+def rollback_message(
+    cluster: str, version: str, failed: str, changed: list[str] | None = None
+) -> str:
+    if version != failed:
+        return f"rollback({cluster}): hecate-daemon {version} (from {failed})"
+    named, body = _named([c for c in changed or [] if c != VERSION_SETTING])
+    subject = f"rollback({cluster}): hecate-daemon {version}, {named or 'its configuration'} undone"
+    return f"{subject}\n\n{body}" if body else subject
+
+
+def _deployed_digests(state: dict[str, Any]) -> dict[str, str]:
+    """The settings digest the stack's last update exported, from `pulumi stack export`."""
+    for resource in state.get("deployment", {}).get("resources") or []:
+        if resource.get("type") == "pulumi:pulumi:Stack":
+            digests = (resource.get("outputs") or {}).get(SETTINGS_DIGEST)
+            return digests if isinstance(digests, dict) else {}
+    return {}
 
 
 @dataclass
@@ -152,11 +200,11 @@ class Rollout:
         for stack in wave.stacks:
             if self._through_flux(stack):
                 self._reconcile(wave.name, stack)
-        images = {stack: self._image(stack, self.version_of(stack)) for stack in wave.stacks}
-        self._wait_gates(wave, pushed, images)
+        templates = {stack: self._template(stack, self.version_of(stack)) for stack in wave.stacks}
+        self._wait_gates(wave, pushed, templates)
         # The soak guards the next wave: after the last one there is nothing left to hold back.
         if changed and wave.soak_seconds and wave != self.plan.waves[-1]:
-            self._soak(wave, pushed, images)
+            self._soak(wave, pushed, templates)
         for stack in wave.stacks:
             outcome = self.report.stacks[stack]
             if outcome.result != "unchanged":
@@ -201,20 +249,28 @@ class Rollout:
         if not up.ok:
             raise RolloutFailed(wave.name, stack, "up", up.output)
         self.progress.event(wave.name, stack, "up", up.described)
+        outcome = self.report.stacks[stack]
+        outcome.changed = changed_settings(
+            _deployed_digests(journal.state(stack)), up.outputs.get(SETTINGS_DIGEST) or {}
+        )
         if not self._through_flux(stack):  # `direct`: up applied it and awaited the rollout
             if not up.changes:
-                self.report.stacks[stack].result = "unchanged"
+                outcome.result = "unchanged"
             return "", bool(up.changes)
 
-        message = deploy_message(target.cluster, version)
+        message = deploy_message(target.cluster, version, outcome.changed)
         try:
             commit = checkout.commit(target.directories, message)
-            self.progress.event(wave.name, stack, "commit", commit[:12] if commit else "no change")
+            self.progress.event(
+                wave.name,
+                stack,
+                "commit",
+                f"{commit[:12]} {message.splitlines()[0]}" if commit else "no change",
+            )
             _, moved = checkout.push()
         except GitError as error:
             raise RolloutFailed(wave.name, stack, "push", str(error)) from None
         commits = self._commits(stack, journal)
-        outcome = self.report.stacks[stack]
         outcome.commits = commits
         if not commits:
             outcome.result = "unchanged"
@@ -229,22 +285,32 @@ class Rollout:
         target = self.targets[stack]
         checkout = self.checkout(stack)
         base = journal.bases[str(checkout.path)]
-        message = deploy_message(target.cluster, self.version_of(stack))
+        prefix = f"deploy({target.cluster}): "
         out = checkout.git(
             "log", "--reverse", "--format=%H %s", f"{base}..HEAD", "--", *target.directories
         )
-        return [line.split(" ", 1)[0] for line in out.splitlines() if line.endswith(message)]
+        return [
+            sha
+            for sha, _, subject in (line.partition(" ") for line in out.splitlines())
+            if subject.startswith(prefix)
+        ]
 
-    def _image(self, stack: str, version: str) -> str:
-        return f"{self.targets[stack].settings.image}:{version}"
+    def _template(self, stack: str, version: str) -> RenderedTemplate:
+        """What the gate waits for: the template as the tree renders it now (its image and the
+        checksum of what the pods read); with `direct`, the image of the version."""
+        target = self.targets[stack]
+        rendered = self.project.rendered_template(target) if self._through_flux(stack) else None
+        return rendered or RenderedTemplate(f"{target.settings.image}:{version}", "")
 
-    def _wait_gates(self, wave: Wave, pushed: dict[str, str], images: dict[str, str]) -> None:
+    def _wait_gates(
+        self, wave: Wave, pushed: dict[str, str], templates: dict[str, RenderedTemplate]
+    ) -> None:
         deadline = time.monotonic() + self.plan.gate_timeout_seconds
         waiting = set(wave.stacks)
         last: dict[str, str] = {}
         while waiting:
             for stack in sorted(waiting):
-                result = self._gate(stack, pushed.get(stack, ""), images[stack])
+                result = self._gate(stack, pushed.get(stack, ""), templates[stack])
                 note = f"{result.step}: {result.detail}"
                 if last.get(stack) != note:
                     last[stack] = note
@@ -265,7 +331,7 @@ class Rollout:
             if waiting:
                 self.sleep(POLL_SECONDS)
 
-    def _gate(self, stack: str, commit: str, image: str) -> Gate:
+    def _gate(self, stack: str, commit: str, template: RenderedTemplate) -> Gate:
         target = self.targets[stack]
         checkout = self.checkout(stack)
         return gate(
@@ -273,18 +339,21 @@ class Rollout:
             (lambda applied: checkout.contains(applied, commit))
             if self._through_flux(stack)
             else None,
-            image,
+            template.image,
             target.settings.max_unavailable,
             target.seals,
+            template.checksum or None,
         )
 
-    def _soak(self, wave: Wave, pushed: dict[str, str], images: dict[str, str]) -> None:
+    def _soak(
+        self, wave: Wave, pushed: dict[str, str], templates: dict[str, RenderedTemplate]
+    ) -> None:
         self.progress.event(wave.name, "", "soak", f"{wave.soak_seconds:.0f} s")
         end = time.monotonic() + wave.soak_seconds
         while time.monotonic() < end:
             self.sleep(min(POLL_SECONDS, max(0.0, end - time.monotonic())))
             for stack in wave.stacks:
-                result = self._gate(stack, pushed.get(stack, ""), images[stack])
+                result = self._gate(stack, pushed.get(stack, ""), templates[stack])
                 if result.state != PASSED:
                     raise RolloutFailed(
                         wave.name, stack, "soak", f"the gate stopped holding: {result.detail}"
@@ -339,8 +408,10 @@ class Rollout:
             # What a failed `up` rendered and nobody committed goes first.
             checkout.git("checkout", "HEAD", "--", *target.directories, check=False)
             checkout.git("clean", "-fdq", "--", *target.directories)
+            outcome = self.report.stacks[stack]
             revert = checkout.revert(
-                commits, rollback_message(target.cluster, before, self.version_of(stack))
+                commits,
+                rollback_message(target.cluster, before, self.version_of(stack), outcome.changed),
             )
             self.project.import_state(stack, journal.state(stack))
             detail = f"{revert[:12]} reverts {len(commits)} commit(s)" if revert else "no commit"
@@ -352,8 +423,8 @@ class Rollout:
         for stack in through_flux:
             pushed[stack] = self.checkout(stack).head()
             self._reconcile(wave.name, stack)
-        images = {stack: self._image(stack, journal.before[stack]) for stack in touched}
-        self._wait_gates(Wave(wave.name, tuple(touched), 0), pushed, images)
+        templates = {stack: self._template(stack, journal.before[stack]) for stack in touched}
+        self._wait_gates(Wave(wave.name, tuple(touched), 0), pushed, templates)
 
 
 def _stack_version(path: Path) -> str | None:

@@ -10,14 +10,14 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pulumi import automation as auto
 
-from .. import stack_files
+from .. import naming, stack_files
 from ..settings import ConfigError, Settings
 from ..verify import pulumi_env, settings_from
 from .gitops_repo import GitopsCheckout
@@ -52,11 +52,24 @@ class StackTarget:
 
 
 @dataclass(frozen=True)
+class RenderedTemplate:
+    """What the gitops tree says the daemon's pods run."""
+
+    image: str
+    checksum: str  # of what they read at start (naming.CONFIG_CHECKSUM); "" before it existed
+
+    @property
+    def version(self) -> str:
+        return self.image.rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True)
 class ChangeSummary:
     stack: str
     ok: bool
     changes: dict[str, int]  # operation -> count, without `same`
     output: str  # the preview's text, or the error
+    outputs: dict[str, Any] = field(default_factory=dict)  # the stack's, after an `up`
 
     @property
     def changed(self) -> bool:
@@ -95,15 +108,16 @@ class FleetProject:
         source = target.settings.gitops
         return GitopsCheckout(path, source.branch if source else "main")
 
-    def rendered_version(self, target: StackTarget) -> str | None:
-        """The daemon's tag in the stack's rendered DaemonSet, None when there is none."""
+    def rendered_template(self, target: StackTarget) -> RenderedTemplate | None:
+        """The pod template of the stack's rendered DaemonSet, None when there is none."""
         path = self.checkout(target).path / target.settings.workloads_dir / "daemonset.yaml"
         try:
-            manifest = yaml.safe_load(path.read_text())
-            image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
-        except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+            template = yaml.safe_load(path.read_text())["spec"]["template"]
+            image = str(template["spec"]["containers"][0]["image"])
+            annotations = (template.get("metadata") or {}).get("annotations") or {}
+        except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError, AttributeError):
             return None
-        return str(image).rsplit(":", 1)[-1]
+        return RenderedTemplate(image, str(annotations.get(naming.CONFIG_CHECKSUM, "")))
 
     def stack_file(self, stack: str) -> Path:
         return self.root / f"Pulumi.{stack}.yaml"
@@ -159,7 +173,8 @@ class FleetProject:
         except auto.errors.CommandError as error:
             return ChangeSummary(stack, False, {}, _command_error(error, lines))
         changes = _counts(result.summary.resource_changes)
-        return ChangeSummary(stack, True, changes, "\n".join(lines))
+        outputs = {k: v.value for k, v in result.outputs.items()}
+        return ChangeSummary(stack, True, changes, "\n".join(lines), outputs)
 
     def outputs(self, stack: str) -> dict[str, Any]:
         return {k: v.value for k, v in self.stack(stack).outputs().items()}

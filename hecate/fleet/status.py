@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .cluster_health import PASSED, ClusterClient, ClusterHealth, gate
 from .gitops_repo import GitError
-from .stacks import FleetProject, StackTarget
+from .stacks import FleetProject, RenderedTemplate, StackTarget
 
 IN_STEP, DRIFT, ERROR = "in step", "drift", "error"
 HEALTHY, UNHEALTHY, UNKNOWN, NOT_READ = "healthy", "unhealthy", "unknown", "not read"
@@ -40,9 +40,12 @@ class StackStatus:
     updated: int | None = None
     ready: int | None = None
     images: list[str] = field(default_factory=list)
+    # The pods against the DaemonSet's current template: "current", "N older", "—" (not read).
+    template: str = "—"
     sealed: str = "—"  # synced, not synced, —(none expected, none found)
     cluster_state: str = NOT_READ
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not wrong (nodes left out)
 
     @property
     def fine(self) -> bool:
@@ -62,7 +65,11 @@ def _tree(project: FleetProject, target: StackTarget, status: StackStatus) -> No
 
 
 def _cluster(
-    project: FleetProject, target: StackTarget, status: StackStatus, kubeconfig: str | None
+    project: FleetProject,
+    target: StackTarget,
+    status: StackStatus,
+    kubeconfig: str | None,
+    rendered: RenderedTemplate | None,
 ) -> None:
     checkout = project.checkout(target)
     try:
@@ -92,6 +99,12 @@ def _cluster(
     if daemon is not None:
         status.desired, status.updated, status.ready = daemon.desired, daemon.updated, daemon.ready
         status.images = list(daemon.images)
+        status.template = (
+            f"{len(daemon.stale)} older"
+            if daemon.stale
+            else ("current" if daemon.current else "not taken in")
+        )
+        status.notes += [f"no daemon pod on {node}" for node in daemon.left_out]
     if health.sealed is not None:
         status.sealed = "synced" if health.sealed.synced else "not synced"
     elif target.seals:
@@ -102,30 +115,43 @@ def _cluster(
     if target.settings.delivery == "gitops":
         wanted = status.wanted  # with no commit of the cluster's own, any applied one will do
         reached = lambda applied: not wanted or checkout.contains(applied, wanted)
+    # Against the template the tree renders: its image and the checksum of what its pods read.
     verdict = gate(
-        health, reached, target.settings.image_ref, target.settings.max_unavailable, target.seals
+        health,
+        reached,
+        target.settings.image_ref,
+        target.settings.max_unavailable,
+        target.seals,
+        rendered.checksum if rendered and target.settings.delivery == "gitops" else None,
     )
     if verdict.state == PASSED:
         status.cluster_state = HEALTHY
     else:
         status.cluster_state = UNHEALTHY
         status.problems.append(f"{verdict.step}: {verdict.detail}")
+        # Pods on an older template, named even when the gate stopped at an earlier check.
+        if daemon is not None and daemon.stale and verdict.step != "daemon":
+            status.problems.append(
+                f"daemon: {len(daemon.stale)} pod(s) on an older template than the "
+                f"DaemonSet's: {', '.join(daemon.stale)}"
+            )
 
 
 def stack_status(
     project: FleetProject, stack: str, clusters: bool, kubeconfig: str | None
 ) -> StackStatus:
     target = project.target(stack)
+    rendered = project.rendered_template(target)
     status = StackStatus(
         stack,
         target.cluster,
         target.context,
         target.settings.version,
-        project.rendered_version(target),
+        rendered.version if rendered else None,
     )
     _tree(project, target, status)
     if clusters:
-        _cluster(project, target, status, kubeconfig)
+        _cluster(project, target, status, kubeconfig, rendered)
     return status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.e2e.engine import new_project
 from tests.harness import stack_names
@@ -44,4 +45,26 @@ def test_a_bent_program_is_denied(tmp_path):
     assert result.code != 0
     assert "[mandatory]  pinned-images" in result.text and "hecate-daemon:latest" in result.text
     assert "[mandatory]  host-access" in result.text and "'/etc'" in result.text
+    assert project.files() == {}
+
+
+def test_a_patched_object_is_what_the_pack_checks(tmp_path):
+    """A cluster-specific patch cannot slip past the pack: it is applied before anything is
+    declared, so the pack sees the patched DaemonSet."""
+    stack = stack_names()[0]
+    project = new_project(tmp_path, stack)
+    etc = {"name": "etc", "hostPath": {"path": "/etc"}}
+    patch = [
+        {
+            "target": {"kind": "DaemonSet", "name": "hecate-daemon"},
+            "jsonPatch": [{"op": "add", "path": "/spec/template/spec/volumes/-", "value": etc}],
+        }
+    ]
+    stack_file = project.path / f"Pulumi.{stack}.yaml"
+    content = yaml.safe_load(stack_file.read_text())
+    content["config"]["hecate:patches"] = patch
+    stack_file.write_text(yaml.safe_dump(content))
+    result = project.pulumi("preview", "--stack", stack, "--policy-pack", "policy", check=False)
+    assert result.code != 0
+    assert "[mandatory]  host-access" in result.text and "'/etc'" in result.text, result.text
     assert project.files() == {}

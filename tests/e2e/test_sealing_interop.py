@@ -8,12 +8,14 @@ kubeseal sealed, and the canary API keys appear nowhere but in Pulumi secrets.
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from hecate import naming
 from tests import certs
 from tests.e2e.engine import BIN, new_project
 from tests.harness import stack_config
@@ -111,11 +113,13 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     data = {k: base64.b64decode(v).decode() for k, v in unsealed["data"].items()}
     assert data == {"OPENAI_API_KEY": CANARY, "MISTRAL_API_KEY": KUBESEAL_VALUE}
 
-    # Unchanged inputs: no change, and the ciphertext stays as it was.
-    before = sealed_file.read_bytes()
+    # Unchanged inputs: no change, and the ciphertext stays as it was, and so does the checksum
+    # on the daemon's pods: an unchanged key never restarts a pod.
+    daemon_file = sealed_file.with_name("daemonset.yaml")
+    before, daemon_before = sealed_file.read_bytes(), daemon_file.read_bytes()
     logs.append(project.pulumi("preview", "--stack", STACK, "--expect-no-changes").text)
     logs.append(project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview").text)
-    assert sealed_file.read_bytes() == before
+    assert sealed_file.read_bytes() == before and daemon_file.read_bytes() == daemon_before
 
     # verify: the program's key from the state, the kubeseal one only with the private key.
     verify = [sys.executable, "-m", "hecate", "verify", "--stack", STACK]
@@ -150,10 +154,29 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     )
     steps = project.preview_steps(STACK)
     changed = sorted((s["urn"].split("::")[-1], s["op"]) for s in steps if s["op"] != "same")
-    assert changed == [("OPENAI_API_KEY", "update"), ("hecate-secrets", "update")]
+    # ... and the daemon, whose pods roll for the new key (their template's checksum).
+    assert changed == [
+        ("OPENAI_API_KEY", "update"),
+        ("hecate-daemon", "update"),
+        ("hecate-secrets", "update"),
+    ]
+    digests_before = json.loads(
+        project.pulumi("stack", "output", "settingsDigest", "--stack", STACK, "--json").out
+    )
     logs.append(project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview").text)
     unsealed = unseal(sealed_file, tmp_path / "key.pem", project.env)
     assert base64.b64decode(unsealed["data"]["OPENAI_API_KEY"]).decode() == ROTATED
+    rendered_daemon = yaml.safe_load(daemon_file.read_text())
+    annotations = rendered_daemon["spec"]["template"]["metadata"]["annotations"]
+    old_daemon = yaml.safe_load(daemon_before.decode())["spec"]["template"]["metadata"]
+    assert annotations[naming.CONFIG_CHECKSUM] != old_daemon["annotations"][naming.CONFIG_CHECKSUM]
+    # The deployed settings' digests name the rotated key (not a secret: of its sealed value).
+    digests = json.loads(
+        project.pulumi("stack", "output", "settingsDigest", "--stack", STACK, "--json").out
+    )
+    assert [k for k in digests if digests[k] != digests_before.get(k)] == [
+        "hecate:apiKeys.OPENAI_API_KEY"
+    ]
 
     # No leak: the plaintext is in no rendered file, no state in the clear, no command's output.
     state = project.pulumi("stack", "export", "--stack", STACK).out

@@ -34,12 +34,15 @@ def main(argv: list[str]) -> int:
     if args.nodes < 1:
         parser.error(f"--nodes {args.nodes}: a cluster needs at least one node")
     names = [n for n in args.clusters.split(",") if n]
-    bringup = Bringup(args.workdir, names, args.nodes, progress)
+    # Untied: the fleet outlives this command, until `make fleet-down`.
+    bringup = Bringup(args.workdir, names, args.nodes, progress, tied=False)
     try:
         if args.command == "up":
             fleet = bringup.up()
             print(f"source {fleet.workdir / 'env'}   # KUBECONFIG, HECATE_GITOPS_URL")
         elif args.command == "down":
+            if gone := bringup.abandoned():
+                progress(f"the fleet in {bringup.workdir} {gone}")
             killed = bringup.down()
             progress("down" + (f" (killed {len(killed)} that ignored SIGTERM)" if killed else ""))
         else:

@@ -23,8 +23,10 @@ def bringup(tmp_path_factory) -> Iterator[Bringup]:
     try:
         yield bringup
     finally:
+        recorded = bringup.launcher.recorded()  # down() removes the pid files with the rest
         bringup.down()
-        left = [pid for pid in bringup.launcher.recorded().values() if bringup.launcher.ours(pid)]
+        left = [pid for pid in recorded.values() if bringup.launcher.ours(pid)]
+        left += bringup.launcher.strays()
         assert not left, f"processes of the fleet still running after it was taken down: {left}"
 
 

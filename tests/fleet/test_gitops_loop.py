@@ -3,15 +3,13 @@ Flux applies, the DaemonSet rolls out on every fake node; a version moves forwar
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
 from typing import Any
 
 from hecate.settings import parse_quantity
 from tests import guide
 from tests.fleet import flux
-from tests.fleet.testbed import BIN
+from tests.fleet.watch import RolloutWatch, daemon_pods
 
 NAMESPACE = "hecate"
 DAEMON = "hecate-daemon"
@@ -31,10 +29,6 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list):
         return [canonical(v) for v in value]
     return value
-
-
-def daemon_pods(fleet, cluster: str) -> list[dict]:
-    return fleet.get(cluster, "-n", NAMESPACE, "pods", "-l", "app=hecate-daemon")["items"]
 
 
 def test_flux_applies_what_the_program_renders(deployment):
@@ -87,52 +81,6 @@ def test_flux_applies_what_the_program_renders(deployment):
         for volume in want["volumes"]:
             assert volumes[volume["name"]] == volume["hostPath"], pod["metadata"]["name"]
         assert pod["status"]["phase"] == "Running"
-
-
-class RolloutWatch:
-    """Every status the DaemonSet goes through, from a `kubectl get --watch`: the most pods
-    unavailable at once is read from each of them, not sampled."""
-
-    def __init__(self, fleet, cluster: str):
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "kubectl"),
-                "--context",
-                cluster,
-                "-n",
-                NAMESPACE,
-                "get",
-                "daemonset",
-                DAEMON,
-                "--watch",
-                "-o",
-                "json",
-            ],
-            env=fleet.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.statuses: list[dict] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        decoder, buffer = json.JSONDecoder(), ""
-        for line in self.process.stdout:
-            buffer += line
-            try:
-                obj, end = decoder.raw_decode(buffer.lstrip())
-            except json.JSONDecodeError:
-                continue
-            self.statuses.append(obj.get("status", {}))
-            buffer = buffer.lstrip()[end:]
-
-    def stop(self) -> list[dict]:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.reader.join(timeout=10)
-        return self.statuses
 
 
 def test_a_version_rolls_out_and_a_git_revert_rolls_it_back(deployment):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.fleet.testbed import fetch_cert, wait_for
+from tests.fleet.watch import RolloutWatch, current_revision, live_pods
 
 NAMESPACE = "hecate"
 SECRET = "hecate-secrets"
@@ -72,8 +73,22 @@ def test_the_controller_opens_what_the_program_sealed_and_nothing_else(deploymen
     first = seal(deployment, "seal")
     assert synced(fleet, cluster, NAMESPACE, SECRET).get("status") == "True"
 
-    # Rotation: a new key, sealed and pushed, replaces the Secret's value.
-    second = seal(deployment, "rotate")
+    # Rotation: a new key, sealed and pushed, replaces the Secret's value, and every daemon pod
+    # (they read it only when they start), never more than maxUnavailable at once.
+    pods, revision = live_pods(fleet, cluster), current_revision(fleet, cluster)
+    watch = RolloutWatch(fleet, cluster)
+    try:
+        second = seal(deployment, "rotate")
+    finally:
+        statuses = watch.stop()
+    rotated = live_pods(fleet, cluster)
+    assert len(rotated) == fleet.nodes and not set(rotated) & set(pods)
+    assert current_revision(fleet, cluster) != revision
+    assert max(s.get("numberUnavailable", 0) for s in statuses) <= deployment.max_unavailable
+    # Unchanged, the key is not sealed anew, and no pod restarts.
+    deployment.up()
+    assert deployment.in_step()
+    assert set(live_pods(fleet, cluster)) == set(rotated)
 
     # Strict scope: the same sealed value under another name, or in another namespace, stays shut.
     sealed = fleet.get(cluster, "-n", NAMESPACE, "sealedsecret", SECRET)

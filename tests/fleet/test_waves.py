@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hecate import naming
 from tests.fleet.deployment import git_env
 from tests.fleet.rollout_project import RolloutProject
-from tests.fleet.testbed import BRANCH, UNREADY_SUFFIX, fetch_cert, git
+from tests.fleet.testbed import BRANCH, UNREADY_SUFFIX, fetch_cert, git, wait_for
+from tests.fleet.watch import REVISION_HASH, current_revision, live_pods
 
 STACKS = ("dev", "edge", "beam")
 STEPS = ("config", "preview", "up", "commit", "push", "reconcile", "gate passed")
@@ -252,4 +254,75 @@ def test_fleet_preview_reports_every_stack_and_refuses_unexpected_changes(fleet_
     finally:
         edge.write_text(original)
     changed = {s["stack"]: s["changes"] for s in summaries}
-    assert changed == {"dev": {}, "edge": {"update": 1}, "beam": {}}, changed
+    # hecate-config, and the daemon whose pods read it (its template's checksum).
+    assert changed == {"dev": {}, "edge": {"update": 2}, "beam": {}}, changed
+
+
+def rendered_checksum(project: RolloutProject, cluster: str) -> str:
+    path = project.checkout / "infrastructure" / "hecate" / cluster / "daemonset.yaml"
+    template = yaml.safe_load(path.read_text())["spec"]["template"]
+    return template["metadata"]["annotations"][naming.CONFIG_CHECKSUM]
+
+
+def test_a_configuration_change_rolls_out_without_a_version_gated_on_the_new_template(
+    fleet_project, tmp_path
+):
+    """What the main workflow runs after a merge that changed settings only. (Last in the
+    module: it leaves dev on its new settings.)"""
+    fleet, cluster = fleet_project.fleet, "dev-cluster"
+    version, start = fleet_project.version("dev"), head(fleet_project)
+
+    # A setting of the Flux sync only: a commit that names it, and no pod replaced.
+    pods = live_pods(fleet, cluster)
+    fleet_project.project.pulumi("config", "set", "--stack", "dev", "hecate:healthTimeout", "3m")
+    report = fleet_project.json("rollout", "--plain")
+    assert report["result"] == "rolled out", report
+    assert report["stacks"]["dev"]["changed"] == ["hecate:healthTimeout"]
+    assert [report["stacks"][s]["result"] for s in ("edge", "beam")] == ["unchanged"] * 2
+    subjects = [line.split(" ", 1)[1] for line in fleet_project.remote_log(start)]
+    assert subjects == [f"deploy({cluster}): hecate:healthTimeout (hecate-daemon {version})"]
+    assert set(live_pods(fleet, cluster)) == set(pods)
+
+    # A setting the daemon reads, with the DaemonSet controller stopped: Flux applies the new
+    # template, no pod is replaced, and neither the gate nor `fleet status` calls it done.
+    start = head(fleet_project)
+    fleet_project.project.pulumi("config", "set", "--stack", "dev", "hecate:logLevel", "error")
+    fleet.kill_control_plane(cluster, "kube-controller-manager")
+    log = tmp_path / "config.log"
+    try:
+        process = fleet_project.start("rollout", "--plain", "--json", log=log)
+        fleet_project.wait_for_line(process, log, "dev/dev: reconcile")
+        checksum = rendered_checksum(fleet_project, cluster)
+
+        def applied():
+            ds = fleet.get(cluster, "-n", "hecate", "daemonset", "hecate-daemon")
+            annotations = ds["spec"]["template"]["metadata"].get("annotations", {})
+            return annotations.get(naming.CONFIG_CHECKSUM) == checksum
+
+        wait_for(f"{cluster}: Flux applying the new template", applied, timeout=120)
+        rows = {row["stack"]: row for row in fleet_project.json("status", expect=1)}
+        dev = rows["dev"]
+        assert dev["template"] == f"{fleet.nodes} older", dev
+        assert dev["cluster_state"] == "unhealthy", dev
+        assert any("on an older template" in p for p in dev["problems"]), dev
+        assert rows["edge"]["cluster_state"] == rows["beam"]["cluster_state"] == "healthy"
+        assert process.poll() is None, log.read_text()
+        assert "dev/dev: gate passed" not in log.read_text()
+        assert set(live_pods(fleet, cluster)) == set(pods)
+    finally:
+        fleet.start_control_plane(cluster)
+    assert process.wait(timeout=600) == 0, log.read_text()
+
+    report = json.loads(log.with_suffix(".out").read_text())
+    assert report["result"] == "rolled out", report
+    assert report["stacks"]["dev"]["changed"] == ["hecate:logLevel"]
+    subjects = [line.split(" ", 1)[1] for line in fleet_project.remote_log(start)]
+    assert subjects == [f"deploy({cluster}): hecate:logLevel (hecate-daemon {version})"]
+    # Rolled out means every pod replaced, from the new template.
+    after, revision = live_pods(fleet, cluster), current_revision(fleet, cluster)
+    assert len(after) == fleet.nodes and not set(after) & set(pods)
+    for pod in after.values():
+        assert pod["metadata"]["labels"][REVISION_HASH] == revision
+        assert pod["metadata"]["annotations"][naming.CONFIG_CHECKSUM] == checksum
+    rows = {row["stack"]: row for row in fleet_project.json("status")}
+    assert rows["dev"]["template"] == "current" and rows["dev"]["cluster_state"] == "healthy"

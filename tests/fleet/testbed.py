@@ -159,15 +159,18 @@ class Fleet:
 
     def kill_api_server(self, name: str) -> None:
         """SIGKILL the cluster's kube-apiserver, as a crash would: requests in flight break."""
+        self.kill_control_plane(name, "kube-apiserver")
+
+    def kill_control_plane(self, name: str, component: str) -> None:
+        """SIGKILL one of the cluster's control-plane processes (e.g. kube-controller-manager:
+        then no controller acts on what the API server accepts)."""
         launcher = Launcher(self.workdir)
-        pid_file = self.workdir / "kwok" / "clusters" / name / "pids" / "kube-apiserver.pid"
+        pid_file = self.workdir / "kwok" / "clusters" / name / "pids" / f"{component}.pid"
         pid = int(pid_file.read_text().split()[0])
         if launcher.ours(pid):
             _signal(pid, signal.SIGKILL)
-        # Gone for good, not a zombie: kwokctl would take a zombie for a running server.
-        wait_for(
-            f"{name}: kube-apiserver gone", lambda: not Path(f"/proc/{pid}").exists(), timeout=30
-        )
+        # Gone for good, not a zombie: kwokctl would take a zombie for a running process.
+        wait_for(f"{name}: {component} gone", lambda: not Path(f"/proc/{pid}").exists(), timeout=30)
 
     def start_control_plane(self, name: str) -> None:
         """Start what is not running of the cluster's control plane, and wait for its nodes."""
@@ -303,11 +306,30 @@ class Launcher:
     def ours(self, pid: int) -> bool:
         """Still running with its working directory inside the work directory."""
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             return False
-        return stat[0] != "Z" and Path(cwd).is_relative_to(self.workdir)
+        return alive(pid) and Path(cwd).is_relative_to(self.workdir)
+
+    def strays(self) -> list[int]:
+        """Processes working in the work directory, or naming it on their command line, that
+        no pid file names (this process and the ones it runs under excepted)."""
+        spared = {os.getpid(), os.getppid()}
+        root = str(self.workdir)
+        found = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            pid = int(entry.name)
+            if pid in spared:
+                continue
+            try:
+                cwd = os.readlink(entry / "cwd")
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            named = any(a == root or f"{root}/" in a for a in argv)
+            if Path(cwd).is_relative_to(self.workdir) or named:
+                found.append(pid)
+        return found
 
     def stop(self, pid_files: Iterable[Path] | None = None, grace: float = 10) -> list[int]:
         """SIGTERM each recorded process (and its session), SIGKILL what is left after `grace`
@@ -326,6 +348,14 @@ class Launcher:
         for file in targets:
             file.unlink(missing_ok=True)
         return killed
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
@@ -499,8 +529,17 @@ GIT_IDENTITY = {
 }
 
 
+OWNER_FILE = "owner.json"  # who owns the fleet: a process (tied) or nobody (`make fleet-up`)
+WATCHDOG_PID = "watchdog.pid"  # beside pids/, not in it: stopping the fleet never stops it
+
+
 class Bringup:
-    """Brings a fleet up in a work directory; `down` takes it down from the files alone."""
+    """Brings a fleet up in a work directory; `down` takes it down from the files alone.
+
+    `tied` (the default: tests and benches): the fleet goes down with the process that brought
+    it up, however that dies, through a watchdog (tests/fleet/watchdog.py). Untied
+    (`make fleet-up`): it stays up until `make fleet-down`.
+    """
 
     def __init__(
         self,
@@ -508,26 +547,83 @@ class Bringup:
         names: Iterable[str] = CLUSTERS,
         nodes: int = 3,
         progress: Callable[[str], None] = lambda _: None,
+        tied: bool = True,
     ):
         self.workdir = workdir.resolve()
         self.names = list(names)
         self.nodes = nodes
         self.say = progress
+        self.tied = tied
         self.launcher = Launcher(self.workdir)
+        self._lifeline: int | None = None  # the pipe's write end, held while the fleet is up
 
     def up(self) -> Fleet:
         missing = missing_components()
         if missing:
             raise FleetError(f"missing {', '.join(missing)}: run `scripts/install-testbed`")
-        if (self.workdir / "fleet.json").exists():
-            raise FleetError(f"a fleet is already up in {self.workdir}: `make fleet-down` first")
+        if (self.workdir / "fleet.json").exists() or (self.workdir / OWNER_FILE).exists():
+            gone = self.abandoned()
+            if not gone:
+                raise FleetError(
+                    f"a fleet is already up in {self.workdir}: `make fleet-down` first"
+                )
+            self.say(f"the fleet in {self.workdir} {gone}: stopping it first")
+            self.down()
         for sub in ("home", "kwok", "git/repos", "clusters", "logs", "pids"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         try:
+            self._own()
             return self._up()
         except BaseException:
             self.down()
             raise
+
+    def _own(self) -> None:
+        """Record the owner and, for a tied fleet, start its watchdog, before any process."""
+        owner = {"pid": os.getpid() if self.tied else None}
+        (self.workdir / OWNER_FILE).write_text(json.dumps(owner))
+        if not self.tied:
+            return
+        read, self._lifeline = os.pipe()  # neither end is inherited by anything else
+        root = Path(__file__).resolve().parents[2]
+        with open(self.workdir / "logs" / "watchdog.log", "ab") as log:
+            watchdog = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.fleet.watchdog",
+                    "--workdir",
+                    str(self.workdir),
+                    "--lifeline",
+                    str(read),
+                ],
+                env={**self.launcher.base_env(PYTHONPATH=str(root))},
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(read,),
+                start_new_session=True,
+            )
+        os.close(read)
+        (self.workdir / WATCHDOG_PID).write_text(f"{watchdog.pid}\n")
+
+    def abandoned(self) -> str:
+        """Why the fleet in the work directory is to be stopped rather than refused as up:
+        its owner died, or some of its processes did; "" for a fleet that is whole, or none."""
+        if not any((self.workdir / f).exists() for f in ("fleet.json", OWNER_FILE)):
+            return ""
+        try:
+            owner = json.loads((self.workdir / OWNER_FILE).read_text()).get("pid")
+        except (OSError, ValueError):
+            owner = None
+        if owner is not None and not alive(owner):
+            return f"was left by pid {owner}, which is gone"
+        recorded = self.launcher.recorded()
+        dead = [f.stem for f, pid in recorded.items() if not self.launcher.ours(pid)]
+        if dead or not recorded:
+            return f"is half gone ({len(dead) or 'all'} of its processes not running)"
+        return ""
 
     def _up(self) -> Fleet:
         started = time.monotonic()
@@ -769,8 +865,11 @@ class Bringup:
             launcher=launcher,
         )
 
-    def down(self) -> list[int]:
-        """Stop every cluster and process of the fleet. Returns the pids that had to be killed."""
+    def down(self, owner_gone: bool = False) -> list[int]:
+        """Stop every cluster and process of the fleet. Returns the pids that had to be killed.
+        (`owner_gone`: the watchdog, taking down the fleet of an owner that died.)"""
+        if not owner_gone:
+            self._stand_down_watchdog()
         for name in self._kwok_clusters():
             # Whatever it leaves running is stopped by pid below.
             with contextlib.suppress(FleetError, subprocess.TimeoutExpired, OSError):
@@ -780,9 +879,30 @@ class Bringup:
                     timeout=120,
                 )
         killed = self.launcher.stop()
-        for sub in ("fleet.json", "env", "kubeconfig"):
+        # Last, whatever no pid file names (started the moment before its file was written).
+        strays = self.launcher.strays()
+        for pid in strays:
+            _signal(pid, signal.SIGKILL)
+        for sub in ("fleet.json", "env", "kubeconfig", OWNER_FILE, WATCHDOG_PID):
             (self.workdir / sub).unlink(missing_ok=True)
-        return killed
+        # What the next fleet-up in this directory must not find: the repository, the clusters'
+        # stores. The logs stay, for a look at what happened.
+        for sub in ("git", "clusters", "kwok", "home", "pids"):
+            shutil.rmtree(self.workdir / sub, ignore_errors=True)
+        return killed + strays
+
+    def _stand_down_watchdog(self) -> None:
+        """The owner takes its fleet down itself: its watchdog is told to go first."""
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
+        try:
+            pid = int((self.workdir / WATCHDOG_PID).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if pid != os.getpid() and alive(pid):
+            _signal(pid, signal.SIGTERM)
+            wait_for("the fleet's watchdog to stand down", lambda: not alive(pid), timeout=10)
 
     def _kwok_clusters(self) -> list[str]:
         clusters = self.workdir / "kwok" / "clusters"

@@ -1,0 +1,82 @@
+"""Watching a cluster's daemon as it rolls: its pods, and every status the DaemonSet passes
+through."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+
+from tests.fleet.testbed import BIN
+
+NAMESPACE = "hecate"
+DAEMON = "hecate-daemon"
+REVISION_HASH = "controller-revision-hash"
+
+
+def daemon_pods(fleet, cluster: str) -> list[dict]:
+    return fleet.get(cluster, "-n", NAMESPACE, "pods", "-l", "app=hecate-daemon")["items"]
+
+
+def live_pods(fleet, cluster: str) -> dict[str, dict]:
+    """The daemon's pods not being deleted, by UID."""
+    return {
+        p["metadata"]["uid"]: p
+        for p in daemon_pods(fleet, cluster)
+        if not p["metadata"].get("deletionTimestamp")
+    }
+
+
+def current_revision(fleet, cluster: str) -> str:
+    """The hash of the DaemonSet's newest ControllerRevision: the template its new pods get."""
+    revisions = fleet.get(
+        cluster, "-n", NAMESPACE, "controllerrevisions", "-l", "app=hecate-daemon"
+    )
+    newest = max(revisions["items"], key=lambda r: r["revision"])
+    return newest["metadata"]["labels"][REVISION_HASH]
+
+
+class RolloutWatch:
+    """Every status the DaemonSet goes through, from a `kubectl get --watch`: the most pods
+    unavailable at once is read from each of them, not sampled."""
+
+    def __init__(self, fleet, cluster: str):
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "kubectl"),
+                "--context",
+                cluster,
+                "-n",
+                NAMESPACE,
+                "get",
+                "daemonset",
+                DAEMON,
+                "--watch",
+                "-o",
+                "json",
+            ],
+            env=fleet.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.statuses: list[dict] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        decoder, buffer = json.JSONDecoder(), ""
+        for line in self.process.stdout:
+            buffer += line
+            try:
+                obj, end = decoder.raw_decode(buffer.lstrip())
+            except json.JSONDecodeError:
+                continue
+            self.statuses.append(obj.get("status", {}))
+            buffer = buffer.lstrip()[end:]
+
+    def stop(self) -> list[dict]:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.reader.join(timeout=10)
+        return self.statuses
