@@ -42,15 +42,22 @@ class ClusterObjects:
     @classmethod
     def of(cls, settings: Settings) -> ClusterObjects:
         """Raises ConfigError naming each patch that does not apply."""
-        built = [namespace(settings), daemon.config_map(settings), daemon.daemon_set(settings)]
-        if settings.delivery == "gitops":
-            built += [flux_sync.git_repository(settings), flux_sync.kustomization(settings)]
-        keys = [(m["kind"], m["metadata"]["name"]) for m in built]
-        patched = patches.apply(
-            settings.patches, {k: dict(m) for k, m in zip(keys, built, strict=True)}
+        workloads = [namespace(settings), daemon.config_map(settings), daemon.daemon_set(settings)]
+        flux = (
+            [flux_sync.git_repository(settings), flux_sync.kustomization(settings)]
+            if settings.delivery == "gitops"
+            else []
         )
-        found: list[Any] = [patched[k] for k in keys]
-        return cls(*found, *[None] * (5 - len(found)))
+        patched: dict[patches.Key, Any] = patches.apply(
+            settings.patches, {_key(m): dict(m) for m in workloads + flux}
+        )
+        namespace_, config_map, daemon_set = (patched[_key(m)] for m in workloads)
+        git_repository, kustomization = (patched[_key(m)] for m in flux) if flux else (None, None)
+        return cls(namespace_, config_map, daemon_set, git_repository, kustomization)
+
+
+def _key(manifest: Manifest) -> patches.Key:
+    return manifest["kind"], manifest["metadata"]["name"]
 
 
 class HecateCluster(pulumi.ComponentResource):

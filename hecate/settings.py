@@ -638,6 +638,8 @@ def _tolerations(value: Any, name: str, problems: _Problems) -> tuple[Toleration
         toleration_value = item.get("value", "")
         effect = item.get("effect", "")
         seconds = item.get("tolerationSeconds")
+        if isinstance(seconds, str) and seconds.isascii() and seconds.isdigit():
+            seconds = int(seconds)  # as `pulumi config set --path` may store it
         if not isinstance(key, str) or (key and not is_label_key(key)):
             problems.add(f"{at}.key", key, _LABEL_KEY)
         if operator not in TOLERATION_OPERATORS:
@@ -672,14 +674,25 @@ def _tolerations(value: Any, name: str, problems: _Problems) -> tuple[Toleration
     return tuple(parsed)
 
 
+def _as_text(value: Any) -> str | None:
+    """A string, or a number or boolean as JSON writes it (`pulumi config set --path` stores
+    `true` and `4` typed); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return None
+
+
 def _node_selector(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
     value = _object(value, name, problems, "an object mapping node label keys to values")
     selector = {}
-    for key, label in sorted((value or {}).items()):
+    for key, raw in sorted((value or {}).items()):
+        label = _as_text(raw)
         if not is_label_key(key):
             problems.note(f"{name}.{key}", _LABEL_KEY)
-        elif not isinstance(label, str):
-            problems.add(f"{name}.{key}", label, "is not a string (quote numbers and booleans)")
+        elif label is None:
+            problems.add(f"{name}.{key}", raw, "is not a label value (a string)")
         elif not is_label_value(label):
             problems.add(f"{name}.{key}", label, _LABEL_VALUE)
         else:
@@ -711,12 +724,13 @@ def _secret_names(value: Any, name: str, problems: _Problems) -> tuple[str, ...]
 def _env(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
     env = {}
     for key, item in _env_map(value, name, problems, "string values").items():
+        text_value = _as_text(item)
         if key in CONFIG_MAP_KEYS:
             problems.note(f"{name}.{key}", f"is set by {CONFIG_MAP_KEYS[key]}; set that instead")
-        elif not isinstance(item, str):
-            problems.add(f"{name}.{key}", item, "is not a string (quote numbers and booleans)")
+        elif text_value is None:
+            problems.add(f"{name}.{key}", item, "is not a string, a number or a boolean")
         else:
-            env[key] = item
+            env[key] = text_value
     return MappingProxyType(env)
 
 

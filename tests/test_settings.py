@@ -250,9 +250,9 @@ BAD_INPUTS = [
     ({"nodeSelector": {"-gpu": "true"}}, "hecate:nodeSelector.-gpu", "is not a label key"),
     ({"nodeSelector": {"x" * 64: "true"}}, "hecate:nodeSelector." + "x" * 64, "is not a label key"),
     (
-        {"nodeSelector": {"gpu": True}},
+        {"nodeSelector": {"gpu": ["a"]}},
         "hecate:nodeSelector.gpu",
-        "is not a string (quote numbers and booleans)",
+        "is not a label value (a string)",
     ),
     ({"nodeSelector": {"gpu": "yes please"}}, "hecate:nodeSelector.gpu", "is not a label value"),
     ({"nodeSelector": {"gpu": "v" * 64}}, "hecate:nodeSelector.gpu", "is not a label value"),
@@ -273,7 +273,11 @@ BAD_INPUTS = [
         "is set by hecate:logLevel",
     ),
     ({"env": {"OLLAMA_HOST": "http://x"}}, "hecate:env.OLLAMA_HOST", "is set by hecate:ollamaHost"),
-    ({"env": {"THREADS": 4}}, "hecate:env.THREADS", "is not a string (quote numbers and booleans)"),
+    (
+        {"env": {"THREADS": {"n": 4}}},
+        "hecate:env.THREADS",
+        "is not a string, a number or a boolean",
+    ),
     (
         {"env": {"OPENAI_API_KEY": "x"}, "sealedSecrets": {"OPENAI_API_KEY": SEALED}},
         "hecate:env.OPENAI_API_KEY",
@@ -449,6 +453,27 @@ def test_a_credential_in_a_url_is_refused_never_shown(overrides, key, where):
     assert problem.startswith(f"{key}: ") and "holds a credential" in problem, problem
     assert where in problem and "***@" in problem
     assert "s3cr3t" not in problem and "ghp_" not in problem
+
+
+def test_typed_values_of_text_settings_read_as_pulumi_stores_them():
+    """`pulumi config set --path` stores `true`, `4` and `300` typed: taken as their text."""
+    settings = parse(
+        minimal(
+            nodeSelector={"gpu": True},
+            env={"THREADS": 4, "VERBOSE": False},
+            tolerations=[
+                {
+                    "key": "k",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": "300",
+                }
+            ],
+        )
+    )
+    assert dict(settings.node_selector) == {"gpu": "true"}
+    assert dict(settings.env) == {"THREADS": "4", "VERBOSE": "false"}
+    assert settings.tolerations[0].toleration_seconds == 300
 
 
 def test_ssh_keeps_its_user():
