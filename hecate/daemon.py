@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +10,7 @@ import pulumi
 from . import naming
 from .delivery import Target
 from .kubernetes_object import Manifest
-from .settings import Settings
+from .settings import Settings, json_sha256
 
 _SOCKET_PROBE = {"exec": {"command": ["test", "-S", naming.SOCKET]}}
 # The daemon needs only its two host paths and the host network: nothing else of the node's.
@@ -142,12 +140,8 @@ def config_checksum(
     when a key, the certificate or the scope does: an unchanged key never restarts a pod."""
 
     def checksum(sealed: dict[str, Any]) -> str:
-        read = {
-            "configMap": {k: config_map.get(k) for k in ("data", "binaryData")},
-            "sealedSecret": sealed,
-        }
-        text = json.dumps(read, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        read = {k: config_map.get(k) for k in ("data", "binaryData")}
+        return json_sha256({"configMap": read, "sealedSecret": sealed})
 
     # A digest of ciphertext tells nothing of a key: it need not be kept as a secret.
     return pulumi.Output.unsecret(pulumi.Output.from_input(dict(encrypted_data)).apply(checksum))

@@ -492,7 +492,7 @@ def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
     secret_ref = value.get("secretRef") or None  # "" in a stack file: no secret
     if secret_ref is not None:
         secret_ref = text(
-            lambda s: len(s) <= 253 and bool(_DNS_SUBDOMAIN.fullmatch(s)),
+            is_dns_subdomain,
             "is not a Secret name (a DNS-1123 subdomain)",
         )(secret_ref, f"{name}.secretRef", problems)
     if url is None or branch is None or interval is None:
@@ -1038,10 +1038,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def json_sha256(value: Any) -> str:
+    """SHA-256 (hex) of JSON data in one canonical form: keys sorted, no spaces."""
+    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def digest(value: Any) -> str:
     """A short, stable digest of JSON data: which settings changed, never what they hold."""
-    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return json_sha256(value)[:16]
 
 
 # Settings whose entries are named one by one when they change (`hecate:env.FEATURE`).

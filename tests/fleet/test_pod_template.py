@@ -12,7 +12,13 @@ from hecate import naming
 from hecate.fleet.cluster_health import PASSED, ClusterClient, gate
 from tests.fleet import flux
 from tests.fleet.testbed import wait_for
-from tests.fleet.watch import REVISION_HASH, RolloutWatch, current_revision, live_pods
+from tests.fleet.watch import (
+    REVISION_HASH,
+    RolloutWatch,
+    current_revision,
+    live_pods,
+    template_checksum,
+)
 from tests.harness import stack_config
 
 TAINT = "hecate.test/gpu"
@@ -20,8 +26,7 @@ POOL = "hecate.test/pool"
 
 
 def rendered_checksum(deployment) -> str:
-    template = deployment.rendered("daemonset.yaml")["spec"]["template"]
-    return template["metadata"]["annotations"][naming.CONFIG_CHECKSUM]
+    return template_checksum(deployment.rendered("daemonset.yaml"))
 
 
 def verdict(deployment, commit: str):

@@ -23,7 +23,7 @@ from hecate import naming
 from tests.fleet.deployment import git_env
 from tests.fleet.rollout_project import RolloutProject
 from tests.fleet.testbed import BRANCH, UNREADY_SUFFIX, fetch_cert, git, wait_for
-from tests.fleet.watch import REVISION_HASH, current_revision, live_pods
+from tests.fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
 
 STACKS = ("dev", "edge", "beam")
 STEPS = ("config", "preview", "up", "commit", "push", "reconcile", "gate passed")
@@ -260,8 +260,7 @@ def test_fleet_preview_reports_every_stack_and_refuses_unexpected_changes(fleet_
 
 def rendered_checksum(project: RolloutProject, cluster: str) -> str:
     path = project.checkout / "infrastructure" / "hecate" / cluster / "daemonset.yaml"
-    template = yaml.safe_load(path.read_text())["spec"]["template"]
-    return template["metadata"]["annotations"][naming.CONFIG_CHECKSUM]
+    return template_checksum(yaml.safe_load(path.read_text()))
 
 
 def test_a_configuration_change_rolls_out_without_a_version_gated_on_the_new_template(
@@ -296,8 +295,7 @@ def test_a_configuration_change_rolls_out_without_a_version_gated_on_the_new_tem
 
         def applied():
             ds = fleet.get(cluster, "-n", "hecate", "daemonset", "hecate-daemon")
-            annotations = ds["spec"]["template"]["metadata"].get("annotations", {})
-            return annotations.get(naming.CONFIG_CHECKSUM) == checksum
+            return template_checksum(ds) == checksum
 
         wait_for(f"{cluster}: Flux applying the new template", applied, timeout=120)
         rows = {row["stack"]: row for row in fleet_project.json("status", expect=1)}

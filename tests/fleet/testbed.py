@@ -41,6 +41,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.e2e.engine import alive as running
 from tests.paths import BIN, CACHE
 
 CLUSTERS = ("dev-cluster", "edge-cluster", "beam-cluster")
@@ -351,11 +352,8 @@ class Launcher:
 
 
 def alive(pid: int) -> bool:
-    """Running, not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    """Running, not a zombie (the engine tests' check, for one process)."""
+    return bool(running({pid}))
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import threading
 
+from hecate import naming
 from tests.fleet.testbed import BIN
 
 NAMESPACE = "hecate"
@@ -25,6 +26,12 @@ def live_pods(fleet, cluster: str) -> dict[str, dict]:
         for p in daemon_pods(fleet, cluster)
         if not p["metadata"].get("deletionTimestamp")
     }
+
+
+def template_checksum(daemon_set: dict) -> str:
+    """The checksum/config on a DaemonSet's pod template, rendered or live ("" for none)."""
+    annotations = daemon_set["spec"]["template"]["metadata"].get("annotations") or {}
+    return annotations.get(naming.CONFIG_CHECKSUM, "")
 
 
 def current_revision(fleet, cluster: str) -> str:
