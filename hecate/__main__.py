@@ -1,11 +1,11 @@
 """Command-line tools beside the Pulumi program: `python -m hecate verify --stack beam`,
-`python -m hecate fleet status|preview|rollout`."""
+`python -m hecate fleet status|preview|rollout`, `python -m hecate adopt --stack beam`."""
 
 import importlib
 import sys
 
 # Each imported only when run: `fleet` brings the Automation API, kubernetes and rich.
-COMMANDS = {"verify": "hecate.verify", "fleet": "hecate.fleet.cli"}
+COMMANDS = {"verify": "hecate.verify", "fleet": "hecate.fleet.cli", "adopt": "hecate.adopt"}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import rendered_manifest
+from .handmade_tree import KUSTOMIZE_FILES
 from .settings import ConfigError, Settings
 
 
@@ -93,6 +94,35 @@ def open_tree(settings: Settings, stack: str, project_dir: str) -> GitopsTree:
                     f"or destroy stack {other!r} first (`make destroy STACK={other}`)"
                 )
                 break
+    problems += _shared_layout_above(normalized, settings)
     if problems:
         raise ConfigError(problems)
     return GitopsTree(root, stack)
+
+
+def _shared_layout_above(tree: Path, settings: Settings) -> list[str]:
+    """A directory above the stack's workloads that holds hand-made manifests (the guide's
+    shared `infrastructure/hecate/`) and no kustomization file: Flux generates one there that
+    takes in every directory below it, so rendering a cluster's directory inside it would
+    break every cluster still synced from it."""
+    workloads = Path(settings.workloads_dir)
+    for above in workloads.parents:
+        directory = tree / above
+        if above == Path(".") or not directory.is_dir():
+            continue
+        if any((directory / name).is_file() for name in KUSTOMIZE_FILES):
+            continue
+        handmade = [
+            f.name
+            for f in sorted(directory.glob("*.y*ml"))
+            if f.suffix in (".yaml", ".yml") and f.is_file() and str(f) not in _owners(directory)
+        ]
+        if handmade:
+            return [
+                f"hecate:cluster: {settings.cluster!r} renders into {workloads}/, below "
+                f"{above}/, which holds hand-made manifests ({', '.join(handmade)}) and no "
+                "kustomization.yaml: Flux would take the new directory into every cluster still "
+                f"synced from {above}/ and fail them. Run `python -m hecate adopt --stack "
+                "<stack>` first (it lists the shared files in a kustomization.yaml)"
+            ]
+    return []

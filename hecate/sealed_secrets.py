@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypedDict
 
 import pulumi
 
 from . import naming, sealing
 from .delivery import Target
-from .kubernetes_object import ObjectMeta
+from .kubernetes_object import Manifest, ObjectMeta
 from .settings import Settings
 
 
@@ -20,6 +21,30 @@ class SecretTemplate(TypedDict):
 class SealedSecretSpec(TypedDict):
     encryptedData: dict[str, pulumi.Input[str]]
     template: SecretTemplate
+
+
+def sealed_secret(settings: Settings, encrypted_data: Mapping[str, pulumi.Input[str]]) -> Manifest:
+    """hecate-secrets as the program renders it, around `encrypted_data` (ciphertext only)."""
+    metadata: ObjectMeta = {
+        "name": naming.SECRET,
+        "namespace": naming.NAMESPACE,
+        "labels": naming.labels(settings.cluster, "secrets"),
+    }
+    # The scope is read by the controller from these annotations.
+    annotations = sealing.scope_annotations(settings.sealing_scope)
+    if annotations:
+        metadata["annotations"] = annotations
+    spec: SealedSecretSpec = {
+        "encryptedData": dict(sorted(encrypted_data.items())),
+        # The Secret the controller produces: same name and namespace as the guide's.
+        "template": {"metadata": metadata, "type": "Opaque"},
+    }
+    return {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": metadata,
+        "spec": spec,
+    }
 
 
 class SealedSecrets(pulumi.ComponentResource):
@@ -59,29 +84,9 @@ class SealedSecrets(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 ).ciphertext
 
-        metadata: ObjectMeta = {
-            "name": naming.SECRET,
-            "namespace": naming.NAMESPACE,
-            "labels": naming.labels(settings.cluster, "secrets"),
-        }
-        # The scope is read by the controller from these annotations.
-        annotations = sealing.scope_annotations(settings.sealing_scope)
-        if annotations:
-            metadata["annotations"] = annotations
-        spec: SealedSecretSpec = {
-            "encryptedData": dict(sorted(encrypted_data.items())),
-            # The Secret the controller produces: same name and namespace as the guide's.
-            "template": {"metadata": metadata, "type": "Opaque"},
-        }
-        self.encrypted_data = spec["encryptedData"]
+        manifest = sealed_secret(settings, encrypted_data)
+        self.encrypted_data = manifest["spec"]["encryptedData"]
         self.sealed_secret = target.declare(
-            {
-                "apiVersion": "bitnami.com/v1alpha1",
-                "kind": "SealedSecret",
-                "metadata": metadata,
-                "spec": spec,
-            },
-            "sealed-secret.yaml",
-            pulumi.ResourceOptions(parent=self),
+            manifest, "sealed-secret.yaml", pulumi.ResourceOptions(parent=self)
         )
         self.register_outputs({"sealedSecret": naming.SECRET, "keys": sorted(encrypted_data)})

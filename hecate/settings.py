@@ -381,7 +381,7 @@ def parse_quantity(value: str) -> Decimal | None:
         return None
 
 
-_RESOURCES_DEFAULT = {
+DEFAULT_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
     "limits": {"cpu": "1000m", "memory": "1Gi"},
 }
@@ -405,7 +405,7 @@ def _resources(value: Any, name: str, problems: _Problems) -> ComputeResources |
                 "is not a known field (allowed: cpu, memory)",
             )
         for kind in ("cpu", "memory"):
-            quantity = part.get(kind, _RESOURCES_DEFAULT[section][kind])
+            quantity = part.get(kind, DEFAULT_RESOURCES[section][kind])
             if isinstance(quantity, (int, float)) and not isinstance(quantity, bool):
                 quantity = str(quantity)
             if not isinstance(quantity, str) or parse_quantity(quantity) is None:
@@ -860,7 +860,7 @@ class Settings:
         "object",
         "`{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit below its request is refused",
         _resources,
-        _RESOURCES_DEFAULT,
+        DEFAULT_RESOURCES,
     )
     max_unavailable: int | str = setting(
         "maxUnavailable",

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import configuration, settings
 
 from tests.harness import Evaluation, committed, stack_names
+
+# No example database, and hypothesis' own cache outside the checkout: a test run writes
+# nothing into it.
+configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hecate-hypothesis")
+settings.register_profile("hecate", database=None, deadline=None)
+settings.load_profile("hecate")
 
 STACKS = stack_names()
 

@@ -6,6 +6,7 @@ import pytest
 
 from hecate import stack_files
 from hecate.rendered_manifest import render
+from tests import guide_tree
 from tests.harness import ROOT, evaluate, stack_config, stack_names
 
 
@@ -74,3 +75,17 @@ def test_shared_clusters_finds_two_stack_files_for_one_cluster(tmp_path):
     ):
         (tmp_path / f"Pulumi.{stack}.yaml").write_text(f"config:\n  hecate:cluster: {cluster}\n")
     assert stack_files.shared_clusters(tmp_path) == {"beam-cluster": ["beam", "beam2"]}
+
+
+def test_rendering_below_the_guides_shared_files_is_refused_until_they_are_listed(tmp_path):
+    """Flux generates a kustomization for a directory without one, taking in every directory
+    below it: a cluster's directory rendered there would break the clusters still synced."""
+    guide_tree.write(tmp_path / "gitops", None, {"edge-cluster": []})
+    message = refused(evaluate("beam", {}, project_dir=tmp_path))
+    assert "below infrastructure/hecate/, which holds hand-made manifests" in message
+    assert "configmap.yaml, daemonset.yaml, namespace.yaml" in message
+    assert "python -m hecate adopt" in message
+    listing = tmp_path / "gitops" / guide_tree.SHARED / "kustomization.yaml"
+    listing.write_text("resources: [namespace.yaml, configmap.yaml, daemonset.yaml]\n")
+    accepted = evaluate("beam", {}, project_dir=tmp_path)
+    assert accepted.error is None, accepted.error

@@ -43,31 +43,18 @@ def current_revision(fleet, cluster: str) -> str:
     return newest["metadata"]["labels"][REVISION_HASH]
 
 
-class RolloutWatch:
-    """Every status the DaemonSet goes through, from a `kubectl get --watch`: the most pods
-    unavailable at once is read from each of them, not sampled."""
+class _JsonWatch:
+    """A `kubectl get --watch -o json` in the background, each object it prints kept."""
 
-    def __init__(self, fleet, cluster: str):
+    def __init__(self, fleet, cluster: str, *args: str):
         self.process = subprocess.Popen(
-            [
-                str(BIN / "kubectl"),
-                "--context",
-                cluster,
-                "-n",
-                NAMESPACE,
-                "get",
-                "daemonset",
-                DAEMON,
-                "--watch",
-                "-o",
-                "json",
-            ],
+            [str(BIN / "kubectl"), "--context", cluster, "get", *args, "--watch", "-o", "json"],
             env=fleet.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        self.statuses: list[dict] = []
+        self.objects: list[dict] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -79,11 +66,44 @@ class RolloutWatch:
                 obj, end = decoder.raw_decode(buffer.lstrip())
             except json.JSONDecodeError:
                 continue
-            self.statuses.append(obj.get("status", {}))
+            self.objects.append(obj)
             buffer = buffer.lstrip()[end:]
 
     def stop(self) -> list[dict]:
         self.process.terminate()
         self.process.wait(timeout=10)
         self.reader.join(timeout=10)
-        return self.statuses
+        return self.objects
+
+
+class RolloutWatch(_JsonWatch):
+    """Every status the DaemonSet goes through, from a `kubectl get --watch`: the most pods
+    unavailable at once is read from each of them, not sampled."""
+
+    def __init__(self, fleet, cluster: str):
+        super().__init__(fleet, cluster, "-n", NAMESPACE, "daemonset", DAEMON)
+
+    def stop(self) -> list[dict]:
+        return [obj.get("status", {}) for obj in super().stop()]
+
+
+class EventWatch(_JsonWatch):
+    """Every watch event (ADDED, MODIFIED, DELETED) of one kind in the namespace, or of the
+    Namespace itself: what `kubectl get --watch --output-watch-events` prints."""
+
+    def __init__(self, fleet, cluster: str, kind: str):
+        where = (
+            ["--field-selector", f"metadata.name={NAMESPACE}"]
+            if kind == "namespace"
+            else ["-n", NAMESPACE]
+        )
+        super().__init__(fleet, cluster, kind, *where, "--output-watch-events")
+        self.kind = kind
+
+    def deleted(self) -> list[str]:
+        """`Kind/name` of each object deleted while watched."""
+        return [
+            f"{e['object']['kind']}/{e['object']['metadata']['name']}"
+            for e in self.objects
+            if e.get("type") == "DELETED"
+        ]
