@@ -34,7 +34,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from . import naming, settings, stack_files
+from . import fleet_access, naming, settings, stack_files
 from .cluster import ClusterObjects
 from .daemon import CHECKSUM_PENDING
 from .handmade_tree import (
@@ -406,6 +406,16 @@ def plan(root: Path, gitops: Path, stack: str, cluster: str, remove_shared: bool
     if sealed is not None and sealed_rendered is not None:
         changes += _changes(
             ("SealedSecret", naming.SECRET), _comparable_sealed(sealed), sealed_rendered
+        )
+    if final_settings.delivery == "gitops":
+        changes.append(
+            Change(
+                "ServiceAccount",
+                fleet_access.SERVICE_ACCOUNT,
+                "add",
+                "",
+                "the fleet tool's identity, with its RBAC and admission policy (new objects)",
+            )
         )
 
     result = Plan(

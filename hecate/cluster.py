@@ -10,6 +10,7 @@ import pulumi
 from . import daemon, flux_sync, naming, patches
 from .daemon import HecateDaemon, config_checksum
 from .delivery import GitopsDirectory, LiveCluster, Target
+from .fleet_access import FleetAccess
 from .flux_sync import FluxSync
 from .gitops_tree import GitopsTree
 from .kubernetes_object import Manifest
@@ -121,6 +122,9 @@ class HecateCluster(pulumi.ComponentResource):
             workloads,
             opts=in_namespace,
         )
+        if flux is not None:
+            # Before the workloads' kustomization.yaml, which lists its Role.
+            self.fleet_access = FleetAccess("fleet-access", settings, flux, workloads, opts=child)
         if isinstance(workloads, GitopsDirectory):
             self.kustomization = workloads.declare_kustomization(child)
         self.flux_sync = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.harness import KUSTOMIZE_FILE, evaluate, seals, stack_config, unsealed
+from tests.test_fleet_access import FILES as FLEET_ACCESS
 from tests.test_sealed_secrets import SEALED
 
 EXPECTED_OBJECTS = {
@@ -14,6 +15,7 @@ EXPECTED_OBJECTS = {
     ("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops", "flux-system"),
     ("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate", "flux-system"),
 }
+EXPECTED_OBJECTS |= set(FLEET_ACCESS.values())
 
 
 SEALED_SECRET = ("kubernetes:bitnami.com/v1alpha1:SealedSecret", "hecate-secrets", "hecate")
@@ -33,6 +35,7 @@ def test_components_are_one_per_concern(evaluation):
         "hecate:index:Cluster",
         "hecate:index:Daemon",
         "hecate:index:FluxSync",
+        "hecate:index:FleetAccess",
         *(["hecate:index:SealedSecrets"] if seals(evaluation.stack) else []),
     }
 
@@ -59,6 +62,7 @@ EXPECTED_FILES = {
         "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
         "hecate",
     ),
+    **{f"gitops/{path}": (kind, name) for path, (kind, name, _) in FLEET_ACCESS.items()},
 }
 
 
@@ -97,13 +101,26 @@ def test_the_workloads_kustomization_lists_exactly_the_workload_files():
     assert plain.manifest == {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": ["namespace.yaml", "configmap.yaml", "daemonset.yaml"],
+        "resources": [
+            "namespace.yaml",
+            "configmap.yaml",
+            "daemonset.yaml",
+            "fleet-role.yaml",
+            "fleet-rolebinding.yaml",
+        ],
     }
     sealing = evaluate("beam", {"sealedSecrets": SEALED}, remove=["apiKeys"]).rendered_files()
     # The SealedSecret before the daemon: its sealed data goes into the pods' checksum.
     assert sealing["gitops/infrastructure/hecate/beam-cluster/kustomization.yaml"].manifest[
         "resources"
-    ] == ["namespace.yaml", "sealed-secret.yaml", "configmap.yaml", "daemonset.yaml"]
+    ] == [
+        "namespace.yaml",
+        "sealed-secret.yaml",
+        "configmap.yaml",
+        "daemonset.yaml",
+        "fleet-role.yaml",
+        "fleet-rolebinding.yaml",
+    ]
     assert "gitops/infrastructure/hecate/beam-cluster/sealed-secret.yaml" in sealing
 
 

@@ -40,11 +40,18 @@ def test_a_bad_plan_is_refused_before_anything_runs(project, capsys):
 
 
 def test_another_rollout_left_unfinished_is_named(project, capsys):
-    (project / ".rollout").mkdir()
-    (project / ".rollout" / "journal.json").write_text(
-        '{"version": "0.7.3", "bases": {}, "waves_done": ["dev"], "before": {}}'
+    """Its journal is in the gitops remote, where a fresh clone on another runner finds it."""
+    from hecate.fleet.gitops_repo import GitopsCheckout
+    from hecate.fleet.remote_state import LOCK_REF, RemoteJournal
+    from tests.test_fleet_remote_state import gitops_remote
+
+    checkout = gitops_remote(project.parent / "remote.git", project / "gitops")
+    RemoteJournal(GitopsCheckout(checkout, "main")).save(
+        {"version": "0.7.3", "bases": {}, "waves_done": ["dev"], "before": {}}, {}
     )
     code, err = run(project, capsys, "rollout", "0.7.4")
     assert code == 2
     assert "a rollout of 0.7.3 was interrupted" in err
     assert "python -m hecate fleet rollout 0.7.3" in err
+    # Refused, the run took the lock and gave it back.
+    assert GitopsCheckout(checkout, "main").git("ls-remote", "origin", LOCK_REF) == ""

@@ -77,7 +77,10 @@ def test_flux_failing_the_pushed_commit_fails_the_gate_but_an_older_failure_wait
         FLUX, ready="False", reason="HealthCheckFailed", message="timeout", applied=OLDER
     )
     result = check(replace(HEALTHY, flux=failing))
-    assert (result.state, result.detail) == (FAILED, "HealthCheckFailed: timeout")
+    assert (result.state, result.detail) == (
+        FAILED,
+        "Kustomization hecate HealthCheckFailed: timeout",
+    )
     older = replace(failing, attempted=OLDER)
     assert check(replace(HEALTHY, flux=older)).state == WAITING
 
@@ -214,3 +217,106 @@ def test_why_a_node_has_no_daemon_pod():
         "spec": {"taints": [{**GPU_TAINT, "effect": "PreferNoSchedule"}]},
     }
     assert left_out_because(bare, soft) == "no daemon pod yet"
+
+
+def _pod(
+    node: str, phase: str = "Pending", waiting: dict | None = None, restarts: int = 0, **extra
+):
+    status: dict = {"phase": phase, **extra}
+    if waiting is not None:
+        status["containerStatuses"] = [
+            {"name": "daemon", "restartCount": restarts, "state": {"waiting": waiting}}
+        ]
+    return {"spec": {"nodeName": node}, "status": status}
+
+
+def test_pod_troubles_name_the_kubelets_and_the_schedulers_reasons_with_their_nodes():
+    pull = {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "x:0.0.404"'}
+    crash = {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container"}
+    unscheduled = {
+        "conditions": [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient cpu.",
+            }
+        ]
+    }
+    pods = [
+        _pod("node-1", waiting=pull),
+        _pod("node-0", waiting=pull),
+        _pod("node-2", "Running", waiting=crash, restarts=5),
+        _pod("", **unscheduled),
+        _pod("node-3", waiting={"reason": "ContainerCreating"}),  # on its way: no trouble
+    ]
+    from hecate.fleet.cluster_health import pod_troubles
+
+    assert pod_troubles(pods) == (
+        "CrashLoopBackOff (restarts 5) on node-2: back-off 5m0s restarting failed container",
+        'ImagePullBackOff on node-0, node-1: Back-off pulling image "x:0.0.404"',
+        "Pending (Unschedulable) on no node: 0/3 nodes are available: 3 Insufficient cpu.",
+    )
+
+
+def test_a_failed_health_check_and_a_waiting_gate_name_the_pods_and_the_source():
+    troubled = replace(DAEMON, ready=2, troubles=("ErrImagePull on node-0: not found",))
+    failing = replace(
+        FLUX,
+        ready="False",
+        reason="HealthCheckFailed",
+        message="timeout waiting for: [DaemonSet/hecate/hecate-daemon status: 'InProgress']",
+    )
+    result = check(replace(HEALTHY, flux=failing, daemon=troubled))
+    assert result.state == FAILED
+    assert result.detail == (
+        "Kustomization hecate HealthCheckFailed: timeout waiting for: "
+        "[DaemonSet/hecate/hecate-daemon status: 'InProgress']; pods: ErrImagePull on node-0: "
+        "not found"
+    )
+    waiting = check(replace(HEALTHY, daemon=troubled))
+    assert waiting.state == WAITING and waiting.detail.endswith(
+        "; pods: ErrImagePull on node-0: not found"
+    )
+    fetch = "GitRepository hecate-gitops Ready False GitOperationFailed: connection refused"
+    behind = replace(FLUX, applied=OLDER, source=fetch)
+    assert check(replace(HEALTHY, flux=behind)).detail.endswith(f"; {fetch}")
+
+
+def test_the_bootstrap_sync_failing_on_the_pushed_commit_fails_the_gate():
+    broken = "Kustomization flux-system BuildFailed: kustomize build failed: accumulating resources"
+    failing = replace(FLUX, bootstrap_failure=broken, bootstrap_attempted=PUSHED)
+    assert (
+        check(replace(HEALTHY, flux=failing)).state,
+        check(replace(HEALTHY, flux=failing)).detail,
+    ) == (
+        FAILED,
+        broken,
+    )
+    # A failure on an older commit is not this rollout's: the gate goes by hecate's sync.
+    older = replace(FLUX, bootstrap_failure=broken, bootstrap_attempted=OLDER)
+    assert check(replace(HEALTHY, flux=older)).state == PASSED
+
+
+def test_the_gate_waits_for_the_bootstrap_sync_and_a_source_that_cannot_fetch():
+    # flux-system has not applied clusters/<cluster>/ at the pushed commit yet.
+    behind = replace(FLUX, bootstrap_applied=OLDER)
+    assert check(replace(HEALTHY, flux=behind)).state == WAITING
+    assert (
+        "Kustomization flux-system applied cccccccccccc"
+        in check(replace(HEALTHY, flux=behind)).detail
+    )
+    # A revision of another repository (a bootstrap synced from elsewhere) says nothing.
+    elsewhere = replace(FLUX, bootstrap_applied="d" * 40)
+    result = gate(
+        replace(HEALTHY, flux=elsewhere),
+        lambda applied: None if applied == "d" * 40 else reached(applied),
+        IMAGE,
+        1,
+        False,
+    )
+    assert result.state == PASSED
+    # Applied, but its source now failing: not done (the next commit could not arrive).
+    refused = "GitRepository hecate-gitops Ready False GitOperationFailed: connection refused"
+    waiting = check(replace(HEALTHY, flux=replace(FLUX, source=refused)))
+    assert (waiting.state, waiting.detail) == (WAITING, refused)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hecate.fleet.rollout import (
-    _deployed_digests,
     changed_settings,
     deploy_message,
     rollback_message,
@@ -61,17 +60,3 @@ def test_a_rollback_says_what_it_undoes():
         rollback_message("dev-cluster", "0.7.2", "0.7.2")
         == "rollback(dev-cluster): hecate-daemon 0.7.2, its configuration undone"
     )
-
-
-def test_the_deployed_digests_come_from_the_exported_state():
-    state = {
-        "deployment": {
-            "resources": [
-                {"type": "pulumi:providers:pulumi-python", "outputs": {}},
-                {"type": "pulumi:pulumi:Stack", "outputs": {"settingsDigest": BEFORE}},
-            ]
-        }
-    }
-    assert _deployed_digests(state) == BEFORE
-    assert _deployed_digests({"deployment": {"resources": []}}) == {}
-    assert _deployed_digests({}) == {}

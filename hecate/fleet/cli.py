@@ -6,10 +6,14 @@
                                                every stack previewed in parallel, policy pack on
     fleet rollout VERSION [--plan FILE] [--dry-run] [--no-rollback] [--json] [--report FILE]
                                                the version through the plan's waves, gated
+    fleet kubeconfig --output FILE [--duration 24h] [--json]
+                                               a kubeconfig for the fleet tool's own identity
+                                               (FLEET_KUBECONFIG), one context per cluster
 
 Exit status: 0 fine; 1 drift, unhealthy, changes where none were expected, a failed preview or
-a failed rollout (rolled back or not); 2 bad input (nothing ran); 130 interrupted (run the
-same rollout again to carry on).
+a failed rollout (rolled back or not); 2 bad input (nothing ran); 3 another runner's rollout
+holds the fleet (nothing ran; the message names it); 130 interrupted (run the same rollout
+again, from any runner, to carry on).
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ from ..settings import ConfigError
 from .gitops_repo import GitError
 from .journal import JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
+from .remote_state import LockHeld
 from .report import Progress, RolloutReport, print_table
 from .rollout import Rollout, plan_lines
 from .stacks import ChangeSummary, FleetProject
 from .status import fleet_status
 
-OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+OK, FAILED, BAD_INPUT, LOCKED, INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _write_report(path: Path | None, markdown: str) -> None:
@@ -200,6 +205,7 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
             report,
             rollback=not args.no_rollback,
             kubeconfig=args.kubeconfig,
+            wait_seconds=args.wait,
         )
         runner.validate_version()
         try:
@@ -220,6 +226,29 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
 
 def _dry_failed(report: RolloutReport) -> bool:
     return any(o.result == "preview failed" for o in report.stacks.values())
+
+
+# --- kubeconfig --------------------------------------------------------------------------
+
+
+def kubeconfig(args: argparse.Namespace, out: TextIO) -> int:
+    from . import kubeconfig as fleet_kubeconfig
+
+    try:
+        seconds = fleet_kubeconfig.duration_seconds(args.duration)
+        project = FleetProject(args.root)
+        config, issued = fleet_kubeconfig.issue(project, project.stacks, args.kubeconfig, seconds)
+    except fleet_kubeconfig.KubeconfigError as error:
+        print(f"fleet kubeconfig: {error}", file=sys.stderr)
+        return BAD_INPUT if str(error).startswith("--") else FAILED
+    fleet_kubeconfig.write(args.output, config)
+    if args.json:
+        print(json.dumps([asdict(i) for i in issued], indent=2), file=out)
+    else:
+        rows = [[i.stack, i.cluster, i.context, i.expires] for i in issued]
+        print_table("fleet kubeconfig", ["stack", "cluster", "context", "token expires"], rows, out)
+        print(f"written: {args.output} (hecate-fleet's tokens; keep it secret)", file=out)
+    return OK
 
 
 # --- the command line --------------------------------------------------------------------
@@ -260,7 +289,24 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="the final report as JSON")
     r.add_argument("--report", type=Path, help="append the Markdown report here")
     r.add_argument("--plain", action="store_true", help="plain progress lines, even on a TTY")
+    r.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="wait this long for another runner's rollout to end (default: refuse at once)",
+    )
     r.set_defaults(run=rollout)
+
+    k = commands.add_parser("kubeconfig", help="a kubeconfig for the fleet tool's identity")
+    k.add_argument("--output", type=Path, required=True, help="the file to write (mode 0600)")
+    k.add_argument(
+        "--duration",
+        default="24h",
+        help="how long the tokens last, e.g. 90m, 24h, 7d (default 24h)",
+    )
+    k.add_argument("--json", action="store_true", help="what was issued, as JSON")
+    k.set_defaults(run=kubeconfig)
     return top
 
 
@@ -271,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PlanError, JournalError) as error:
         print(f"fleet {args.command}: {error}", file=sys.stderr)
         return BAD_INPUT
+    except LockHeld as error:
+        print(f"fleet {args.command}: {error}", file=sys.stderr)
+        return LOCKED
     except (GitError, FileNotFoundError) as error:
         print(f"fleet {args.command}: {error}", file=sys.stderr)
         return FAILED

@@ -48,6 +48,12 @@ class FluxStatus:
     applied: str  # the commit (sha) of lastAppliedRevision, "" for none
     attempted: str
     current: bool  # the controller has seen the latest spec
+    source: str = ""  # the GitRepository's trouble, as `flux get sources git` shows it; "" ready
+    # The bootstrap sync (clusters/<cluster>/): its Ready reason and message when it failed, and
+    # the commit it failed on.
+    bootstrap_failure: str = ""
+    bootstrap_attempted: str = ""
+    bootstrap_applied: str = ""  # the commit the bootstrap sync last applied
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class DaemonStatus:
     stale: tuple[str, ...] = ()  # `pod on node` for each pod on an older template
     nodes: int = 0  # nodes in the cluster
     left_out: tuple[str, ...] = ()  # `node (why)` for each node with no daemon pod
+    # Why pods do not start, as `kubectl describe pod` shows it: `<reason> on <nodes>: <message>`
+    troubles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,7 +188,42 @@ class ClusterClient:
             revision_commit(status.get("lastAppliedRevision", "")),
             revision_commit(status.get("lastAttemptedRevision", "")),
             status.get("observedGeneration") == obj["metadata"].get("generation"),
+            self._source(),
+            *self._bootstrap(),
         )
+
+    def _source(self) -> str:
+        """The GitRepository's Ready, when it is not: a fetch or authentication error."""
+        obj = self._get(FLUX_GROUP_SOURCE, naming.FLUX_NAMESPACE, naming.GIT_REPOSITORY)
+        if obj is None:
+            return f"GitRepository {naming.GIT_REPOSITORY} not found"
+        ready = _condition(obj, "Ready")
+        current = obj.get("status", {}).get("observedGeneration") == obj["metadata"].get(
+            "generation"
+        )
+        if ready.get("status") == "True" and current:
+            return ""
+        if ready.get("status") == "True":
+            return f"GitRepository {naming.GIT_REPOSITORY}: a new spec, not fetched yet"
+        return (
+            f"GitRepository {naming.GIT_REPOSITORY} Ready {ready.get('status', 'Unknown')} "
+            f"{ready.get('reason', '')}: {ready.get('message', '')}"
+        ).strip()
+
+    def _bootstrap(self) -> tuple[str, str, str]:
+        """`flux-system`, which applies clusters/<cluster>/ (the Flux sync, the identity): its
+        failure, if it failed, on which commit, and the commit it last applied."""
+        obj = self._get(FLUX_GROUP_KUSTOMIZE, naming.FLUX_NAMESPACE, BOOTSTRAP)
+        if obj is None:
+            return "", "", ""
+        ready = _condition(obj, "Ready")
+        status = obj.get("status", {})
+        applied = revision_commit(status.get("lastAppliedRevision", ""))
+        current = status.get("observedGeneration") == obj["metadata"].get("generation")
+        if ready.get("status") != "False" or not current:
+            return "", "", applied
+        failure = f"Kustomization {BOOTSTRAP} {ready.get('reason', '')}: {ready.get('message', '')}"
+        return failure, revision_commit(status.get("lastAttemptedRevision", "")), applied
 
     def _daemon(self) -> DaemonStatus | None:
         try:
@@ -236,6 +279,7 @@ class ClusterClient:
             stale,
             len(nodes),
             left_out,
+            pod_troubles([plain(pod) for pod in live]),
         )
 
     def _revision(self, ds: Any) -> str:
@@ -297,6 +341,37 @@ class ClusterClient:
         return token
 
 
+def pod_troubles(pods: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Why pods do not start, in the kubelet's and the scheduler's words, one line per cause
+    with the nodes it is on: a container waiting (`ImagePullBackOff`, `ErrImagePull`,
+    `CrashLoopBackOff` with its restart count) or a pod not scheduled (`Pending`)."""
+    causes: dict[tuple[str, str], list[str]] = {}
+    for pod in pods:
+        node = pod.get("spec", {}).get("nodeName") or "no node"
+        status = pod.get("status", {})
+        waiting = [
+            c
+            for c in status.get("containerStatuses") or []
+            if (c.get("state") or {}).get("waiting", {}).get("reason")
+            not in (None, "ContainerCreating", "PodInitializing")
+        ]
+        for container in waiting:
+            state = container["state"]["waiting"]
+            reason = state["reason"]
+            if reason == "CrashLoopBackOff":
+                reason += f" (restarts {container.get('restartCount', 0)})"
+            causes.setdefault((reason, state.get("message", "")), []).append(node)
+        if not waiting and status.get("phase") == "Pending":
+            scheduled = _condition(pod, "PodScheduled")
+            if scheduled.get("status") == "False":
+                why = f"Pending ({scheduled.get('reason', 'not scheduled')})"
+                causes.setdefault((why, scheduled.get("message", "")), []).append(node)
+    return tuple(
+        f"{reason} on {', '.join(sorted(set(nodes)))}" + (f": {message}" if message else "")
+        for (reason, message), nodes in sorted(causes.items())
+    )
+
+
 def tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
     """Whether a toleration matches a taint, as the scheduler decides it."""
     if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
@@ -346,21 +421,55 @@ def max_unavailable(setting: int | str, desired: int) -> int:
     return setting
 
 
-def _flux_gate(flux: FluxStatus | None, reached: Callable[[str], bool]) -> Gate | None:
+def _causes(flux: FluxStatus | None, daemon: DaemonStatus | None) -> str:
+    """What the cluster says is wrong, beside the check that waits: the source, the pods."""
+    found = [flux.source] if flux is not None and flux.source else []
+    found += [f"pods: {t}" for t in daemon.troubles] if daemon is not None else []
+    return "".join(f"; {c}" for c in found)
+
+
+def _flux_gate(
+    flux: FluxStatus | None, reached: Callable[[str], bool | None], daemon: DaemonStatus | None
+) -> Gate | None:
     """Flux's part of the gate: None once it applied the pushed commit and is Ready."""
     if flux is None:
         return Gate(WAITING, "flux", f"no Kustomization {naming.KUSTOMIZATION} yet")
+    causes = _causes(flux, daemon)
+    if flux.bootstrap_failure and flux.bootstrap_attempted and reached(flux.bootstrap_attempted):
+        # The bootstrap sync could not build or apply clusters/<cluster>/ at the pushed commit:
+        # the cluster's Flux objects are not what was pushed, whatever hecate's sync says.
+        return Gate(FAILED, "flux", flux.bootstrap_failure + causes)
+    if flux.bootstrap_applied and reached(flux.bootstrap_applied) is False:
+        # clusters/<cluster>/ (the sync's own spec, its source, the identity) not applied yet.
+        return Gate(
+            WAITING,
+            "flux",
+            f"Kustomization {BOOTSTRAP} applied {flux.bootstrap_applied[:12]}, not yet the "
+            f"pushed commit{causes}",
+        )
     if flux.ready == "False" and flux.current and flux.attempted and reached(flux.attempted):
-        return Gate(FAILED, "flux", f"{flux.reason}: {flux.message}")
+        # Failed on the pushed commit: a build or apply error, or the health check's timeout
+        # (hecate:healthTimeout), named with what keeps the pods from starting.
+        return Gate(
+            FAILED,
+            "flux",
+            f"Kustomization {naming.KUSTOMIZATION} {flux.reason}: {flux.message}{causes}",
+        )
     if not (flux.ready == "True" and flux.current and flux.applied and reached(flux.applied)):
         seen = flux.applied[:12] or "nothing"
-        return Gate(WAITING, "flux", f"Ready {flux.ready} {flux.reason}, applied {seen}".strip())
+        detail = f"Ready {flux.ready} {flux.reason}, applied {seen}".strip()
+        if flux.ready == "False" and flux.message:
+            detail += f" ({flux.message})"
+        return Gate(WAITING, "flux", detail + causes)
+    if flux.source:
+        # Applied, but the source cannot fetch what comes next (it may be what was pushed).
+        return Gate(WAITING, "flux", flux.source + _causes(None, daemon))
     return None
 
 
 def gate(
     health: ClusterHealth,
-    reached: Callable[[str], bool] | None,
+    reached: Callable[[str], bool | None] | None,
     image: str,
     limit: int | str,
     sealed_expected: bool,
@@ -375,7 +484,10 @@ def gate(
     `reached` None: no Flux in the loop (`direct` delivery), the cluster's objects alone."""
     if not health.reachable:
         return Gate(WAITING, "cluster", health.error)
-    if reached is not None and (held := _flux_gate(health.flux, reached)) is not None:
+    if (
+        reached is not None
+        and (held := _flux_gate(health.flux, reached, health.daemon)) is not None
+    ):
         return held
     daemon = health.daemon
     if daemon is None:
@@ -410,7 +522,7 @@ def gate(
             )
         elif not daemon.current:
             detail += "; the DaemonSet controller has not taken in the new template yet"
-        return Gate(WAITING, "daemon", detail + left_out, **progress)
+        return Gate(WAITING, "daemon", detail + _causes(None, daemon) + left_out, **progress)
     if sealed_expected and (health.sealed is None or not health.sealed.synced):
         why = health.sealed.message if health.sealed else f"no SealedSecret {naming.SECRET} yet"
         return Gate(WAITING, "sealed secret", why, **progress)

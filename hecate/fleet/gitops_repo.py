@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,14 @@ class GitopsCheckout:
     branch: str
     remote: str = "origin"
 
-    def git(self, *args: str, check: bool = True, timeout: float = 120, raw: bool = False) -> Any:
+    def git(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        raw: bool = False,
+        input: str | None = None,
+    ) -> Any:
         env = {**_identity(self.path), **os.environ, "GIT_TERMINAL_PROMPT": "0"}
         done = subprocess.run(
             ["git", *args],
@@ -51,6 +59,7 @@ class GitopsCheckout:
             capture_output=True,
             text=True,
             timeout=timeout,
+            input=input,
         )
         if raw:
             return done.returncode
@@ -73,6 +82,11 @@ class GitopsCheckout:
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
+
+    def identity(self) -> str:
+        """The remote and branch, as every runner's checkout of them names them (a journal
+        written on one machine is read on another, whose checkout is elsewhere)."""
+        return f"{self.git('remote', 'get-url', self.remote)}#{self.branch}"
 
     def fetch(self) -> None:
         self.git("fetch", "--quiet", self.remote, self.branch)
@@ -119,6 +133,27 @@ class GitopsCheckout:
             f"git push to {self.remote}/{self.branch} was refused {PUSH_ATTEMPTS} times: "
             f"{done.stderr.strip()}"
         )
+
+    def knows(self, commit: str) -> bool:
+        """Whether `commit` is one of this repository's (fetching once if unknown): a Flux
+        revision of another repository is not."""
+        if self.succeeds("cat-file", "-e", f"{commit}^{{commit}}"):
+            return True
+        self.fetch()
+        return self.succeeds("cat-file", "-e", f"{commit}^{{commit}}")
+
+    def reached_by(self, commit: str) -> Callable[[str], bool | None]:
+        """For the gate: whether a revision Flux applied includes `commit` (None: a revision
+        of another repository, which says nothing either way)."""
+
+        def reached(applied: str) -> bool | None:
+            if not commit:
+                return True
+            if not self.knows(applied):
+                return None
+            return self.contains(applied, commit)
+
+        return reached
 
     def contains(self, descendant: str, ancestor: str) -> bool:
         """Whether `descendant` is `ancestor` or comes after it (fetching once if unknown)."""

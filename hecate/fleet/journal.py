@@ -1,11 +1,15 @@
-"""What a rollout in progress has done, kept in `.rollout/` (gitignored) so that a rollout that
-was interrupted carries on, and a failed wave can be put back as it was.
+"""What a rollout in progress has done, so that a rollout that was interrupted carries on, and a
+failed wave can be put back as it was: the version, the gitops base, finished waves, the wave
+being rolled back, and each stack's version, settings digests and stack file from before.
 
-    .rollout/journal.json         the version, the gitops base, finished waves, each stack's
-                                  version before (written whole: a temporary file, renamed)
+Its copy of record is in the gitops remote (`refs/hecate/rollout-journal`,
+hecate/fleet/remote_state.py), where a runner on another machine finds it; `.rollout/`
+(gitignored) is this machine's cache of it, and the whole journal of a project without a gitops
+remote (`direct` stacks only):
+
+    .rollout/journal.json         written whole: a temporary file, renamed
     .rollout/<stack>.yaml         the stack file as it was before the rollout touched it
-    .rollout/<stack>.state.json   `pulumi stack export` from before (secrets stay encrypted)
-    .rollout/lock                 the pid of the rollout running now
+    .rollout/lock                 the pid of the rollout running now (no gitops remote only)
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .remote_state import RemoteJournal
 
 DIRECTORY = ".rollout"
 
@@ -27,20 +33,37 @@ class JournalError(RuntimeError):
 class Journal:
     directory: Path
     version: str
-    bases: dict[str, str] = field(default_factory=dict)  # gitops checkout -> remote head at start
+    bases: dict[str, str] = field(default_factory=dict)  # gitops remote#branch -> its head at start
     waves_done: list[str] = field(default_factory=list)
     before: dict[str, str] = field(default_factory=dict)  # stack -> version before the rollout
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> settingsDigest
+    rolling_back: str = ""  # the failed wave whose rollback is under way
+    failure: str = ""  # why it failed, as the report said it
+    remote: RemoteJournal | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def path_in(cls, root: Path) -> Path:
         return root / DIRECTORY
 
     @classmethod
-    def open(cls, root: Path, version: str | None) -> tuple[Journal, bool]:
+    def open(
+        cls, root: Path, version: str | None, remote: RemoteJournal | None = None
+    ) -> tuple[Journal, bool]:
         """The journal of this rollout (resumed: True) or a new one. Refuses to start a
-        rollout while one of another version is unfinished."""
+        rollout while one of another version is unfinished. With a remote, the remote's copy
+        decides: a local one it does not hold is stale (that rollout ended elsewhere)."""
         directory = cls.path_in(root)
         path = directory / "journal.json"
+        if remote is not None:
+            for stale in directory.glob("*"):
+                if stale.name != "lock":
+                    stale.unlink()
+            loaded = remote.load()
+            if loaded is not None:
+                data, stack_files = loaded
+                for stack, text in stack_files.items():
+                    _write(directory / f"{stack}.yaml", text)
+                _write(path, json.dumps(data, indent=2, sort_keys=True))
         if path.is_file():
             data = json.loads(path.read_text())
             if version is not None and data["version"] != version:
@@ -49,36 +72,44 @@ class Journal:
                     f"with `python -m hecate fleet rollout {data['version']}` (it carries on "
                     "where it stopped), or remove that directory to leave the fleet as it is"
                 )
-            return cls(directory, **data), True
+            known = {f for f in cls.__dataclass_fields__ if f not in ("directory", "remote")}
+            data = {k: v for k, v in data.items() if k in known}
+            return cls(directory, **data, remote=remote), True
         if version is None:
             raise JournalError("no interrupted rollout to carry on with")
-        return cls(directory, version), False
+        return cls(directory, version, remote=remote), False
+
+    def _data(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k not in ("directory", "remote")}
 
     def save(self) -> None:
-        data = {k: v for k, v in asdict(self).items() if k != "directory"}
+        """Here, then in the remote (where the next runner looks)."""
+        data = self._data()
         _write(self.directory / "journal.json", json.dumps(data, indent=2, sort_keys=True))
+        if self.remote is not None:
+            self.remote.save(data, {s: self.stack_file(s) for s in self.before})
 
-    def snapshot(self, stack: str, version: str, stack_file: str, state: dict[str, Any]) -> None:
+    def snapshot(self, stack: str, version: str, stack_file: str, digests: dict[str, str]) -> None:
         """The stack as it was, recorded once per rollout (a resumed one keeps the first)."""
         if stack in self.before:
             return
         _write(self.directory / f"{stack}.yaml", stack_file)
-        _write(self.directory / f"{stack}.state.json", json.dumps(state))
         self.before[stack] = version
+        self.digests[stack] = dict(digests)
         self.save()
 
     def stack_file(self, stack: str) -> str:
         return (self.directory / f"{stack}.yaml").read_text()
 
-    def state(self, stack: str) -> dict[str, Any]:
-        return json.loads((self.directory / f"{stack}.state.json").read_text())
-
     def finish(self) -> None:
         """The rollout is over (done or rolled back): nothing left to carry on with."""
+        if self.remote is not None:
+            self.remote.remove()
         for path in self.directory.glob("*"):
             if path.name != "lock":
                 path.unlink()
-        self.waves_done, self.before = [], {}
+        self.waves_done, self.before, self.digests = [], {}, {}
+        self.rolling_back = self.failure = ""
 
 
 def _write(path: Path, text: str) -> None:

@@ -12,11 +12,13 @@ rendered and pushed already is only gated again.
 from __future__ import annotations
 
 import contextlib
+import json
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -25,8 +27,9 @@ from ..settings import ConfigError
 from ..verify import settings_from
 from .cluster_health import FAILED, PASSED, ClusterClient, Gate, gate
 from .gitops_repo import GitError, GitopsCheckout
-from .journal import Journal, RolloutLock
+from .journal import Journal, RolloutLock, _alive
 from .plan import RolloutPlan, Wave
+from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
 from .stacks import FleetProject, RenderedTemplate, StackTarget
 
@@ -85,15 +88,6 @@ def rollback_message(
     return f"{subject}\n\n{body}" if body else subject
 
 
-def _deployed_digests(state: dict[str, Any]) -> dict[str, str]:
-    """The settings digest the stack's last update exported, from `pulumi stack export`."""
-    for resource in state.get("deployment", {}).get("resources") or []:
-        if resource.get("type") == "pulumi:pulumi:Stack":
-            digests = (resource.get("outputs") or {}).get(SETTINGS_DIGEST)
-            return digests if isinstance(digests, dict) else {}
-    return {}
-
-
 @dataclass
 class Rollout:
     project: FleetProject
@@ -104,8 +98,10 @@ class Rollout:
     rollback: bool = True
     kubeconfig: str | None = None
     sleep: Callable[[float], None] = time.sleep
+    wait_seconds: float = 0  # how long to wait for another runner's rollout to end
 
     def __post_init__(self) -> None:
+        self.locks: list[RemoteLock] = []
         self.targets = {s: self.project.target(s) for s in self.plan.stacks}
         self.clients = {
             s: ClusterClient(t.context, self.kubeconfig) for s, t in self.targets.items()
@@ -140,54 +136,134 @@ class Rollout:
     # --- the rollout ----------------------------------------------------------------------
 
     def run(self) -> RolloutReport:
-        with RolloutLock(self.project.root) as lock:
-            journal, resumed = Journal.open(self.project.root, self.report.version)
-            if resumed or lock.interrupted:
-                self.progress.event("rollout", "", "resume", self._resume_note(journal))
-                self._after_interruption()
-            checkouts = {self.checkout(s) for s in self.plan.stacks if self._through_flux(s)}
-            for checkout in checkouts:
-                checkout.check()
-                checkout.update()
-                journal.bases.setdefault(str(checkout.path), checkout.remote_head())
-            journal.save()
-            for wave in self.plan.waves:
-                if wave.name in journal.waves_done:
-                    self.progress.event(wave.name, "", "skip", "finished in an earlier run")
-                    for stack in wave.stacks:
-                        outcome = self.report.stacks[stack]
-                        outcome.before = journal.before.get(stack, outcome.before)
-                        if self._through_flux(stack):
-                            outcome.commits = self._commits(stack, journal)
-                        self._outcome(stack, "rolled out", after=self.version_of(stack))
-                    continue
-                try:
-                    self._wave(wave, journal)
-                except RolloutFailed as failure:
-                    self._failed(wave, failure, journal)
-                    return self.report
-                journal.waves_done.append(wave.name)
-                journal.save()
-            journal.finish()
-            self.report.result = "rolled out"
+        """The rollout, under the lock every runner of the gitops remote sees (a local one for a
+        project with `direct` stacks only)."""
+        checkouts = sorted(
+            {self.checkout(s) for s in self.plan.stacks if self._through_flux(s)},
+            key=lambda c: str(c.path),
+        )
+        for checkout in checkouts:
+            checkout.check()
+        with contextlib.ExitStack() as held:
+            if checkouts:
+                self.locks = [
+                    held.enter_context(RemoteLock(c, self.report.version, self.wait_seconds))
+                    for c in checkouts
+                ]
+                remote = RemoteJournal(checkouts[0])
+                previous = next((lock.previous for lock in self.locks if lock.previous), None)
+                for lock in self.locks:
+                    if lock.previous:
+                        self.progress.event(
+                            "rollout",
+                            "",
+                            "take over",
+                            f"{lock.previous.describe()}: {lock.taken_over_because}",
+                        )
+            else:
+                local = held.enter_context(RolloutLock(self.project.root))
+                remote, previous = None, None
+            try:
+                return self._run(
+                    checkouts,
+                    remote,
+                    previous,
+                    local_interrupted=not checkouts and local.interrupted,
+                )
+            except LockLost as lost:
+                self.report.result = "stopped"
+                self.report.failure = str(lost)
+                self.progress.event("rollout", "", "stop", str(lost))
+                return self.report
+
+    def _run(
+        self,
+        checkouts: list[GitopsCheckout],
+        remote: RemoteJournal | None,
+        previous: Holder | None,
+        local_interrupted: bool,
+    ) -> RolloutReport:
+        journal, resumed = Journal.open(self.project.root, self.report.version, remote)
+        if resumed or previous or local_interrupted:
+            self.progress.event("rollout", "", "resume", self._resume_note(journal))
+            self._after_interruption(previous)
+        for checkout in checkouts:
+            checkout.update()
+            journal.bases.setdefault(checkout.identity(), checkout.remote_head())
+        journal.save()
+        if journal.rolling_back:
+            # Interrupted while rolling a failed wave back: finish that, as it would have.
+            self._resume_rollback(journal)
             return self.report
+        for wave in self.plan.waves:
+            if wave.name in journal.waves_done:
+                self.progress.event(wave.name, "", "skip", "finished in an earlier run")
+                for stack in wave.stacks:
+                    # A fresh clone's stack file says the version from before: say the new one.
+                    version = self.version_of(stack)
+                    if _stack_version(self.project.stack_file(stack)) != version:
+                        self.project.set_version(stack, version)
+                    outcome = self.report.stacks[stack]
+                    outcome.before = journal.before.get(stack, outcome.before)
+                    if self._through_flux(stack):
+                        outcome.commits = self._commits(stack, journal)
+                    self._outcome(stack, "rolled out", after=self.version_of(stack))
+                continue
+            try:
+                self._wave(wave, journal)
+            except RolloutFailed as failure:
+                self._failed(wave, failure, journal)
+                return self.report
+            journal.waves_done.append(wave.name)
+            journal.save()
+        journal.finish()
+        self.report.result = "rolled out"
+        return self.report
+
+    def _check_lock(self) -> None:
+        for lock in self.locks:
+            lock.check()
 
     def _resume_note(self, journal: Journal) -> str:
         done = ", ".join(journal.waves_done) or "no wave"
         return f"carrying on the rollout of {journal.version}: {done} finished before"
 
-    def _after_interruption(self) -> None:
-        """What a killed pulumi leaves in a local backend: its lock, and sometimes an empty
-        metadata file (README, Troubleshooting). Nobody else runs here: RolloutLock said so."""
+    def _after_interruption(self, previous: Holder | None) -> None:
+        """What a killed pulumi leaves in a local (file) backend: its lock, and sometimes an
+        empty metadata file. A lock is cleared only when it is provably the dead run's: its
+        process gone from this host, or taken on the host of the runner whose rollout lock
+        this one took over, after that runner started. No update is ever cancelled."""
         backend = self.project.env.get("PULUMI_BACKEND_URL", "")
-        if backend.startswith("file://"):
-            for attrs in Path(backend.removeprefix("file://")).rglob("*.attrs"):
-                if attrs.stat().st_size == 0:
-                    attrs.unlink()
-        for stack in self.plan.stacks:
-            # "no update is running" is the usual answer: nothing to cancel.
-            with contextlib.suppress(Exception):
-                self.project.stack(stack).cancel()
+        if not backend.startswith("file://"):
+            return
+        root = Path(backend.removeprefix("file://"))
+        for attrs in root.rglob("*.attrs"):
+            if attrs.stat().st_size == 0:
+                attrs.unlink()
+        for lock in (root / ".pulumi" / "locks").rglob("*.json"):
+            try:
+                info = json.loads(lock.read_text())
+                taken = datetime.fromisoformat(
+                    str(info.get("timestamp", "")).replace("Z", "+00:00")
+                )
+            except (OSError, ValueError):
+                continue
+            host, pid = info.get("hostname"), int(info.get("pid") or 0)
+            why = ""
+            if host == socket.gethostname() and pid and not _alive(pid):
+                why = f"its pulumi (pid {pid}) is gone"
+            elif previous and host == previous.host:
+                since = datetime.fromisoformat(previous.since)
+                if taken.astimezone(UTC) >= since.astimezone(UTC):
+                    why = "it was taken by the rollout whose lock was taken over"
+            if why:
+                lock.unlink()
+                self.progress.event(
+                    "rollout",
+                    "",
+                    "unlock",
+                    f"{lock.parent.name}: stale pulumi lock cleared ({why})",
+                )
 
     def _wave(self, wave: Wave, journal: Journal) -> None:
         self.progress.event(wave.name, "", "wave", f"{', '.join(wave.stacks)}")
@@ -231,10 +307,10 @@ class Rollout:
         checkout = self.checkout(stack)
         project = self.project
         stack_file = project.stack_file(stack)
+        self._check_lock()
         if stack not in journal.before:
-            journal.snapshot(
-                stack, target.settings.version, stack_file.read_text(), project.export_state(stack)
-            )
+            deployed = project.outputs(stack).get(SETTINGS_DIGEST)
+            journal.snapshot(stack, target.settings.version, stack_file.read_text(), deployed or {})
         self.report.stacks[stack].before = journal.before[stack]
         version = self.version_of(stack)
         if _stack_version(stack_file) != version:
@@ -251,7 +327,7 @@ class Rollout:
         self.progress.event(wave.name, stack, "up", up.described)
         outcome = self.report.stacks[stack]
         outcome.changed = changed_settings(
-            _deployed_digests(journal.state(stack)), up.outputs.get(SETTINGS_DIGEST) or {}
+            journal.digests.get(stack, {}), up.outputs.get(SETTINGS_DIGEST) or {}
         )
         if not self._through_flux(stack):  # `direct`: up applied it and awaited the rollout
             if not up.changes:
@@ -259,6 +335,7 @@ class Rollout:
             return "", bool(up.changes)
 
         message = deploy_message(target.cluster, version, outcome.changed)
+        self._check_lock()
         try:
             commit = checkout.commit(target.directories, message)
             self.progress.event(
@@ -275,7 +352,7 @@ class Rollout:
         if not commits:
             outcome.result = "unchanged"
         rebased = f" (rebased over {moved} push{'es' if moved > 1 else ''})" if moved else ""
-        latest = commits[-1] if commits else journal.bases[str(checkout.path)]
+        latest = commits[-1] if commits else journal.bases[checkout.identity()]
         self.progress.event(wave.name, stack, "push", f"{latest[:12]}{rebased}")
         return latest, bool(commits)
 
@@ -284,7 +361,7 @@ class Rollout:
         touching its directories, with its message; found again after a rebase or a restart."""
         target = self.targets[stack]
         checkout = self.checkout(stack)
-        base = journal.bases[str(checkout.path)]
+        base = journal.bases[checkout.identity()]
         prefix = f"deploy({target.cluster}): "
         out = checkout.git(
             "log", "--reverse", "--format=%H %s", f"{base}..HEAD", "--", *target.directories
@@ -294,6 +371,16 @@ class Rollout:
             for sha, _, subject in (line.partition(" ") for line in out.splitlines())
             if subject.startswith(prefix)
         ]
+
+    def _reverted_already(self, stack: str, journal: Journal) -> bool:
+        """Whether the newest commit of this rollout for the cluster is its rollback."""
+        target = self.targets[stack]
+        checkout = self.checkout(stack)
+        base = journal.bases[checkout.identity()]
+        newest = checkout.git(
+            "log", "-1", "--format=%s", f"{base}..HEAD", "--", *target.directories
+        )
+        return newest.startswith(f"rollback({target.cluster}): ")
 
     def _template(self, stack: str, version: str) -> RenderedTemplate:
         """What the gate waits for: the template as the tree renders it now (its image and the
@@ -336,9 +423,7 @@ class Rollout:
         checkout = self.checkout(stack)
         return gate(
             self.clients[stack].read(),
-            (lambda applied: checkout.contains(applied, commit))
-            if self._through_flux(stack)
-            else None,
+            checkout.reached_by(commit) if self._through_flux(stack) else None,
             template.image,
             target.settings.max_unavailable,
             target.seals,
@@ -377,8 +462,25 @@ class Rollout:
         if not self.rollback:
             self.progress.event(wave.name, "", "no rollback", "left as it is (--no-rollback)")
             return
+        # Recorded before anything is undone: a runner that dies now, the next one finishes.
+        journal.rolling_back, journal.failure = wave.name, self.report.failure
+        journal.save()
+        self._rollback_and_finish(wave, journal)
+
+    def _resume_rollback(self, journal: Journal) -> None:
+        wave = next(w for w in self.plan.waves if w.name == journal.rolling_back)
+        self.report.result, self.report.failed_wave = "failed", wave.name
+        self.report.failure = journal.failure
+        self.progress.event(wave.name, "", "rollback", f"carried on: {journal.failure}")
+        for stack in wave.stacks:
+            self._outcome(stack, "stopped")
+        self._rollback_and_finish(wave, journal)
+
+    def _rollback_and_finish(self, wave: Wave, journal: Journal) -> None:
         try:
             self._roll_back(wave, journal)
+        except LockLost:
+            raise
         except Exception as error:  # whatever stopped it, the report must say so
             self.report.failure += f"; the rollback failed too: {error}"
             self.progress.event(wave.name, "", "rollback failed", str(error))
@@ -387,8 +489,10 @@ class Rollout:
         self.report.result = "rolled back"
 
     def _roll_back(self, wave: Wave, journal: Journal) -> None:
-        """Revert the wave's commits, put each stack's config and state back, push, and wait
-        for the gate on the version each ran before."""
+        """Revert the wave's commits (one commit per cluster), put each stack file back, and
+        `pulumi refresh` the stack so that its state reads what the reverted files hold (no
+        state snapshot is ever imported over a stack that may have moved on); push, and wait
+        for the gate on the old template."""
         touched = [s for s in wave.stacks if s in journal.before]
         pushed: dict[str, str] = {}
         through_flux = [s for s in touched if self._through_flux(s)]
@@ -408,16 +512,24 @@ class Rollout:
             # What a failed `up` rendered and nobody committed goes first.
             checkout.git("checkout", "HEAD", "--", *target.directories, check=False)
             checkout.git("clean", "-fdq", "--", *target.directories)
+            self._check_lock()
             outcome = self.report.stacks[stack]
-            revert = checkout.revert(
-                commits,
-                rollback_message(target.cluster, before, self.version_of(stack), outcome.changed),
-            )
-            self.project.import_state(stack, journal.state(stack))
+            revert = None
+            if not self._reverted_already(stack, journal):  # an earlier runner's, pushed
+                revert = checkout.revert(
+                    commits,
+                    rollback_message(
+                        target.cluster, before, self.version_of(stack), outcome.changed
+                    ),
+                )
+            refreshed = self.project.refresh(stack)
+            if not refreshed.ok:
+                raise RolloutFailed(wave.name, stack, "rollback", refreshed.output)
             detail = f"{revert[:12]} reverts {len(commits)} commit(s)" if revert else "no commit"
             self.progress.event(wave.name, stack, "rollback", f"{before}: {detail}")
             self._outcome(stack, "rolled back", after=before)
             self.report.stacks[stack].commits += [revert] if revert else []
+        self._check_lock()
         for checkout in {self.checkout(s) for s in through_flux}:
             checkout.push()
         for stack in through_flux:

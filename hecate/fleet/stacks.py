@@ -6,9 +6,7 @@ Each operation opens its own workspace, so previews of several stacks can run si
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +174,17 @@ class FleetProject:
         outputs = {k: v.value for k, v in result.outputs.items()}
         return ChangeSummary(stack, True, changes, "\n".join(lines), outputs)
 
+    def refresh(self, stack: str) -> ChangeSummary:
+        """`pulumi refresh`: the state reads what the rendered files hold now."""
+        lines: list[str] = []
+        try:
+            result = self.stack(stack).refresh(color="never", on_output=lines.append)
+        except auto.errors.CommandError as error:
+            return ChangeSummary(stack, False, {}, _command_error(error, lines))
+        return ChangeSummary(
+            stack, True, _counts(result.summary.resource_changes), "\n".join(lines)
+        )
+
     def outputs(self, stack: str) -> dict[str, Any]:
         return {k: v.value for k, v in self.stack(stack).outputs().items()}
 
@@ -183,18 +192,6 @@ class FleetProject:
         workspace = self._workspace()
         assert workspace.pulumi_command is not None
         return workspace.pulumi_command.run(list(args), str(self.root), self.env).stdout
-
-    # Not the Automation API's export_stack/import_stack: that export asks for --show-secrets,
-    # and its import leaves the state in a temporary file. Secrets stay encrypted here.
-    def export_state(self, stack: str) -> dict[str, Any]:
-        """`pulumi stack export`: the state, each secret still encrypted."""
-        return json.loads(self._pulumi("stack", "export", "--stack", stack))
-
-    def import_state(self, stack: str, state: dict[str, Any]) -> None:
-        with tempfile.TemporaryDirectory(prefix="hecate-state-") as scratch:
-            path = Path(scratch) / "state.json"
-            path.write_text(json.dumps(state))
-            self._pulumi("stack", "import", "--stack", stack, "--file", str(path))
 
 
 def _command_error(error: Exception, lines: list[str]) -> str:

@@ -111,10 +111,10 @@ def _cluster(
         status.sealed = "missing"
     # Healthy means what a rollout's gate means: Flux applied the cluster's last commit and is
     # Ready, every pod updated and ready on the config's image, the SealedSecret synced.
-    reached: Callable[[str], bool] | None = None  # None: `direct`, no Flux in the loop
+    reached: Callable[[str], bool | None] | None = None  # None: `direct`, no Flux in the loop
     if target.settings.delivery == "gitops":
-        wanted = status.wanted  # with no commit of the cluster's own, any applied one will do
-        reached = lambda applied: not wanted or checkout.contains(applied, wanted)
+        # With no commit of the cluster's own, any applied one will do.
+        reached = checkout.reached_by(status.wanted)
     # Against the template the tree renders: its image and the checksum of what its pods read.
     verdict = gate(
         health,
@@ -124,8 +124,14 @@ def _cluster(
         target.seals,
         rendered.checksum if rendered and target.settings.delivery == "gitops" else None,
     )
-    if verdict.state == PASSED:
+    # What Flux says is broken even where the last rollout got through: the cluster would not
+    # take the next one (`flux get sources git`, `flux get kustomizations`).
+    broken = [f"flux: {t}" for t in (flux.source, flux.bootstrap_failure) if t] if flux else []
+    if verdict.state == PASSED and not broken:
         status.cluster_state = HEALTHY
+    elif verdict.state == PASSED:
+        status.cluster_state = UNHEALTHY
+        status.problems += broken
     else:
         status.cluster_state = UNHEALTHY
         status.problems.append(f"{verdict.step}: {verdict.detail}")

@@ -18,6 +18,7 @@ import yaml
 from tests import schemas
 from tests.e2e.engine import BIN, new_project
 from tests.harness import seals, stack_config, stack_names
+from tests.test_fleet_access import FILES as FLEET_ACCESS
 
 RENDERED = "pulumi-python:dynamic/gitops/"
 DAEMON_SET = f"{RENDERED}apps/v1:DaemonSet"
@@ -33,6 +34,8 @@ EXPECTED_RESOURCES = {
     ("hecate:index:FluxSync", "flux-sync"),
     (f"{RENDERED}source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops"),
     (f"{RENDERED}kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate"),
+    ("hecate:index:FleetAccess", "fleet-access"),
+    *((t.replace("kubernetes:", RENDERED), n) for t, n, _ in FLEET_ACCESS.values()),
 }
 # The files `pulumi up` renders: Flux's multi-cluster layout, named as the guide names them.
 EXPECTED_FILES = {
@@ -42,6 +45,7 @@ EXPECTED_FILES = {
     "gitops/infrastructure/hecate/{cluster}/daemonset.yaml",
     "gitops/clusters/{cluster}/hecate-gitrepository.yaml",
     "gitops/clusters/{cluster}/hecate-kustomization.yaml",
+    *(f"gitops/{path}" for path in FLEET_ACCESS),
 }
 DAEMON_FILE = "gitops/infrastructure/hecate/{cluster}/daemonset.yaml"
 
@@ -139,9 +143,21 @@ def test_stack_lifecycle(stack, tmp_path):
         "Namespace",
         "ConfigMap",
         "DaemonSet",
+        "Role",
+        "RoleBinding",
     } | ({"SealedSecret"} if seals(stack) else set())
     built = kustomize_build(project.path / f"gitops/clusters/{cluster}", tmp_path / "k2")
-    assert {d["kind"] for d in yaml.safe_load_all(built)} == {"GitRepository", "Kustomization"}
+    assert {d["kind"] for d in yaml.safe_load_all(built)} == {
+        "GitRepository",
+        "Kustomization",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
 
     # Nothing to do right after; a second run renders the same bytes.
     project.pulumi("preview", "--stack", stack, "--expect-no-changes")

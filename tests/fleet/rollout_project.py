@@ -65,6 +65,46 @@ class RolloutProject:
     def root(self) -> Path:
         return self.project.path
 
+    def stack_files(self) -> dict[str, str]:
+        """Every stack file as it is now: what a fresh clone of the project would hold."""
+        return {
+            s: (self.root / f"Pulumi.{s}.yaml").read_text()
+            for s in stack_files.stack_names(self.root)
+        }
+
+    def clone(self, workdir: Path, committed: dict[str, str]) -> RolloutProject:
+        """Another runner: the project's files afresh with the stack files `committed`, no
+        `.rollout/`, a fresh clone of the gitops remote; the same backend and kubeconfig."""
+        root = workdir / "project"
+        copy_project(root)
+        for stack, text in committed.items():
+            (root / f"Pulumi.{stack}.yaml").write_text(text)
+        (root / "rollout-plan.yaml").write_text((self.root / "rollout-plan.yaml").read_text())
+        git("clone", "--quiet", self.fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
+        return RolloutProject(Project(root, dict(self.project.env)), self.fleet)
+
+    def take_over_from(self, runner: RolloutProject) -> None:
+        """Carry on in this project where `runner` left the fleet: its stack files, and this
+        checkout at the remote's head (what a killed run committed and never pushed is gone
+        with it)."""
+        for stack, text in runner.stack_files().items():
+            (self.root / f"Pulumi.{stack}.yaml").write_text(text)
+        git("fetch", "--quiet", "origin", BRANCH, cwd=self.checkout, env=git_env())
+        git("reset", "--quiet", "--hard", f"origin/{BRANCH}", cwd=self.checkout)
+        git("clean", "-fdq", cwd=self.checkout)
+
+    def use_fleet_identity(self) -> Path:
+        """From now on every `fleet` command runs as the fleet tool's own identity, with the
+        kubeconfig `fleet kubeconfig` writes (made with the admin's, once the stacks have
+        deployed the identity)."""
+        written = self.root / "fleet.kubeconfig"
+        result = self.fleet_cmd(
+            "--kubeconfig", str(self.fleet.kubeconfig), "kubeconfig", "--output", str(written)
+        )
+        assert result.code == 0, result.text
+        self.project.env["KUBECONFIG"] = str(written)
+        return written
+
     @property
     def checkout(self) -> Path:
         return self.root / "gitops"

@@ -22,7 +22,15 @@ import yaml
 from hecate import naming
 from tests.fleet.deployment import git_env
 from tests.fleet.rollout_project import RolloutProject
-from tests.fleet.testbed import BRANCH, UNREADY_SUFFIX, fetch_cert, git, wait_for
+from tests.fleet.testbed import (
+    BRANCH,
+    CRASHING_VERSION,
+    IMAGE_MISSING_VERSION,
+    UNREADY_SUFFIX,
+    fetch_cert,
+    git,
+    wait_for,
+)
 from tests.fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
 
 STACKS = ("dev", "edge", "beam")
@@ -45,6 +53,8 @@ def fleet_project(fleet, tmp_path_factory) -> Iterator[RolloutProject]:
     try:
         report = project.json("rollout", "--plain")
         assert report["result"] == "rolled out", report
+        # Every test below drives the fleet as CI does: with the rendered identity only.
+        project.use_fleet_identity()
         yield project
     finally:
         project.stop_started()
@@ -75,7 +85,16 @@ def deploy_commits(project: RolloutProject, version: str, since: str) -> dict[st
     """Each cluster's deploy commits of `version` pushed after `since` (other tests of the
     session may have pushed that version before)."""
     subjects = [line.split(" ", 1)[1] for line in project.remote_log(since)]
-    return {s: subjects.count(f"deploy({s}-cluster): hecate-daemon {version}") for s in STACKS}
+    # Another setting may follow the version (`..., hecate:healthTimeout`): still its deploy.
+    return {
+        s: sum(
+            1
+            for subject in subjects
+            if subject == (deployed := f"deploy({s}-cluster): hecate-daemon {version}")
+            or subject.startswith(f"{deployed}, ")
+        )
+        for s in STACKS
+    }
 
 
 def concurrent_push(project: RolloutProject, tmp_path: Path) -> str:
@@ -157,37 +176,232 @@ def test_a_version_that_never_becomes_ready_stops_at_dev_and_is_rolled_back(flee
     assert not (fleet_project.root / ".rollout" / "journal.json").exists()
 
 
-def test_a_killed_rollout_carries_on_when_run_again(fleet_project, tmp_path):
-    log = tmp_path / "killed.log"
-    start = head(fleet_project)
-    process = fleet_project.start("rollout", "0.7.5", "--plain", log=log)
-    # Killed in the middle of beam's wave, while its `pulumi up` runs.
-    fleet_project.wait_for_line(process, log, "beam/beam: preview")
+# dev alone, with a gate timeout short enough for a failure that Flux never reports itself.
+DEV_ONLY = """\
+soak: 0s
+timeouts:
+  gate: 60s
+waves:
+  - name: dev
+    stacks: [dev]
+"""
+
+
+def dev_only(tmp_path: Path) -> str:
+    plan = tmp_path / "dev-only.yaml"
+    plan.write_text(DEV_ONLY)
+    return str(plan)
+
+
+def failed_with(report: dict, cause: str) -> None:
+    """The wave failed naming `cause`, in the report and in the gate's progress lines."""
+    assert report["result"] in ("rolled back", "failed"), report
+    assert report["failed_wave"] == "dev"
+    assert cause in report["failure"], report["failure"]
+    gates = [e["detail"] for e in report["events"] if e["stack"] == "dev" and "gate" in e["step"]]
+    assert any(cause in d for d in gates), gates
+
+
+@pytest.mark.parametrize(
+    ("version", "cause"),
+    [
+        (IMAGE_MISSING_VERSION, "pods: ImagePullBackOff on node-"),
+        (CRASHING_VERSION, "pods: CrashLoopBackOff (restarts 5) on node-"),
+    ],
+)
+def test_pods_that_cannot_start_fail_the_wave_in_the_kubelets_words(
+    fleet_project, tmp_path, version, cause
+):
+    before = fleet_project.version("dev")
+    report = fleet_project.json(
+        "rollout", version, "--plan", dev_only(tmp_path), "--plain", expect=1
+    )
+    # As soon as Flux's health check gives up (hecate:healthTimeout), not at the gate's timeout.
+    failed_with(report, "Kustomization hecate HealthCheckFailed: ")
+    failed_with(report, cause)
+    assert report["result"] == "rolled back"
+    assert_on(fleet_project, before)
+
+
+def set_dev(fleet_project, key: str, value) -> str:
+    """A setting of dev's stack file, as a pull request would change it; returns the file."""
+    path = fleet_project.root / "Pulumi.dev.yaml"
+    before = path.read_text()
+    content = yaml.safe_load(before)
+    content["config"][key] = value
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return before
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "causes"),
+    [
+        # Flux cannot fetch: its source's error, though hecate's sync itself stays Ready.
+        (
+            "hecate:gitops",
+            {"url": "http://127.0.0.1:9/refused.git", "secretRef": ""},
+            ("GitRepository hecate-gitops Ready False", "connection refused"),
+        ),
+        # The API server refuses the DaemonSet: the object and the server's own words.
+        (
+            "hecate:patches",
+            [
+                {
+                    "target": {"kind": "DaemonSet", "name": "hecate-daemon"},
+                    "mergePatch": {
+                        "spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0}}}
+                    },
+                }
+            ],
+            (
+                "Kustomization hecate ReconciliationFailed",
+                "DaemonSet/hecate/hecate-daemon",
+                "maxUnavailable",
+            ),
+        ),
+    ],
+)
+def test_a_source_or_an_object_flux_cannot_apply_fails_the_wave_naming_it(
+    fleet_project, tmp_path, key, value, causes
+):
+    before = fleet_project.version("dev")
+    committed = set_dev(fleet_project, key, value)
+    changed = (fleet_project.root / "Pulumi.dev.yaml").read_text()
+    try:
+        report = fleet_project.json("rollout", "--plan", dev_only(tmp_path), "--plain", expect=1)
+    finally:
+        stack_file = (fleet_project.root / "Pulumi.dev.yaml").read_text()
+        (fleet_project.root / "Pulumi.dev.yaml").write_text(committed)
+    for cause in causes:
+        failed_with(report, cause)
+    assert report["result"] == "rolled back", report["failure"]
+    # Put back as the rollout found it: the change is the project's own, undone in the fleet.
+    assert stack_file == changed, "the rollback did not put dev's stack file back"
+    assert_on(fleet_project, before)
+
+
+def test_a_tree_flux_cannot_build_fails_the_wave_with_kustomizes_error(fleet_project, tmp_path):
+    """Someone pushed a file Flux's bootstrap sync cannot build into dev's directory: the wave
+    that changes it fails on the bootstrap sync's error; the rollback cannot mend what it did
+    not break, and says so; once the file is gone, the same command finishes."""
+    env, checkout = git_env(), fleet_project.checkout
+    git("pull", "--quiet", "--rebase", "origin", BRANCH, cwd=checkout, env=env)
+    stray = checkout / "clusters" / "dev-cluster" / "notes.yaml"
+    stray.write_text("not: a kubernetes object\n")
+    git("add", str(stray), cwd=checkout, env=env)
+    git("commit", "--quiet", "-m", "docs: dev notes", cwd=checkout, env=env)
+    git("push", "--quiet", "origin", f"HEAD:{BRANCH}", cwd=checkout, env=env)
+    committed = set_dev(fleet_project, "hecate:healthTimeout", "45s")
+    changed = (fleet_project.root / "Pulumi.dev.yaml").read_text()
+    try:
+        report = fleet_project.json("rollout", "--plan", dev_only(tmp_path), "--plain", expect=1)
+        failed_with(report, "Kustomization flux-system BuildFailed")
+        failed_with(report, "notes.yaml")
+        assert report["result"] == "failed" and "the rollback failed too" in report["failure"]
+    finally:
+        git("pull", "--quiet", "--rebase", "origin", BRANCH, cwd=checkout, env=env)
+        git("rm", "--quiet", str(stray), cwd=checkout, env=env)
+        git("commit", "--quiet", "-m", "docs: no dev notes", cwd=checkout, env=env)
+        git("push", "--quiet", "origin", f"HEAD:{BRANCH}", cwd=checkout, env=env)
+    # The same command finishes what was left: the rollback, now that Flux can build again.
+    report = fleet_project.json("rollout", "--plan", dev_only(tmp_path), "--plain", expect=1)
+    assert report["result"] == "rolled back", report["failure"]
+    assert (fleet_project.root / "Pulumi.dev.yaml").read_text() == changed
+    (fleet_project.root / "Pulumi.dev.yaml").write_text(committed)
+    rows = {row["stack"]: row for row in fleet_project.json("status")}
+    assert rows["dev"]["cluster_state"] == "healthy", rows["dev"]
+
+
+@pytest.mark.parametrize(
+    ("version", "kill_at", "phase"),
+    [
+        ("0.7.5", "beam/beam: preview", "during beam's up"),
+        ("0.7.6", "edge/edge: push", "after edge's push, before its gate"),
+        ("0.7.7", "dev: soak", "during dev's soak"),
+    ],
+)
+def test_a_rollout_killed_and_run_again_on_a_fresh_runner_ends_where_it_would_have(
+    fleet_project, tmp_path, version, kill_at, phase
+):
+    """Killed (SIGKILL, as a cancelled CI job's runner) at one phase; run again from a fresh
+    clone of the project on the same backend and gitops remote, with no `.rollout/`."""
+    committed = fleet_project.stack_files()
+    log, start = tmp_path / "killed.log", head(fleet_project)
+    process = fleet_project.start("rollout", version, "--plain", log=log)
+    fleet_project.wait_for_line(process, log, kill_at)
     fleet_project.kill(process)
     left = fleet_project.wait_until_idle()
     assert not left, f"the killed rollout left processes: {left}"
     # No half-written commit: the repository is whole, no git lock was left behind.
     git("fsck", "--no-dangling", "--no-progress", cwd=fleet_project.checkout)
     assert not (fleet_project.checkout / ".git" / "index.lock").exists()
-    last = git("log", "-1", "--format=%s", cwd=fleet_project.checkout)
-    assert last.startswith(("deploy(", "rollback(", "docs:")), last
-    # What the rollout kept to carry on (beam's stack file and state among it) holds beam's API
-    # key encrypted only.
-    kept = list((fleet_project.root / ".rollout").iterdir())
-    assert any(p.name == "beam.state.json" for p in kept), kept
-    for path in kept:
+    # What it kept to carry on holds beam's API key encrypted only, here and in the remote.
+    for path in (fleet_project.root / ".rollout").iterdir():
         assert THROWAWAY_KEY.encode() not in path.read_bytes(), path
 
-    report = fleet_project.json("rollout", "0.7.5", "--plain")
-    assert report["result"] == "rolled out", report
+    runner = fleet_project.clone(tmp_path / "runner", committed)
+    report = runner.json("rollout", version, "--plain")
+    fleet_project.take_over_from(runner)
+    assert report["result"] == "rolled out", (phase, report)
     events = report["events"]
-    assert any(e["step"] == "resume" for e in events)
-    for wave in ("dev", "edge"):
-        skipped = [e for e in events if e["wave"] == wave and e["step"] == "skip"]
-        assert skipped, f"the finished {wave} wave was done again"
-        assert not [e for e in events if e["stack"] == wave], f"{wave} was redone"
-    assert deploy_commits(fleet_project, "0.7.5", start) == dict.fromkeys(STACKS, 1)
-    assert_on(fleet_project, "0.7.5")
+    assert any(e["step"] == "resume" for e in events), phase
+    # No commit lost or duplicated, every cluster on the version, the state as git says.
+    assert deploy_commits(fleet_project, version, start) == dict.fromkeys(STACKS, 1), phase
+    assert_on(fleet_project, version)
+    if phase == "during dev's soak":
+        # The resumed wave soaked for its whole soak time again before edge's started.
+        assert at(events, "", "soak") < at(events, "edge", "config")
+    rows = runner.json("status")
+    assert all(r["tree"] == "in step" and r["cluster_state"] == "healthy" for r in rows), rows
+
+
+def test_a_rollout_killed_during_its_rollback_is_rolled_back_by_the_next_runner(
+    fleet_project, tmp_path
+):
+    committed, before = fleet_project.stack_files(), fleet_project.version("dev")
+    bad, log, start = f"0.7.8{UNREADY_SUFFIX}", tmp_path / "killed.log", head(fleet_project)
+    process = fleet_project.start("rollout", bad, "--plain", log=log)
+    fleet_project.wait_for_line(process, log, "dev/dev: rollback")
+    fleet_project.kill(process)
+    assert not fleet_project.wait_until_idle()
+
+    runner = fleet_project.clone(tmp_path / "runner", committed)
+    report = runner.json("rollout", bad, "--plain", expect=1)
+    fleet_project.take_over_from(runner)
+    assert report["result"] == "rolled back", report
+    assert report["stacks"]["dev"]["after"] == before
+    subjects = [line.split(" ", 1)[1] for line in fleet_project.remote_log(start)]
+    assert subjects.count(f"deploy(dev-cluster): hecate-daemon {bad}") == 1, subjects
+    assert subjects[0] == f"rollback(dev-cluster): hecate-daemon {before} (from {bad})", subjects
+    assert_on(fleet_project, before)
+    assert runner.stack_files() == committed
+
+
+def test_two_runners_started_together_roll_out_one_version(fleet_project, tmp_path):
+    committed = fleet_project.stack_files()
+    runners = {v: fleet_project.clone(tmp_path / v, committed) for v in ("0.7.9", "0.7.10")}
+    started = {
+        v: r.start("rollout", v, "--plain", log=tmp_path / f"{v}.log") for v, r in runners.items()
+    }
+    codes = {v: p.wait(timeout=900) for v, p in started.items()}
+    assert sorted(codes.values()) == [0, 3], codes
+    won = next(v for v, c in codes.items() if c == 0)
+    lost = next(v for v, c in codes.items() if c == 3)
+    refusal = (tmp_path / f"{lost}.log").read_text()
+    assert (
+        f"another rollout holds the fleet: a rollout of {won} by pid {started[won].pid}" in refusal
+    )
+    for version in runners:
+        text = (tmp_path / f"{version}.log").read_text()
+        assert "Traceback" not in text, text
+        checkout = runners[version].checkout / ".git"
+        assert not (checkout / "rebase-merge").exists() and not (checkout / "rebase-apply").exists()
+    # The refused runner touched nothing; the fleet, git and every state agree on the winner.
+    assert runners[lost].stack_files() == committed
+    fleet_project.take_over_from(runners[won])
+    assert_on(fleet_project, won)
+    rows = runners[won].json("status")
+    assert all(r["tree"] == "in step" and r["cluster_state"] == "healthy" for r in rows), rows
 
 
 def test_a_hand_edited_rendered_file_shows_as_drift(fleet_project):

@@ -1,0 +1,146 @@
+"""`fleet kubeconfig`: a kubeconfig for the fleet tool's own identity, one context per cluster.
+
+Each context keeps the name the stacks already use (`kubernetes:context`, else the cluster's
+name) and the server and CA of the kubeconfig it is made from, with a token of the
+`flux-system/hecate-fleet` ServiceAccount (hecate/fleet_access.py): a bound token from the
+TokenRequest API, which expires (`--duration`) and is never stored in the cluster. Making it
+needs a kubeconfig allowed to create tokens for that ServiceAccount (an admin's, once per
+rotation); using it needs nothing more than the RBAC the program renders.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import fleet_access, naming
+from .cluster_health import REQUEST_TIMEOUT, ClusterClient, _describe
+from .stacks import FleetProject
+
+DEFAULT_DURATION = "24h"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class KubeconfigError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Issued:
+    stack: str
+    cluster: str
+    context: str
+    expires: str  # RFC 3339, as the API server gives it
+
+
+def duration_seconds(value: str) -> int:
+    """`90m`, `24h`, `7d`: at least 10 minutes (the API server's floor for a token)."""
+    unit = value[-1:] if value[-1:] in _UNITS else ""
+    number = value[: -len(unit)] if unit else value
+    if not number.isdigit() or not unit:
+        raise KubeconfigError(
+            f"--duration: {value!r} is not a duration; write a number and a unit "
+            "(s, m, h or d), e.g. 24h"
+        )
+    seconds = int(number) * _UNITS[unit]
+    if seconds < 600:
+        raise KubeconfigError(f"--duration: {value!r} is under 10m, the shortest token allowed")
+    return seconds
+
+
+def _admin_kubeconfig(path: str | None) -> tuple[Path, dict[str, Any]]:
+    chosen = path or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
+    file = Path(chosen).expanduser()
+    try:
+        return file, yaml.safe_load(file.read_text()) or {}
+    except OSError as error:
+        raise KubeconfigError(f"--kubeconfig: cannot read {file}: {error.strerror}") from None
+
+
+def _named(config: dict[str, Any], kind: str, name: str, file: Path) -> dict[str, Any]:
+    for entry in config.get(f"{kind}s") or []:
+        if entry.get("name") == name:
+            return dict(entry.get(kind) or {})
+    raise KubeconfigError(f"{file}: no {kind} named {name!r}")
+
+
+def _cluster_entry(config: dict[str, Any], context: str, file: Path) -> dict[str, Any]:
+    """The context's cluster, its CA inlined: the new file must stand on its own."""
+    cluster = _named(config, "cluster", _named(config, "context", context, file)["cluster"], file)
+    authority = cluster.pop("certificate-authority", None)
+    if authority:
+        ca = (file.parent / authority).expanduser().read_bytes()
+        cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
+    return cluster
+
+
+def issue(
+    project: FleetProject, stacks: list[str], admin: str | None, seconds: int
+) -> tuple[dict[str, Any], list[Issued]]:
+    """A kubeconfig with a fresh token per stack's cluster, and what was issued."""
+    from kubernetes import client
+
+    file, config = _admin_kubeconfig(admin)
+    clusters, users, contexts, issued = [], [], [], []
+    for stack in stacks:
+        target = project.target(stack)
+        if target.settings.delivery != "gitops":
+            continue  # `direct` stacks apply with their own credentials; no identity rendered
+        context = target.context
+        entry = _cluster_entry(config, context, file)
+        api = ClusterClient(context, str(file))._client()
+        request = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds)
+        )
+        try:
+            token = client.CoreV1Api(api).create_namespaced_service_account_token(
+                fleet_access.SERVICE_ACCOUNT,
+                naming.FLUX_NAMESPACE,
+                request,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except Exception as error:
+            raise KubeconfigError(
+                f"stack {stack}: context {context}: no token for ServiceAccount "
+                f"{naming.FLUX_NAMESPACE}/{fleet_access.SERVICE_ACCOUNT} ({_describe(error)}); "
+                "is the stack deployed (Flux applies the identity with clusters/"
+                f"{target.cluster}/), and may this kubeconfig create tokens?"
+            ) from None
+        status = token.status
+        if status is None or not status.token:
+            raise KubeconfigError(
+                f"stack {stack}: context {context}: the API server issued no token"
+            )
+        user = f"{fleet_access.SERVICE_ACCOUNT}@{context}"
+        clusters.append({"name": context, "cluster": entry})
+        users.append({"name": user, "user": {"token": status.token}})
+        contexts.append({"name": context, "context": {"cluster": context, "user": user}})
+        expires = status.expiration_timestamp
+        issued.append(
+            Issued(stack, target.cluster, context, expires.isoformat() if expires else "")
+        )
+    if not issued:
+        raise KubeconfigError("no gitops stack: nothing to make a kubeconfig for")
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": clusters,
+        "users": users,
+        "contexts": contexts,
+        "current-context": contexts[0]["name"],
+    }
+    return kubeconfig, issued
+
+
+def write(path: Path, kubeconfig: dict[str, Any]) -> None:
+    """Owner-only, whole or not at all."""
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(yaml.safe_dump(kubeconfig, sort_keys=False))
+    os.replace(partial, path)

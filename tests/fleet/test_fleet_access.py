@@ -1,0 +1,153 @@
+"""The fleet tool's identity on a real API server: what `fleet kubeconfig` writes can read what
+the gate reads and request a reconcile, and the API server refuses it everything else: Secrets,
+writing a workload, deleting, and any patch of the Flux objects but the reconcile annotation.
+(test_waves.py runs its rollouts, status and previews with this kubeconfig only.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.fleet.testbed import BIN
+
+CLUSTER = "beam-cluster"
+
+
+@pytest.fixture(scope="module")
+def identity(deployments, tmp_path_factory):
+    """beam deployed (so Flux applied the identity), and the kubeconfig made for it."""
+    deployment = deployments["beam"]
+    written = tmp_path_factory.mktemp("fleet-access") / "fleet.kubeconfig"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hecate",
+            "fleet",
+            "--kubeconfig",
+            str(deployment.fleet.kubeconfig),
+            "kubeconfig",
+            "--output",
+            str(written),
+            "--duration",
+            "1h",
+            "--json",
+        ],
+        cwd=deployment.project.path,
+        env={**deployment.project.env, "PYTHONPATH": str(deployment.project.path)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return deployment, written, json.loads(done.stdout)
+
+
+def kubectl(written, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "kubectl"), "--kubeconfig", str(written), "--context", CLUSTER, *args],
+        capture_output=True,
+        text=True,
+        input=input,
+    )
+
+
+def can_i(written, *args: str) -> str:
+    return kubectl(written, "auth", "can-i", *args).stdout.strip()
+
+
+def test_the_kubeconfig_holds_one_expiring_token_per_cluster_and_only_its_owner_reads_it(
+    identity,
+):
+    _, written, issued = identity
+    assert [(i["stack"], i["context"]) for i in issued] == [("beam", CLUSTER)]
+    assert issued[0]["expires"]
+    assert written.stat().st_mode & 0o777 == 0o600
+    config = yaml.safe_load(written.read_text())
+    assert [u["name"] for u in config["users"]] == [f"hecate-fleet@{CLUSTER}"]
+    who = kubectl(written, "auth", "whoami", "-o", "json")
+    assert json.loads(who.stdout)["status"]["userInfo"]["username"] == (
+        "system:serviceaccount:flux-system:hecate-fleet"
+    )
+
+
+@pytest.mark.parametrize(
+    ("verb", "what", "allowed"),
+    [
+        ("get", "pods -n hecate", "yes"),
+        ("list", "controllerrevisions.apps -n hecate", "yes"),
+        ("get", "daemonsets.apps -n hecate", "yes"),
+        ("get", "sealedsecrets.bitnami.com -n hecate", "yes"),
+        ("list", "nodes", "yes"),
+        ("get", "kustomizations.kustomize.toolkit.fluxcd.io -n flux-system", "yes"),
+        ("patch", "kustomizations.kustomize.toolkit.fluxcd.io/hecate -n flux-system", "yes"),
+        ("patch", "gitrepositories.source.toolkit.fluxcd.io/hecate-gitops -n flux-system", "yes"),
+        ("get", "secrets -n hecate", "no"),
+        ("list", "secrets -n flux-system", "no"),
+        ("patch", "daemonsets.apps/hecate-daemon -n hecate", "no"),
+        ("create", "pods -n hecate", "no"),
+        ("delete", "pods -n hecate", "no"),
+        ("delete", "kustomizations.kustomize.toolkit.fluxcd.io/hecate -n flux-system", "no"),
+        ("patch", "kustomizations.kustomize.toolkit.fluxcd.io/other -n flux-system", "no"),
+        (
+            "patch",
+            "kustomizations.kustomize.toolkit.fluxcd.io/hecate --subresource=status -n flux-system",
+            "no",
+        ),
+        ("create", "serviceaccounts --subresource=token -n flux-system", "no"),
+    ],
+)
+def test_rbac_grants_the_reads_and_the_reconcile_request_only(identity, verb, what, allowed):
+    _, written, _ = identity
+    assert can_i(written, verb, *what.split()) == allowed, f"{verb} {what}"
+
+
+def patch(written, kind: str, name: str, body: dict) -> subprocess.CompletedProcess:
+    return kubectl(
+        written,
+        "patch",
+        "-n",
+        "flux-system",
+        kind,
+        name,
+        "--type",
+        "merge",
+        "-p",
+        json.dumps(body),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "body"),
+    [
+        ("gitrepository", "hecate-gitops", {"spec": {"url": "https://git.example/elsewhere"}}),
+        ("kustomization", "hecate", {"spec": {"path": "./clusters"}}),
+        ("kustomization", "hecate", {"spec": {"suspend": True}}),
+        ("kustomization", "hecate", {"metadata": {"labels": {"stolen": "true"}}}),
+        ("kustomization", "hecate", {"metadata": {"annotations": {"other": "x"}}}),
+    ],
+)
+def test_the_api_server_denies_any_patch_but_the_reconcile_annotation(identity, kind, name, body):
+    deployment, written, _ = identity
+    before = deployment.fleet.get(CLUSTER, "-n", "flux-system", kind, name)
+    denied = patch(written, kind, name, body)
+    assert denied.returncode != 0
+    assert "ValidatingAdmissionPolicy 'hecate-fleet-reconcile-only'" in denied.stderr, denied.stderr
+    after = deployment.fleet.get(CLUSTER, "-n", "flux-system", kind, name)
+    assert after["spec"] == before["spec"]
+    assert after["metadata"].get("labels") == before["metadata"].get("labels")
+
+
+def test_the_reconcile_annotation_alone_is_allowed(identity):
+    deployment, written, _ = identity
+    for kind, name in (("gitrepository", "hecate-gitops"), ("kustomization", "hecate")):
+        body = {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now-from-a-test"}}}
+        done = patch(written, kind, name, body)
+        assert done.returncode == 0, done.stderr
+        live = deployment.fleet.get(CLUSTER, "-n", "flux-system", kind, name)
+        assert live["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"] == (
+            "now-from-a-test"
+        )

@@ -1,0 +1,134 @@
+"""The rollout's lock and journal in the gitops remote (a bare repository here, the test bed's
+git server in tests/fleet): taken atomically, refused naming the holder, taken over only from a
+holder that provably died, and read back by a fresh clone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hecate.fleet import remote_state
+from hecate.fleet.gitops_repo import GitopsCheckout
+from hecate.fleet.remote_state import (
+    LOCK_REF,
+    Holder,
+    LockHeld,
+    LockLost,
+    RemoteJournal,
+    RemoteLock,
+)
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+}
+
+
+def gitops_remote(bare: Path, clone: Path) -> Path:
+    """A bare repository with one commit on main, and a clone of it."""
+    env = {**os.environ, **IDENTITY}
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, env=env)
+    (clone / "README.md").write_text("gitops\n")
+    for args in (["add", "README.md"], ["commit", "-qm", "init"], ["push", "-q", "origin", "main"]):
+        subprocess.run(["git", *args], cwd=clone, check=True, env=env)
+    return clone
+
+
+@pytest.fixture
+def clones(tmp_path) -> tuple[GitopsCheckout, GitopsCheckout]:
+    """Two runners' checkouts of one remote."""
+    first = gitops_remote(tmp_path / "remote.git", tmp_path / "one")
+    second = tmp_path / "two"
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "remote.git"), str(second)], check=True)
+    return GitopsCheckout(first, "main"), GitopsCheckout(second, "main")
+
+
+def test_one_runner_holds_the_lock_and_the_other_is_refused_naming_it(clones):
+    one, two = clones
+    with RemoteLock(one, "0.7.4") as held:
+        with pytest.raises(LockHeld) as refused:
+            RemoteLock(two, "0.7.5").take()
+        message = str(refused.value)
+        assert f"a rollout of 0.7.4 by pid {os.getpid()} on " in message
+        assert held.holder.runner[:12] in message and "since " in message
+    # Released on exit: the other runner gets it now.
+    with RemoteLock(two, "0.7.5"):
+        assert one.git("ls-remote", "origin", LOCK_REF)
+    assert one.git("ls-remote", "origin", LOCK_REF) == ""
+
+
+def test_a_lock_whose_process_is_gone_from_this_host_is_taken_over(clones):
+    one, two = clones
+    dead = RemoteLock(one, "0.7.4")
+    # This host, a pid no process has (beyond pid_max's default).
+    dead.holder = Holder(
+        "dead-runner", dead.holder.host, 2**22 + 7, "1", "0.7.4", "2026-01-01T00:00:00+00:00"
+    )
+    assert remote_state._push(one, dead._commit(), LOCK_REF, "")
+    with RemoteLock(two, "0.7.5") as taker:
+        assert taker.previous is not None and taker.previous.runner == "dead-runner"
+        assert "is gone" in taker.taken_over_because
+
+
+def test_a_holder_on_another_host_is_dead_only_once_its_lease_ran_out():
+    holder = Holder("r", "elsewhere.invalid", 1, "1", "0.7.4", "2026-01-01T00:00:00+00:00")
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert holder.dead_because(now - timedelta(seconds=30), now) is None
+    late = holder.dead_because(now - timedelta(seconds=remote_state.LEASE_SECONDS + 1), now)
+    assert late and "lease" in late
+
+
+def test_a_runner_whose_lock_was_taken_over_stops(clones):
+    one, two = clones
+    lock = RemoteLock(one, "0.7.4")
+    lock.take()
+    try:
+        other = RemoteLock(two, "0.7.5")
+        taken = other._commit()
+        assert remote_state._push(two, taken, LOCK_REF, lock._sha)  # as a takeover does
+        lock._renew_once()
+        with pytest.raises(LockLost, match="another runner took the lock over"):
+            lock.check()
+    finally:
+        lock.release()
+    # The lost lock is not released by the runner that lost it.
+    assert two.git("ls-remote", "origin", LOCK_REF)
+
+
+def test_the_journal_written_by_one_runner_is_read_by_a_fresh_clone(clones):
+    one, two = clones
+    data = {
+        "version": "0.7.4",
+        "bases": {"gitops": "abc"},
+        "waves_done": ["dev"],
+        "before": {"dev": "0.7.3"},
+    }
+    stack_file = "config:\n  hecate:cluster: dev-cluster\n  hecate:version: 0.7.3\n"
+    writer = RemoteJournal(one)
+    assert writer.load() is None
+    writer.save(data, {"dev": stack_file})
+    data["waves_done"].append("edge")
+    writer.save(data, {"dev": stack_file})
+    loaded = RemoteJournal(two).load()
+    assert loaded == (data, {"dev": stack_file})
+    writer.remove()
+    assert RemoteJournal(two).load() is None
+
+
+def test_a_journal_changed_under_a_runner_is_not_overwritten(clones):
+    one, two = clones
+    first, second = RemoteJournal(one), RemoteJournal(two)
+    first.save({"version": "0.7.4"}, {})
+    second.load()
+    second.save({"version": "0.7.4", "waves_done": ["dev"]}, {})
+    with pytest.raises(Exception, match="changed on the remote"):
+        first.save({"version": "0.7.4", "waves_done": []}, {})
+    assert json.loads(json.dumps(RemoteJournal(one).load()[0]))["waves_done"] == ["dev"]
