@@ -11,7 +11,8 @@ export HECATE_CACHE
 export PATH := $(HECATE_CACHE)/bin:$(PATH)
 export PULUMI_HOME ?= $(HECATE_CACHE)/pulumi-home
 # The local default backend, and its passphrase: for this backend only, never a shared one
-# (README: "A shared backend"). hecate/verify.py reads the state with the same defaults.
+# (docs/operations.md: "A shared backend"). hecate/project.py's pulumi_env() gives the tools the
+# same environment; `make pulumi-env` prints this one, and a test keeps the two in step.
 LOCAL_BACKEND := file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= $(LOCAL_BACKEND)
 ifeq ($(PULUMI_BACKEND_URL),$(LOCAL_BACKEND))
@@ -35,7 +36,15 @@ TESTBED := $(HECATE_CACHE)/stamps/testbed-$(shell cat scripts/install-testbed sc
 FLEET_DIR ?= .fleet
 NODES ?= 3
 
-.PHONY: up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
+.PHONY: pulumi-env generate up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
+
+# What pulumi runs with under make, one NAME=value a line (tests/test_makefile.py).
+pulumi-env:
+	@env | grep -E '^(PULUMI_[A-Z_]+|HECATE_CACHE)=' | sort
+
+# Pulumi.yaml's config block and docs/settings.md's table, from hecate/settings.py's Settings.
+generate: $(VENV)/.installed
+	$(VENV)/bin/python -m hecate.reference
 
 # Every preview, including the one `up` starts with, runs the policy pack.
 up: stack
@@ -102,10 +111,10 @@ $(TESTBED):
 
 # Three clusters (dev, edge, beam) on this machine; `source .fleet/env` to use them.
 fleet-up: $(VENV)/.installed $(TESTBED)
-	$(VENV)/bin/python -m tests.fleet up --workdir $(FLEET_DIR) --nodes $(NODES)
+	$(VENV)/bin/python -m testbed up --workdir $(FLEET_DIR) --nodes $(NODES)
 
 fleet-down: $(VENV)/.installed
-	$(VENV)/bin/python -m tests.fleet down --workdir $(FLEET_DIR)
+	$(VENV)/bin/python -m testbed down --workdir $(FLEET_DIR)
 
 # Style first: a violation fails `make test`, and so CI.
 test: lint $(ENGINE) $(TESTBED) tools

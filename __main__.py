@@ -7,10 +7,11 @@ import pulumi
 from hecate import naming
 from hecate.cluster import ClusterObjects, HecateCluster
 from hecate.gitops_tree import open_tree
-from hecate.settings import ConfigError, load
+from hecate.project import running_settings
+from hecate.settings import ConfigError
 
 try:
-    settings = load()
+    settings = running_settings()
     # The gitops tree is checked (where it is, who owns its cluster directories) first.
     tree = (
         open_tree(settings, pulumi.get_stack(), os.getcwd())

@@ -34,7 +34,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from . import fleet_access, naming, settings, stack_files
+from . import fleet_access, naming, settings
 from .cluster import ClusterObjects
 from .daemon import CHECKSUM_PENDING
 from .handmade_tree import (
@@ -45,6 +45,7 @@ from .handmade_tree import (
     shared_files,
     users,
 )
+from .project import over_project, stack_config, stack_file_config, stack_file_document
 from .sealed_secrets import sealed_secret
 from .settings import ConfigError, Settings
 
@@ -142,7 +143,8 @@ def _named_list(value: Any) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(isinstance(item, dict) and "name" in item for item in value)
+        # A Kubernetes name is text; a list whose `name`s are anything else is kept whole.
+        and all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in value)
     )
 
 
@@ -278,7 +280,7 @@ def _qualified(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def _parse(config: Mapping[str, Any], root: Path) -> Settings:
     """The settings as `make up` will parse them, from the stack's config over the project's."""
-    return settings.parse_config(settings.over_project(_qualified(config), root))
+    return settings.parse_config(over_project(_qualified(config), root))
 
 
 def _rendered(objects: ClusterObjects) -> dict[Key, dict[str, Any]]:
@@ -510,7 +512,7 @@ def remove_shared_only(gitops: Path, shared_dir: str) -> list[str]:
 def stack_file_text(path: Path, result: Plan) -> str:
     """Pulumi.<stack>.yaml with the adopted settings: other top-level keys and config of other
     namespaces (secretsprovider, kubernetes:context) kept."""
-    current = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    current = stack_file_document(path)
     config = {k: v for k, v in (current.get("config") or {}).items() if not k.startswith("hecate:")}
     document = {
         **{k: v for k, v in current.items() if k != "config"},
@@ -524,9 +526,7 @@ def stack_file_text(path: Path, result: Plan) -> str:
 
 
 def existing_settings(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    config = stack_file_config(path)
     return sorted(k for k in config if k.startswith("hecate:") and k != "hecate:cluster")
 
 
@@ -630,7 +630,7 @@ def _gitops_dir(root: Path, stack: str, given: Path | None) -> Path:
     if given is not None:
         return given
     try:
-        configured = stack_files.stack_config(root, stack).get("hecate:gitopsDir", "./gitops")
+        configured = stack_config(root, stack).get("hecate:gitopsDir", "./gitops")
     except FileNotFoundError:
         configured = "./gitops"
     return root / str(configured)

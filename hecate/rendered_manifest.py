@@ -70,11 +70,37 @@ def manifest_of(props: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# Plain scalars that YAML 1.2's core schema, as Go's yaml.v3 resolves it (kustomize, and so Flux),
+# reads as numbers: integers in any base (underscores dropped, a leading 0 too) and floats.
+# PyYAML writes YAML 1.1, where `1e3`, `0o17` and `08` are strings, and leaves them plain.
+_YAML12_INT = re.compile(r"[-+]?(0[bB][01]+|0[oO][0-7]+|0[xX][0-9a-fA-F]+|[0-9]+)", re.ASCII)
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?", re.ASCII)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Strings a YAML 1.2 reader would take for numbers are quoted, so that kustomize reads
+    every rendered string as exactly that string."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if _YAML12_INT.fullmatch(value.replace("_", "")) or _YAML12_FLOAT.fullmatch(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
+def to_yaml(value: Any) -> str:
+    """YAML that both YAML 1.1 (PyYAML) and YAML 1.2 (yaml.v3: kustomize, Flux) read alike."""
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, width=1 << 16)
+
+
 def render(props: Mapping[str, Any]) -> str:
     """The file's exact text: the owner's line, then the object, apiVersion/kind/metadata first."""
     manifest = _canonical(manifest_of(props))
     ordered = {key: manifest[key] for key in (*_FIRST_FIELDS, *manifest) if key in manifest}
-    return f"{header(props['stack'])}\n{yaml.safe_dump(ordered, sort_keys=False, width=1 << 16)}"
+    return f"{header(props['stack'])}\n{to_yaml(ordered)}"
 
 
 def file_path(props: Mapping[str, Any]) -> str:

@@ -2,8 +2,9 @@
 
 Every setting is declared once, as a field of `Settings`: its config key, type, default,
 check and description (`setting(...)`). Everything else derives from that one table: the
-parser, the list of known keys (an unknown key is refused as a typo), Pulumi.yaml's `config:`
-block and the README's table (a test keeps both in step). A bad stack never gets as far as
+parser, the list of known keys (an unknown key is refused as a typo), and, through `make
+generate` (hecate/reference.py), Pulumi.yaml's `config:` block and docs/settings.md's table.
+A bad stack never gets as far as
 declaring a resource: `parse` reports every problem at once, each naming the key, the value
 and what is allowed, and never shows any part of a value that is a Pulumi secret.
 """
@@ -12,22 +13,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from decimal import Decimal, InvalidOperation
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
-from . import sealing, stack_files
+from . import grammars, sealing
+from .grammars import (
+    duration_seconds,
+    is_dns_subdomain,
+    is_flux_duration,
+    is_label_key,
+    is_label_value,
+    parse_quantity,
+)
 
 NAMESPACE = "hecate"  # the project's config namespace, as in `hecate:version`
 KUBERNETES = "kubernetes"  # the provider's, read for `direct` delivery
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 DEFAULT_IMAGE = "ghcr.io/hecate-social/hecate-daemon"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
@@ -38,20 +43,6 @@ MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly", "dev")
 MAX_API_KEY_BYTES = 16 * 1024
 MAX_SEALED_BYTES = 64 * 1024
 
-# ASCII only, whole string only: `\d` takes any Unicode digit and `$` takes a trailing newline.
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
-_DNS_SUBDOMAIN = re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII
-)
-_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z][0-9A-Za-z.-]*)?", re.ASCII)
-# A registry host (with optional port) and path components, no tag or digest.
-_IMAGE_REPOSITORY = re.compile(
-    r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*",
-    re.ASCII,
-)
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-# Kubernetes' qualified names (label keys, taint keys) and label values.
-_QUALIFIED_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]", re.ASCII)
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # What the program itself puts in hecate-config: hecate:env may not shadow it.
@@ -62,27 +53,6 @@ PATCH_FIELDS = ("target", "jsonPatch", "mergePatch")
 # stack output), so a secret there would be a secret no longer.
 TAKES_SECRETS = ("hecate:apiKeys",)
 JSON_PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
-# What Flux accepts for `interval` (the CRD's pattern): Go durations without days.
-_FLUX_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", re.ASCII)
-_QUANTITY = re.compile(
-    r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[mkMGTPE]|[eE][-+]?[0-9]+)?", re.ASCII
-)
-_QUANTITY_SUFFIX: dict[str, Decimal | int] = {
-    "": 1,
-    "m": Decimal("0.001"),
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)
 
 
@@ -180,11 +150,18 @@ class _Problems:
         self.items.append(f"{name}: {text}")
 
     def show(self, name: str, value: Any) -> str:
-        if name.split(".")[0] in self.secret_names:
+        if re.split(r"[.\[]", name, maxsplit=1)[0] in self.secret_names:  # the setting's own key
             return "(a secret value)"
         if isinstance(value, str):
             return repr(value)
         return json.dumps(value, sort_keys=True)
+
+
+def member(name: str, key: str) -> str:
+    """How a problem names an object's member: `hecate:env.NAME`, or `hecate:env['\\n']` for a key
+    that would not read back as itself (blank, padded, unprintable)."""
+    plain = key and key.isprintable() and key.strip() == key
+    return f"{name}.{key}" if plain else f"{name}[{key!r}]"
 
 
 # A parser turns a config value into the setting's value, or records why not (and returns None).
@@ -265,18 +242,6 @@ def text(check: Callable[[str], bool], allowed: str) -> Parser:
     return parse
 
 
-def is_flux_duration(value: str) -> bool:
-    return bool(_FLUX_DURATION.fullmatch(value))
-
-
-def duration_seconds(value: str) -> float:
-    """A Flux duration (`1h30m`, `45s`) in seconds."""
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(
-        float(number) * scale[unit] for number, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", value)
-    )
-
-
 _flux_duration = text(is_flux_duration, "is not a Flux duration such as 30s, 1m or 1h30m")
 
 
@@ -287,53 +252,9 @@ def one_of(choices: tuple[str, ...]) -> Parser:
 def optional_text(value: Any, name: str, problems: _Problems) -> str | None:
     if value in (None, ""):
         return None
-    return text(lambda s: bool(s.strip()), "is not a non-empty string")(value, name, problems)
-
-
-def _url(schemes: tuple[str, ...], need_path: bool = False) -> Callable[[str], bool]:
-    def check(value: str) -> bool:
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-        except ValueError:  # http://[::1 and the like
-            return False
-        return (
-            parts.scheme in schemes
-            and bool(host)
-            and value.isascii()
-            and value == value.strip()
-            and (not need_path or parts.path not in ("", "/"))
-        )
-
-    return check
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-def _repository_url(value: str) -> bool:
-    """ssh:// or https://, as a cluster reaches its repository. Plain http:// is for a git server
-    on the same machine only (the local test bed's): nothing on the wire to protect, and a
-    cluster elsewhere could never reach it anyway."""
-    if _url(("ssh", "https"), need_path=True)(value):
-        return True
-    return _url(("http",), need_path=True)(value) and _is_loopback(urlsplit(value).hostname or "")
-
-
-def _userinfo(value: str) -> tuple[str, str] | None:
-    """A URL's credential part as (user, password or ""), None for a URL without one."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return None
-    if "@" not in parts.netloc:
-        return None
-    user, _, password = parts.netloc.rpartition("@")[0].partition(":")
-    return user, password
+    return text(grammars.is_plain_text, "is not a non-empty, printable string")(
+        value, name, problems
+    )
 
 
 def credential_free(parse: Parser, where: str) -> Parser:
@@ -342,7 +263,7 @@ def credential_free(parse: Parser, where: str) -> Parser:
     message names where the credential belongs and never shows it."""
 
     def check(value: Any, name: str, problems: _Problems) -> Any:
-        found = _userinfo(value) if isinstance(value, str) else None
+        found = grammars.userinfo(value) if isinstance(value, str) else None
         if found and (found[1] or not value.lower().startswith("ssh://")):
             scheme, _, rest = value.partition("://")
             masked = f"{scheme}://***@{rest.rpartition('@')[2]}"
@@ -362,23 +283,9 @@ def _version(value: Any, name: str, problems: _Problems) -> str | None:
         problems.add(name, value, "is a mutable tag; pin a release version such as 0.7.2")
         return None
     return text(
-        lambda s: bool(_VERSION.fullmatch(s)),
+        grammars.is_release_version,
         "is not a release version such as 0.7.2 (or 0.8.0-rc.1)",
     )(value, name, problems)
-
-
-def parse_quantity(value: str) -> Decimal | None:
-    """A Kubernetes quantity as a number (cores or bytes), or None if malformed."""
-    match = _QUANTITY.fullmatch(value)
-    if not match:
-        return None
-    number, suffix = match.group(1), match.group(3) or ""
-    try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number + suffix)
-        return Decimal(number) * _QUANTITY_SUFFIX[suffix]
-    except (InvalidOperation, KeyError):
-        return None
 
 
 DEFAULT_RESOURCES = {
@@ -433,13 +340,14 @@ def _max_unavailable(value: Any, name: str, problems: _Problems) -> int | str | 
     if isinstance(value, int) and not isinstance(value, bool):
         value_text = str(value)
     elif isinstance(value, str):
-        value_text = value.strip()
+        value_text = value  # as written: the DaemonSet gets exactly this
     else:
         problems.add(name, value, allowed)
         return None
-    if re.fullmatch(r"[0-9]+", value_text, re.ASCII) and int(value_text) >= 1:
+    # No leading zero, no sign, no blank: `01` would be read as another text than was written.
+    if re.fullmatch(r"[1-9][0-9]{0,8}", value_text, re.ASCII):
         return int(value_text)
-    if re.fullmatch(r"[0-9]+%", value_text, re.ASCII) and 1 <= int(value_text[:-1]) <= 100:
+    if re.fullmatch(r"[1-9][0-9]?%|100%", value_text, re.ASCII):
         return value_text
     problems.add(name, value, allowed)
     return None
@@ -452,18 +360,6 @@ def _boolean(value: Any, name: str, problems: _Problems) -> bool | None:
         return value.lower() == "true"
     problems.add(name, value, "is not true or false")
     return None
-
-
-def _valid_branch(branch: str) -> bool:
-    # The git check-ref-format rules that matter for a branch name.
-    return (
-        bool(branch)
-        and not branch.startswith(("-", "/"))
-        and not branch.endswith(("/", ".", ".lock"))
-        and ".." not in branch
-        and "@{" not in branch
-        and not re.search(r"[\s~^:?*\[\\\x00-\x1f\x7f]", branch)
-    )
 
 
 def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
@@ -480,12 +376,13 @@ def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
         return None
     url = credential_free(
         text(
-            _repository_url,
-            "is not an ssh:// or https:// repository URL (http:// only on a loopback host)",
+            grammars.is_repository_url,
+            "is not an ssh:// or https:// repository URL with a path and no query or fragment "
+            "(http:// only on a loopback host)",
         ),
         "give Flux its credentials in a Secret of flux-system named by hecate:gitops.secretRef",
     )(value.get("url"), f"{name}.url", problems)
-    branch = text(_valid_branch, "is not a valid git branch name")(
+    branch = text(grammars.is_branch, "is not a valid git branch name (git check-ref-format)")(
         value.get("branch", "main"), f"{name}.branch", problems
     )
     interval = _flux_duration(value.get("interval", "1m"), f"{name}.interval", problems)
@@ -507,9 +404,10 @@ def _env_map(value: Any, name: str, problems: _Problems, shape: str) -> dict[str
     )
     valid = {}
     for key, item in sorted((value or {}).items()):
-        if not _ENV_NAME.fullmatch(key):
+        if not grammars.is_env_name(key):
             problems.note(
-                f"{name}.{key}", "is not a valid environment-variable name ([A-Za-z_][A-Za-z0-9_]*)"
+                member(name, key),
+                "is not a valid environment-variable name ([A-Za-z_][A-Za-z0-9_]*)",
             )
         else:
             valid[key] = item
@@ -526,13 +424,13 @@ def _sealed_secrets(value: Any, name: str, problems: _Problems) -> Mapping[str, 
             or len(ciphertext) < 344
         ):
             problems.note(
-                f"{name}.{key}",
+                member(name, key),
                 "is not a kubeseal-sealed value (base64 of at least 256 bytes); "
                 "seal it with `kubeseal --raw` or set it in hecate:apiKeys",
             )
         elif len(ciphertext) > MAX_SEALED_BYTES:
             problems.note(
-                f"{name}.{key}",
+                member(name, key),
                 f"is {len(ciphertext)} bytes; a sealed value is at most {MAX_SEALED_BYTES}",
             )
         else:
@@ -544,10 +442,14 @@ def _api_keys(value: Any, name: str, problems: _Problems) -> Mapping[str, Secret
     keys = {}
     for key, plaintext in _env_map(value, name, problems, "API keys").items():
         if not isinstance(plaintext, str) or not plaintext:
-            problems.note(f"{name}.{key}", "is not a non-empty string")
+            problems.note(member(name, key), "is not a non-empty string")
+        elif not grammars.is_environment_value(plaintext):
+            problems.note(
+                member(name, key), "holds a NUL character, which no environment can carry"
+            )
         elif len(plaintext.encode()) > MAX_API_KEY_BYTES:
             problems.note(
-                f"{name}.{key}",
+                member(name, key),
                 f"is {len(plaintext.encode())} bytes; an API key is at most "
                 f"{MAX_API_KEY_BYTES} (is this the key, or a file?)",
             )
@@ -577,30 +479,13 @@ def _certificate(value: Any, name: str, problems: _Problems) -> str | None:
 def _gitops_dir(value: Any, name: str, problems: _Problems) -> str | None:
     return text(
         lambda s: (
-            bool(s.strip())
+            grammars.is_plain_text(s)
             and ".." not in PurePosixPath(s).parts
             and PurePosixPath(s) != PurePosixPath("/")
         ),
-        "is not a directory path (relative to the project or absolute, without '..', "
-        "not the filesystem root)",
+        "is not a directory path (printable, relative to the project or absolute, without "
+        "'..', not the filesystem root)",
     )(value, name, problems)
-
-
-def is_label_key(value: str) -> bool:
-    """A Kubernetes label (or taint) key: an optional DNS-1123 subdomain prefix and '/', then a
-    name of at most 63 characters."""
-    prefix, slash, name = value.rpartition("/")
-    if slash and not (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
-        return False
-    return len(name) <= 63 and bool(_QUALIFIED_NAME_PART.fullmatch(name))
-
-
-def is_label_value(value: str) -> bool:
-    return value == "" or (len(value) <= 63 and bool(_QUALIFIED_NAME_PART.fullmatch(value)))
-
-
-def is_dns_subdomain(value: str) -> bool:
-    return len(value) <= 253 and bool(_DNS_SUBDOMAIN.fullmatch(value))
 
 
 def _list(value: Any, name: str, problems: _Problems, shape: str) -> list[Any]:
@@ -690,11 +575,11 @@ def _node_selector(value: Any, name: str, problems: _Problems) -> Mapping[str, s
     for key, raw in sorted((value or {}).items()):
         label = _as_text(raw)
         if not is_label_key(key):
-            problems.note(f"{name}.{key}", _LABEL_KEY)
+            problems.note(member(name, key), _LABEL_KEY)
         elif label is None:
-            problems.add(f"{name}.{key}", raw, "is not a label value (a string)")
+            problems.add(member(name, key), raw, "is not a label value (a string)")
         elif not is_label_value(label):
-            problems.add(f"{name}.{key}", label, _LABEL_VALUE)
+            problems.add(member(name, key), label, _LABEL_VALUE)
         else:
             selector[key] = label
     return MappingProxyType(selector)
@@ -726,9 +611,13 @@ def _env(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
     for key, item in _env_map(value, name, problems, "string values").items():
         text_value = _as_text(item)
         if key in CONFIG_MAP_KEYS:
-            problems.note(f"{name}.{key}", f"is set by {CONFIG_MAP_KEYS[key]}; set that instead")
+            problems.note(member(name, key), f"is set by {CONFIG_MAP_KEYS[key]}; set that instead")
         elif text_value is None:
-            problems.add(f"{name}.{key}", item, "is not a string, a number or a boolean")
+            problems.add(member(name, key), item, "is not a string, a number or a boolean")
+        elif not grammars.is_environment_value(text_value):
+            problems.note(
+                member(name, key), "holds a NUL character, which no environment can carry"
+            )
         else:
             env[key] = text_value
     return MappingProxyType(env)
@@ -814,7 +703,7 @@ class Settings:
         "string",
         "cluster name, a DNS-1123 label, e.g. `beam-cluster`",
         text(
-            lambda s: bool(_DNS_LABEL.fullmatch(s)),
+            grammars.is_dns_label,
             "is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)",
         ),
     )
@@ -829,7 +718,7 @@ class Settings:
         "string",
         "image repository, without tag",
         text(
-            lambda s: bool(_IMAGE_REPOSITORY.fullmatch(s)),
+            grammars.is_image_repository,
             "is not an image repository without tag or digest, e.g. " + DEFAULT_IMAGE,
         ),
         DEFAULT_IMAGE,
@@ -839,7 +728,11 @@ class Settings:
         "string",
         "http(s) URL of the node's Ollama",
         credential_free(
-            text(_url(("http", "https")), "is not an http:// or https:// URL"),
+            text(
+                grammars.is_http_url,
+                "is not an http:// or https:// URL (a host, an optional port and path; no query "
+                "or fragment)",
+            ),
             "the daemon's credentials for an API go in hecate:apiKeys (sealed)",
         ),
         DEFAULT_OLLAMA_HOST,
@@ -1157,29 +1050,3 @@ def parse(
         **{f"{KUBERNETES}:{k}": v for k, v in (kube or {}).items()},
     }
     return parse_config(config, frozenset(f"{NAMESPACE}:{k}" for k in secret_keys))
-
-
-def over_project(config: Mapping[str, Any], project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """The engine replaces a project's object value whole with a stack's; put the stack's keys over
-    the project's, key by key, so a stack that sets only `gitops.url` keeps the project's
-    secretRef."""
-    merged = dict(config)
-    for name, project_value in stack_files.project_values(project_dir).items():
-        stack_value = merged.setdefault(name, project_value)
-        if isinstance(stack_value, str) and isinstance(project_value, dict):
-            try:
-                stack_value = json.loads(stack_value)
-            except json.JSONDecodeError:
-                continue  # not an object: the parser says so
-        if isinstance(stack_value, dict) and isinstance(project_value, dict):
-            merged[name] = json.dumps({**project_value, **stack_value})
-    return merged
-
-
-def load() -> Settings:
-    """Settings of the running stack, read from the engine's configuration."""
-    from pulumi.runtime import config as runtime_config
-
-    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret_names = frozenset(key for key in everything if runtime_config.is_config_secret(key))
-    return parse_config(over_project(everything), secret_names)

@@ -17,31 +17,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from . import naming, sealing, settings, stack_files
+from . import naming, sealing, settings
+from .project import Project
 from .settings import Settings
+from .table import print_table
 
 OK, MISMATCH, UNVERIFIED, NOT_SEALED = "ok", "MISMATCH", "unverified", "not-sealed"
-# The Makefile's passphrase for the local file backend (.pulumi-state) only.
-LOCAL_PASSPHRASE = "hecate-local-state"
 
 
 @dataclass(frozen=True)
 class Verdict:
+    HEADERS: ClassVar[tuple[str, ...]] = ("key", "source", "status", "detail")
     key: str
     source: str  # "kubeseal" (hecate:sealedSecrets) or "program" (hecate:apiKeys)
     status: str
     detail: str
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.key, self.source, self.status, self.detail)
 
 
 def _label(scope: str) -> bytes:
@@ -90,13 +93,6 @@ def sealed_by_program(state: dict[str, Any] | None) -> dict[str, dict[str, Any]]
         ):
             found[urn.rsplit("::", 1)[-1]] = resource.get("outputs", {})
     return found
-
-
-def settings_from(config: dict[str, Any], root: Path) -> Settings:
-    """A stack's settings parsed the one way the program parses them, from its stack files'
-    config, each encrypted value standing in as a secret (verify needs only their names)."""
-    values, secret_names = stack_files.readable(config)
-    return settings.parse_config(settings.over_project(values, root), secret_names)
 
 
 def verify(
@@ -193,27 +189,12 @@ def verify(
     return verdicts
 
 
-def pulumi_env(root: Path) -> dict[str, str]:
-    """The environment `make up` gives pulumi (see the Makefile): the local file backend and its
-    passphrase unless the caller set a backend of their own, and the engine from the cache."""
-    env = dict(os.environ)
-    cache = Path(env.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
-    local = f"file://{root.resolve()}/.pulumi-state"
-    env.setdefault("PULUMI_BACKEND_URL", local)
-    if env["PULUMI_BACKEND_URL"] == local and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
-        env.setdefault("PULUMI_CONFIG_PASSPHRASE", LOCAL_PASSPHRASE)
-    env.setdefault("PULUMI_HOME", str(cache / "pulumi-home"))
-    env["PATH"] = f"{cache / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
-    return env
-
-
-def _export_state(root: Path, stack: str) -> dict[str, Any]:
-    env = pulumi_env(root)
+def _export_state(project: Project, stack: str) -> dict[str, Any]:
+    env = project.env()
     try:
         done = subprocess.run(
             ["pulumi", "stack", "export", "--stack", stack, "--non-interactive"],
-            cwd=root,
+            cwd=project.root,
             env=env,
             capture_output=True,
             text=True,
@@ -277,9 +258,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         try:
-            stack = settings_from(stack_files.stack_config(args.root, args.stack), args.root)
+            project = Project(args.root)
+            stack = project.settings(args.stack)
         except settings.ConfigError as error:
-            raise CannotCheck(f"stack {args.stack}: {error}") from None
+            raise CannotCheck(str(error)) from None
         except yaml.YAMLError as error:
             raise CannotCheck(f"Pulumi.{args.stack}.yaml is not valid YAML: {error}") from None
         private_key = _private_key(args.private_key) if args.private_key else None
@@ -288,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             state = (
                 json.loads(args.state.read_text())
                 if args.state
-                else _export_state(args.root, args.stack)
+                else _export_state(project, args.stack)
             )
         verdicts = verify(stack, state, private_key)
     except (CannotCheck, OSError, ValueError, sealing.CertificateError) as error:
@@ -300,9 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             f"stack {args.stack}: no sealed values "
             "(hecate:sealedSecrets and hecate:apiKeys are unset)"
         )
-    width = max((len(v.key) for v in verdicts), default=0)
-    for v in verdicts:
-        print(f"{v.key:{width}}  {v.source:8}  {v.status:10}  {v.detail}")
+    else:
+        print_table(f"hecate verify {args.stack}", verdicts, sys.stdout)
     if any(v.status == MISMATCH for v in verdicts):
         return 1
     return 2 if any(v.status == NOT_SEALED for v in verdicts) else 0

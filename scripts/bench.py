@@ -34,7 +34,7 @@ import pulumi.dynamic, yaml
 EVALUATE = """
 import sys
 sys.path.insert(0, {root!r})
-from tests.harness import evaluate
+from testbed.mocks import evaluate
 assert evaluate({stack!r}).error is None
 """
 
@@ -100,7 +100,7 @@ def bench_engine(stack: str, runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="hecate-bench-") as tmp:
         work = Path(tmp)
         project, empty = work / "project", work / "empty"
-        from tests.e2e.engine import copy_project, engine_env  # the same setup as the e2e tests
+        from testbed.scratch import copy_project, engine_env  # the same setup as the e2e tests
 
         copy_project(project)
         # The steps from the empty program to the stack's: each a copy of the project whose

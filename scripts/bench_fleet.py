@@ -24,9 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fleet import flux  # noqa: E402
-from tests.fleet.deployment import Deployment  # noqa: E402
-from tests.fleet.testbed import CLUSTERS, Bringup, Launcher, wait_for  # noqa: E402
+from testbed import flux  # noqa: E402
+from testbed.components import CLUSTERS  # noqa: E402
+from testbed.deployment import Deployment  # noqa: E402
+from testbed.fleet import Bringup  # noqa: E402
+from testbed.processes import Launcher, wait_for  # noqa: E402
 
 STACK = "beam"
 

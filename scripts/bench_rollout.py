@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench_fleet import print_figures  # noqa: E402
-from tests.e2e.engine import Project, copy_project, engine_env  # noqa: E402
-from tests.fleet import flux  # noqa: E402
-from tests.fleet.deployment import git_env  # noqa: E402
-from tests.fleet.rollout_project import RolloutProject  # noqa: E402
-from tests.fleet.testbed import BRANCH, CLUSTERS, Bringup, git, wait_for  # noqa: E402
+from testbed import flux  # noqa: E402
+from testbed.components import BRANCH, CLUSTERS  # noqa: E402
+from testbed.deployment import git_env  # noqa: E402
+from testbed.fleet import Bringup  # noqa: E402
+from testbed.processes import git, wait_for  # noqa: E402
+from testbed.rollout_project import RolloutProject  # noqa: E402
+from testbed.scratch import Project, copy_project, engine_env  # noqa: E402
 
 GENERATED = 30
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import configuration, settings
 
-from tests.harness import Evaluation, committed, stack_names
+from testbed.mocks import Evaluation, committed, stack_names
 
 # No example database, and hypothesis' own cache outside the checkout: a test run writes
 # nothing into it.

@@ -93,7 +93,7 @@ def missing_or_different(expected: Any, actual: Any, path: str = "") -> list[str
     if (
         isinstance(expected, list)
         and expected
-        and all(isinstance(e, dict) and "name" in e for e in expected)
+        and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in expected)
     ):
         by_name = {a.get("name"): a for a in actual or [] if isinstance(a, dict)}
         return [

@@ -14,7 +14,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from tests.paths import CRDS
+from testbed.paths import CRDS
 
 KUBERNETES_VERSION = "1.33.0"
 

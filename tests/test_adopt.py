@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hecate import adopt
+from testbed.mocks import ROOT
 from tests import guide, guide_tree
-from tests.harness import ROOT
 
 SEALED = {"OPENAI_API_KEY": base64.b64encode(bytes(300)).decode()}
 KEYS = st.sampled_from(["name", "image", "labels", "a/b", "c~d", "spec", "value"])
@@ -132,3 +132,9 @@ def test_remove_shared_refuses_while_a_cluster_syncs_them_and_then_removes_them(
         for n in ("configmap.yaml", "daemonset.yaml", "namespace.yaml", "sealed-secret.yaml")
     ]
     assert not list((gitops / guide_tree.SHARED).glob("*.yaml"))
+
+
+def test_a_list_whose_names_are_not_text_is_kept_whole_not_matched_by_name():
+    handmade = [{"name": {"x": 1}, "value": "a"}]
+    rendered = [{"name": {"x": 1}, "value": "b"}]
+    assert adopt.kept_fields(handmade, rendered) == [{"op": "replace", "path": "", "value": handmade}]

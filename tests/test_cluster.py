@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import KUSTOMIZE_FILE, evaluate, seals, stack_config, unsealed
+from testbed.mocks import KUSTOMIZE_FILE, evaluate, seals, stack_config, unsealed
 from tests.test_fleet_access import FILES as FLEET_ACCESS
 from tests.test_sealed_secrets import SEALED
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hecate import naming
-from tests import certs, guide, schemas
-from tests.harness import SEALING, committed, evaluate, stack_config, unsealed
+from testbed import certs
+from testbed.mocks import SEALING, committed, evaluate, stack_config, unsealed
+from tests import guide, schemas
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"

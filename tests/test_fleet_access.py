@@ -6,7 +6,7 @@ against a real API server.)"""
 from __future__ import annotations
 
 from hecate import fleet_access
-from tests.harness import committed, unsealed
+from testbed.mocks import committed, unsealed
 
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
 ADMISSION = "kubernetes:admissionregistration.k8s.io/v1"
@@ -112,7 +112,7 @@ def test_the_admission_policy_binds_the_fleet_identity_and_denies():
 
 
 def test_direct_delivery_renders_no_identity():
-    from tests.harness import evaluate
+    from testbed.mocks import evaluate
 
     kinds = {
         r.manifest["kind"] for r in evaluate("beam", {"delivery": "direct"}).kubernetes_objects()

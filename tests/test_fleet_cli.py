@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from hecate.fleet import cli
-from tests.harness import ROOT
+from testbed.mocks import ROOT
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from hecate.fleet.plan import PLAN_FILE, PlanError, load_plan, parse_plan
-from tests.harness import ROOT, stack_names
+from testbed.mocks import ROOT, stack_names
 
 STACKS = ["beam", "dev", "edge"]
 

@@ -72,7 +72,7 @@ def test_a_lock_whose_process_is_gone_from_this_host_is_taken_over(clones):
     dead.holder = Holder(
         "dead-runner", dead.holder.host, 2**22 + 7, "1", "0.7.4", "2026-01-01T00:00:00+00:00"
     )
-    assert remote_state._push(one, dead._commit(), LOCK_REF, "")
+    assert one.push_ref(dead._commit(), LOCK_REF, "")
     with RemoteLock(two, "0.7.5") as taker:
         assert taker.previous is not None and taker.previous.runner == "dead-runner"
         assert "is gone" in taker.taken_over_because
@@ -93,7 +93,7 @@ def test_a_runner_whose_lock_was_taken_over_stops(clones):
     try:
         other = RemoteLock(two, "0.7.5")
         taken = other._commit()
-        assert remote_state._push(two, taken, LOCK_REF, lock._sha)  # as a takeover does
+        assert two.push_ref(taken, LOCK_REF, lock._sha)  # as a takeover does
         lock._renew_once()
         with pytest.raises(LockLost, match="another runner took the lock over"):
             lock.check()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hecate import stack_files
+from hecate.project import project_values
+from testbed.mocks import ROOT, evaluate, stack_config
 from tests import guide
-from tests.harness import ROOT, evaluate, stack_config
 
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
@@ -69,7 +69,7 @@ def test_a_stacks_gitops_keys_go_over_the_projects_key_by_key():
         .get(GIT_REPOSITORY, "hecate-gitops")
         .manifest["spec"]
     )
-    project = stack_files.project_values(ROOT)["hecate:gitops"]
+    project = project_values(ROOT)["hecate:gitops"]
     assert declared == {
         "url": "https://example.invalid/hecate/gitops",
         "ref": {"branch": project["branch"]},

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hecate import stack_files
+from hecate.project import shared_clusters
 from hecate.rendered_manifest import render
+from testbed.mocks import ROOT, evaluate, stack_config, stack_names
 from tests import guide_tree
-from tests.harness import ROOT, evaluate, stack_config, stack_names
 
 
 def refused(evaluation) -> str:
@@ -62,7 +62,7 @@ def test_a_cluster_rendered_by_another_stack_is_refused_naming_both(tmp_path):
 
 def test_no_two_committed_stacks_name_the_same_cluster():
     clusters = {stack: stack_config(stack)["hecate:cluster"] for stack in stack_names()}
-    assert stack_files.shared_clusters(ROOT) == {}, clusters
+    assert shared_clusters(ROOT) == {}, clusters
     assert len(set(clusters.values())) == len(clusters)
 
 
@@ -74,7 +74,7 @@ def test_shared_clusters_finds_two_stack_files_for_one_cluster(tmp_path):
         ("edge", "edge-cluster"),
     ):
         (tmp_path / f"Pulumi.{stack}.yaml").write_text(f"config:\n  hecate:cluster: {cluster}\n")
-    assert stack_files.shared_clusters(tmp_path) == {"beam-cluster": ["beam", "beam2"]}
+    assert shared_clusters(tmp_path) == {"beam-cluster": ["beam", "beam2"]}
 
 
 def test_rendering_below_the_guides_shared_files_is_refused_until_they_are_listed(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from hecate import stack_files
-from tests.paths import ROOT
+from hecate.project import pulumi_env, stack_names
+from testbed.paths import ROOT
 
 
 def make(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -24,7 +24,7 @@ def make(*args: str, **env: str) -> subprocess.CompletedProcess:
 def test_an_unknown_stack_is_refused_with_the_known_ones():
     done = make("up", "STACK=typo")
     assert done.returncode == 2
-    known = " ".join(stack_files.stack_names(ROOT))
+    known = " ".join(stack_names(ROOT))
     assert f"no stack file Pulumi.typo.yaml for STACK=typo; known stacks: {known}" in done.stderr
     assert "pulumi" not in done.stdout  # refused before anything ran
 
@@ -58,3 +58,19 @@ def test_the_unit_suite_is_the_top_level_tests_alone():
     selected = [word for word in command.split() if word.startswith("tests")]
     assert selected == sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
     assert not any(s.startswith(("tests/e2e", "tests/fleet")) for s in selected)
+
+
+def _pulumi_vars(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("PULUMI_") or k == "HECATE_CACHE"}
+
+
+def test_make_and_the_tools_give_pulumi_one_environment(tmp_path):
+    """`make up` and the tools (verify, fleet, adopt) reach the same backend with the same
+    passphrase and engine: with nothing set, and with a shared backend set by the caller."""
+    for given in ({}, {"PULUMI_BACKEND_URL": "s3://team-state", "PULUMI_CONFIG_PASSPHRASE": "v"}):
+        base = {**{k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}, **given}
+        base["HECATE_CACHE"] = str(tmp_path / "cache")
+        done = make("pulumi-env", **base)
+        assert done.returncode == 0, done.stderr
+        from_make = dict(line.split("=", 1) for line in done.stdout.splitlines())
+        assert from_make == _pulumi_vars(pulumi_env(ROOT, base))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hecate import naming
+from testbed.mocks import SEALING, evaluate
 from tests import schemas
-from tests.harness import SEALING, evaluate
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"

@@ -8,7 +8,7 @@ import importlib.util
 
 import pytest
 
-from tests.harness import ROOT, committed, evaluate
+from testbed.mocks import ROOT, committed, evaluate
 
 _spec = importlib.util.spec_from_file_location("hecate_policy_rules", ROOT / "policy" / "rules.py")
 rules = importlib.util.module_from_spec(_spec)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from testbed.mocks import evaluate
 from tests import schemas
-from tests.harness import evaluate
 from tests.test_sealed_secrets import SEALED
 
 

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from hecate import sealing
-from tests import certs, schemas
-from tests.harness import evaluate, is_secret, unsealed, unwrap_secret
+from testbed import certs
+from testbed.mocks import evaluate, is_secret, unsealed, unwrap_secret
+from tests import schemas
 
 SEALED_SECRET = "kubernetes:bitnami.com/v1alpha1:SealedSecret"
 SEALED = {"OPENAI_API_KEY": "Ag" + "B" * 500, "ANTHROPIC_API_KEY": "Ag" + "C" * 500}

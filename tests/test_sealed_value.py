@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hecate import sealing
 from hecate.sealed_value import SealingProvider
-from tests import certs
+from testbed import certs
 
 LABEL = ("hecate", "hecate-secrets")
 

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from hecate import sealing
-from tests import certs
+from testbed import certs
 
 
 def test_round_trip_under_each_scope():

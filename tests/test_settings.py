@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
-import yaml
 
-from hecate import stack_files
 from hecate.settings import (
     SETTINGS,
-    TAKES_SECRETS,
     ComputeResources,
     ConfigError,
     Settings,
@@ -19,8 +15,8 @@ from hecate.settings import (
     parse_config,
     parse_quantity,
 )
-from tests import certs
-from tests.harness import ROOT, evaluate
+from testbed import certs
+from testbed.mocks import evaluate
 
 SOURCE = {
     "url": "ssh://git@github.com/hecate-social/hecate-gitops",
@@ -551,24 +547,7 @@ def test_api_keys_in_plain_text_config_are_refused():
     assert "sk-canary-x" not in str(evaluation.error) and evaluation.resources == []
 
 
-# --- One table: hecate/settings.py's Settings, with Pulumi.yaml and the README in step ----------
-
-
-def readme_row(spec) -> str:
-    """The README's row for a setting, derived from its declaration."""
-    project = stack_files.project_values(ROOT)
-    if spec.required:
-        default = "required"
-    elif spec.name in project:
-        default = "in `Pulumi.yaml`"
-    elif spec.default in (None, "", {}, []):
-        default = "none"
-    elif isinstance(spec.default, dict):
-        default = "`" + json.dumps(spec.default, separators=(", ", ": ")) + "`"
-    else:
-        default = "`" + json.dumps(spec.default).strip('"') + "`"
-    secret = "**yes**, each key (sealed)" if spec.name in TAKES_SECRETS else "no"
-    return f"| `{spec.name}` | {spec.description} | {default} | {secret} |"
+# --- One table: Settings is built from the declarations alone ---------------------------------
 
 
 def test_every_field_of_settings_is_a_declared_setting():
@@ -577,32 +556,6 @@ def test_every_field_of_settings_is_a_declared_setting():
         attribute for attribute, _ in SETTINGS
     ]
     assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(Settings))
-
-
-def test_pulumi_yaml_declares_each_setting_as_the_table_does():
-    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    ours = {spec.name: spec for _, spec in SETTINGS if spec.namespace == "hecate"}
-    assert set(declared) == set(ours)
-    for name, spec in ours.items():
-        entry = declared[name]
-        assert entry["description"] == spec.description, name
-        assert entry.get("type") == (
-            spec.type if spec.type in ("string", "boolean", "integer") else None
-        ), name
-        if spec.required:
-            assert "default" not in entry and "value" not in entry, name
-        elif "value" not in entry:
-            assert entry["default"] == spec.default, name
-
-
-def test_the_readme_table_is_the_settings_table():
-    readme = (ROOT / "README.md").read_text()
-    rows = [
-        line
-        for line in readme[readme.index("## Stack configuration") :].splitlines()
-        if line.startswith("| `")
-    ]
-    assert rows[: len(SETTINGS)] == [readme_row(spec) for _, spec in SETTINGS]
 
 
 def test_no_part_of_a_secret_put_in_the_wrong_key_is_shown():
@@ -628,3 +581,20 @@ def test_an_oversized_api_key_is_refused_with_its_size():
         evaluation.error
     )
     assert evaluation.resources == []
+
+
+def refusal(call) -> str:
+    with pytest.raises(ConfigError) as caught:
+        call()
+    return str(caught.value)
+
+
+def test_a_key_that_would_not_read_back_is_named_escaped_and_a_secret_stays_hidden():
+    error = refusal(lambda: parse(minimal(env={"A\nB": "x", " PAD": "y"})))
+    assert "hecate:env['A\\nB']: is not a valid environment-variable name" in error
+    assert "hecate:env[' PAD']: is not a valid environment-variable name" in error
+    secret = "sk-live-0123456789abcdefghij"
+    error = refusal(
+        lambda: parse(minimal(sealedSecrets={"BAD\nNAME": secret}), secret_keys={"sealedSecrets"})
+    )
+    assert "hecate:sealedSecrets['BAD\\nNAME']" in error and secret not in error

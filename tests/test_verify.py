@@ -10,9 +10,10 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from hecate import sealing, verify
+from hecate.project import pulumi_env, settings_from
 from hecate.sealed_value import SealingProvider
-from tests import certs
-from tests.harness import ROOT
+from testbed import certs
+from testbed.mocks import ROOT
 
 LABELS = {scope: sealing.label(scope, "hecate", "hecate-secrets") for scope in sealing.SCOPES}
 
@@ -52,7 +53,7 @@ def state_for(key: str, index: int = 0, scope: str = "strict") -> dict:
 
 def config(scope: str = "strict", **extra):
     """A stack's settings, parsed the one way from its stack files' config."""
-    return verify.settings_from(
+    return settings_from(
         {
             "hecate:cluster": "lab",
             "hecate:version": "0.7.2",
@@ -206,11 +207,11 @@ def test_the_state_is_read_as_make_up_configures_it(tmp_path, monkeypatch):
         "PULUMI_CONFIG_PASSPHRASE_FILE",
     ):
         monkeypatch.delenv(variable, raising=False)
-    env = verify.pulumi_env(tmp_path)
+    env = pulumi_env(tmp_path)
     assert env["PULUMI_BACKEND_URL"] == f"file://{tmp_path.resolve()}/.pulumi-state"
     makefile = (ROOT / "Makefile").read_text()
     assert f"PULUMI_CONFIG_PASSPHRASE ?= {env['PULUMI_CONFIG_PASSPHRASE']}" in makefile
     assert "LOCAL_BACKEND := file://$(CURDIR)/.pulumi-state" in makefile
     # A shared backend never gets the local passphrase.
     monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://team-state")
-    assert "PULUMI_CONFIG_PASSPHRASE" not in verify.pulumi_env(tmp_path)
+    assert "PULUMI_CONFIG_PASSPHRASE" not in pulumi_env(tmp_path)

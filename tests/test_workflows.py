@@ -7,8 +7,8 @@ import subprocess
 
 import yaml
 
-from tests.e2e.engine import BIN
-from tests.harness import ROOT, stack_names
+from testbed.mocks import ROOT, stack_names
+from testbed.paths import BIN
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 

@@ -21,35 +21,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-import yaml
-
 from ..settings import ConfigError
+from ..table import print_table
 from .gitops_repo import GitError
 from .journal import JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
 from .remote_state import LockHeld
-from .report import Progress, RolloutReport, print_table
-from .rollout import Rollout, plan_lines
-from .stacks import ChangeSummary, FleetProject
-from .status import fleet_status
+from .report import PreviewReport, PreviewRow, Progress, RolloutReport, append_report
+from .rollout import Rollout
+from .stacks import FleetProject
+from .status import StackStatus, fleet_status
 
 OK, FAILED, BAD_INPUT, LOCKED, INTERRUPTED = 0, 1, 2, 3, 130
-
-
-def _write_report(path: Path | None, markdown: str) -> None:
-    if path is not None:
-        with path.open("a") as handle:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
-            handle.write(markdown)
-
-
-def _changes(summary: ChangeSummary) -> str:
-    return summary.described if summary.ok else "—"
 
 
 # --- status ------------------------------------------------------------------------------
@@ -61,40 +49,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps([asdict(r) | {"fine": r.fine} for r in rows], indent=2), file=out)
     else:
-        table = [
-            [
-                r.stack,
-                r.cluster,
-                r.config_version,
-                r.rendered_version or "—",
-                r.tree,
-                r.applied[:7] or "—",
-                r.head[:7] or "—",
-                (r.flux_ready and f"{r.flux_ready} {r.flux_reason}".strip()) or "—",
-                "—" if r.desired is None else f"{r.desired}/{r.updated}/{r.ready}",
-                r.template,
-                ", ".join(r.images) or "—",
-                r.sealed,
-                r.cluster_state,
-            ]
-            for r in rows
-        ]
-        columns = [
-            "stack",
-            "cluster",
-            "config",
-            "rendered",
-            "tree",
-            "applied",
-            "head",
-            "ready",
-            "desired/updated/ready",
-            "pods' template",
-            "images",
-            "sealed",
-            "cluster",
-        ]
-        print_table("hecate fleet", columns, table, out)
+        print_table("hecate fleet", rows, out, StackStatus.HEADERS)
         for r in rows:
             for problem in r.problems:
                 print(f"{r.stack}: {problem}", file=out)
@@ -106,35 +61,6 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
 # --- preview -----------------------------------------------------------------------------
 
 
-def preview_markdown(summaries: list[ChangeSummary], expect_no_changes: bool) -> str:
-    failed = [s for s in summaries if not s.ok]
-    changed = [s for s in summaries if s.changed]
-    verdict = "failed" if failed else ("changes" if changed else "no changes")
-    lines = [
-        f"### hecate fleet preview: {verdict}",
-        "",
-        "| stack | result | changes |",
-        "| --- | --- | --- |",
-    ]
-    for s in summaries:
-        result = "ok" if s.ok else "**failed**"
-        if s.ok and expect_no_changes and s.changed:
-            result = "**unexpected changes**"
-        lines.append(f"| {s.stack} | {result} | {_changes(s)} |")
-    for s in summaries:
-        if s.changed or not s.ok:
-            lines += [
-                "",
-                f"<details><summary>{s.stack}</summary>",
-                "",
-                "```",
-                s.output.strip(),
-                "```",
-                "</details>",
-            ]
-    return "\n".join(lines) + "\n"
-
-
 def preview(args: argparse.Namespace, out: TextIO) -> int:
     project = FleetProject(args.root)
     stacks = project.stacks
@@ -142,54 +68,19 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
         project.target(stack)  # bad settings are named before any preview runs
     with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
         summaries = list(pool.map(project.preview, stacks))
-    markdown = preview_markdown(summaries, args.expect_no_changes)
-    _write_report(args.report, markdown)
+    report = PreviewReport(summaries, args.expect_no_changes)
+    append_report(args.report, report.markdown())
     if args.json:
         print(json.dumps([asdict(s) for s in summaries], indent=2), file=out)
     else:
-        print_table(
-            "hecate fleet preview",
-            ["stack", "result", "changes"],
-            [[s.stack, "ok" if s.ok else "failed", _changes(s)] for s in summaries],
-            out,
-        )
+        print_table("hecate fleet preview", report.rows, out, PreviewRow.HEADERS)
         for s in summaries:
             if not s.ok:
                 print(f"\n{s.stack}: preview failed:\n{s.output.strip()}", file=out)
-    if any(not s.ok for s in summaries):
-        return FAILED
-    if args.expect_no_changes and any(s.changed for s in summaries):
-        return FAILED
-    return OK
+    return OK if report.fine else FAILED
 
 
 # --- rollout -----------------------------------------------------------------------------
-
-
-def _dry_run(rollout: Rollout, out: TextIO) -> RolloutReport:
-    """The plan and each stack's preview with the new version, through a temporary copy of
-    the stack file (`--config-file`): nothing in the project, the state or a cluster changes."""
-    project = rollout.project
-    for line in plan_lines(rollout):
-        print(line, file=out)
-    report = rollout.report
-    report.dry_run, report.result = True, "dry run"
-    with tempfile.TemporaryDirectory(prefix="hecate-dry-run-") as scratch:
-        for stack in rollout.plan.stacks:
-            content = yaml.safe_load(project.stack_file(stack).read_text()) or {}
-            content.setdefault("config", {})["hecate:version"] = rollout.version_of(stack)
-            copy = Path(scratch) / f"Pulumi.{stack}.yaml"
-            copy.write_text(yaml.safe_dump(content, sort_keys=False))
-            summary = project.preview(stack, config_file=copy)
-            outcome = report.stacks[stack]
-            outcome.after = rollout.version_of(stack)
-            outcome.result = "would change" if summary.changed else "no change"
-            if not summary.ok:
-                outcome.result = "preview failed"
-            outcome.detail = _changes(summary)
-            print(f"\n--- {stack}: {outcome.result} ({outcome.detail})", file=out)
-            print(summary.output.strip(), file=out)
-    return report
 
 
 def rollout(args: argparse.Namespace, out: TextIO) -> int:
@@ -210,14 +101,14 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
         runner.validate_version()
         try:
             if args.dry_run:
-                _dry_run(runner, sys.stderr if args.json else out)
+                runner.dry_run(sys.stderr if args.json else out)
             else:
                 runner.run()
         except KeyboardInterrupt:
             report.result = "interrupted"
             report.failure = "interrupted: run the same command again to carry on"
         report.seconds = round(progress.elapsed(), 1)
-    _write_report(args.report, report.markdown())
+    append_report(args.report, report.markdown())
     print(report.as_json() if args.json else report.markdown(), file=out)
     if report.result == "interrupted":
         return INTERRUPTED
@@ -245,8 +136,7 @@ def kubeconfig(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps([asdict(i) for i in issued], indent=2), file=out)
     else:
-        rows = [[i.stack, i.cluster, i.context, i.expires] for i in issued]
-        print_table("fleet kubeconfig", ["stack", "cluster", "context", "token expires"], rows, out)
+        print_table("fleet kubeconfig", issued, out, fleet_kubeconfig.Issued.HEADERS)
         print(f"written: {args.output} (hecate-fleet's tokens; keep it secret)", file=out)
     return OK
 

@@ -12,10 +12,13 @@ import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 PUSH_ATTEMPTS = 5
+TREE = "040000"  # git's mode of a directory entry
+BLOB = "100644"
 # The committer where neither git's config nor the environment names one (a CI runner).
 IDENTITY = {
     "GIT_AUTHOR_NAME": "hecate-infra",
@@ -171,3 +174,78 @@ class GitopsCheckout:
             return None
         self.git("commit", "--quiet", "-m", message)
         return self.head()
+
+    # --- history of the cluster's directories ----------------------------------------------
+
+    def remote_branch_head(self) -> str:
+        """The branch's head as last fetched."""
+        return self.git("rev-parse", f"{self.remote}/{self.branch}")
+
+    def last_commit_of(self, directories: list[str], on_remote: bool = True) -> str:
+        """The newest commit touching these directories, on the fetched remote branch (or
+        HEAD); "" when none did."""
+        where = f"{self.remote}/{self.branch}" if on_remote else "HEAD"
+        return self.git("log", "-1", "--format=%H", where, "--", *directories)
+
+    def commits_since(self, base: str, directories: list[str]) -> list[tuple[str, str]]:
+        """(sha, subject) of each commit after `base` up to HEAD touching these directories,
+        oldest first."""
+        out = self.git("log", "--reverse", "--format=%H %s", f"{base}..HEAD", "--", *directories)
+        return [
+            (sha, subject) for sha, _, subject in (row.partition(" ") for row in out.splitlines())
+        ]
+
+    def discard(self, directories: list[str]) -> None:
+        """These directories back to HEAD: what an interrupted `up` rendered and nobody
+        committed is dropped."""
+        self.git("checkout", "HEAD", "--", *directories, check=False)
+        self.git("clean", "-fdq", "--", *directories)
+
+    # --- objects and refs beside the branch (the rollout's lock and journal) ---------------
+
+    def write_blob(self, text: str) -> str:
+        return self.git("hash-object", "-w", "--stdin", input=text)
+
+    def write_tree(self, entries: dict[str, tuple[str, str]]) -> str:
+        """A tree of name -> (mode, sha); {} is the empty tree."""
+        listing = "".join(
+            f"{mode} {'tree' if mode == TREE else 'blob'} {sha}\t{name}\n"
+            for name, (mode, sha) in entries.items()
+        )
+        return self.git("mktree", input=listing)
+
+    def write_commit(self, tree: str, message: str, parent: str = "") -> str:
+        """A commit of `tree` on no branch, after `parent` if given."""
+        return self.git("commit-tree", tree, *(("-p", parent) if parent else ()), "-m", message)
+
+    def message_of(self, commit: str) -> str:
+        return self.git("log", "-1", "--format=%B", commit)
+
+    def time_of(self, commit: str) -> datetime:
+        return datetime.fromtimestamp(int(self.git("log", "-1", "--format=%ct", commit)), UTC)
+
+    def read_at(self, commit: str, path: str) -> str | None:
+        """The file at `path` in `commit`, None when it has none."""
+        if not self.succeeds("cat-file", "-e", f"{commit}:{path}"):
+            return None
+        return self.git("show", f"{commit}:{path}")
+
+    def names_at(self, commit: str, path: str) -> list[str]:
+        """The names in the directory `path` of `commit`, [] when there is none."""
+        if not self.succeeds("cat-file", "-e", f"{commit}:{path}"):
+            return []
+        return [n for n in self.git("ls-tree", "--name-only", f"{commit}:{path}").splitlines() if n]
+
+    def remote_ref(self, ref: str) -> str:
+        """The ref's commit on the remote (fetched), "" when there is none."""
+        listed = self.git("ls-remote", self.remote, ref)
+        if not listed:
+            return ""
+        self.git("fetch", "--quiet", self.remote, f"+{ref}:{ref}")
+        return listed.split()[0]
+
+    def push_ref(self, source: str, ref: str, expect: str) -> bool:
+        """`source` (a commit, or "" to delete) to `ref` on the remote, only if the remote's ref
+        is `expect` ("" for absent). False when the remote had something else."""
+        lease = f"--force-with-lease={ref}:{expect}"
+        return self.git("push", "--quiet", lease, self.remote, f"{source}:{ref}", raw=True) == 0

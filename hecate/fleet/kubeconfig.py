@@ -14,7 +14,7 @@ import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -32,10 +32,14 @@ class KubeconfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Issued:
+    HEADERS: ClassVar[tuple[str, ...]] = ("stack", "cluster", "context", "token expires")
     stack: str
     cluster: str
     context: str
     expires: str  # RFC 3339, as the API server gives it
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.stack, self.cluster, self.context, self.expires)
 
 
 def duration_seconds(value: str) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from ..settings import duration_seconds, is_flux_duration
+from ..grammars import duration_seconds, is_flux_duration
 
 PLAN_FILE = "rollout-plan.yaml"
 UNLISTED = ("last", "refuse")

@@ -26,11 +26,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .gitops_repo import GitError, GitopsCheckout
+from .gitops_repo import BLOB, TREE, GitError, GitopsCheckout
 
 LOCK_REF = "refs/hecate/rollout-lock"
 JOURNAL_REF = "refs/hecate/rollout-journal"
-TREE = "040000"  # git's mode of a directory entry
 HEARTBEAT_SECONDS = 10.0
 LEASE_SECONDS = 90.0
 # A holder stops working once its last renewal is this old: well inside the lease others see.
@@ -97,35 +96,6 @@ class LockLost(RuntimeError):
     pass
 
 
-def _empty_tree(checkout: GitopsCheckout) -> str:
-    return checkout.git("hash-object", "-t", "tree", "-w", "/dev/null")
-
-
-def _push(checkout: GitopsCheckout, source: str, ref: str, expect: str) -> bool:
-    """`source` (a commit, or "" to delete) to `ref` on the remote, only if the remote's ref is
-    `expect` ("" for absent). False when the remote had something else."""
-    done = checkout.git(
-        "push",
-        "--quiet",
-        f"--force-with-lease={ref}:{expect}",
-        checkout.remote,
-        f"{source}:{ref}",
-        check=False,
-        raw=True,
-    )
-    return done == 0
-
-
-def remote_commit(checkout: GitopsCheckout, ref: str) -> str:
-    """The ref's commit on the remote (fetched), "" when there is none."""
-    listed = checkout.git("ls-remote", checkout.remote, ref)
-    if not listed:
-        return ""
-    sha = listed.split()[0]
-    checkout.git("fetch", "--quiet", checkout.remote, f"+{ref}:{ref}")
-    return sha
-
-
 class RemoteLock:
     """One rollout at a time for every runner of a gitops remote."""
 
@@ -141,18 +111,15 @@ class RemoteLock:
         self._thread: threading.Thread | None = None
 
     def _commit(self, parent: str = "") -> str:
-        args = ["commit-tree", _empty_tree(self.checkout), "-m", json.dumps(asdict(self.holder))]
-        if parent:
-            args[2:2] = ["-p", parent]
-        return self.checkout.git(*args)
+        empty = self.checkout.write_tree({})
+        return self.checkout.write_commit(empty, json.dumps(asdict(self.holder)), parent)
 
     def read(self) -> tuple[str, Holder, datetime] | None:
         """The remote's lock: its commit, its holder, when it was last renewed."""
-        sha = remote_commit(self.checkout, LOCK_REF)
+        sha = self.checkout.remote_ref(LOCK_REF)
         if not sha:
             return None
-        message = self.checkout.git("log", "-1", "--format=%B", sha)
-        seen = datetime.fromtimestamp(int(self.checkout.git("log", "-1", "--format=%ct", sha)), UTC)
+        message, seen = self.checkout.message_of(sha), self.checkout.time_of(sha)
         try:
             return sha, Holder(**json.loads(message)), seen
         except (ValueError, TypeError):
@@ -162,7 +129,7 @@ class RemoteLock:
         deadline = time.monotonic() + self.wait_seconds
         while True:
             sha = self._commit()
-            if _push(self.checkout, sha, LOCK_REF, ""):
+            if self.checkout.push_ref(sha, LOCK_REF, ""):
                 self._held(sha)
                 return
             found = self.read()
@@ -170,7 +137,7 @@ class RemoteLock:
                 continue  # released meanwhile: try again
             theirs, holder, seen = found
             why = holder.dead_because(seen)
-            if why and _push(self.checkout, sha, LOCK_REF, theirs):
+            if why and self.checkout.push_ref(sha, LOCK_REF, theirs):
                 self.previous, self.taken_over_because = holder, why
                 self._held(sha)
                 return
@@ -192,7 +159,7 @@ class RemoteLock:
         lock is lost: taken over, or not renewed for too long to be sure it is still ours."""
         try:
             sha = self._commit(self._sha)
-            if _push(self.checkout, sha, LOCK_REF, self._sha):
+            if self.checkout.push_ref(sha, LOCK_REF, self._sha):
                 self._sha, self._renewed = sha, time.monotonic()
                 return True
             found = self.read()
@@ -218,7 +185,7 @@ class RemoteLock:
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self._sha and not self._lost:
-            _push(self.checkout, "", LOCK_REF, self._sha)
+            self.checkout.push_ref("", LOCK_REF, self._sha)
         self._sha = ""
 
     def __enter__(self) -> RemoteLock:
@@ -238,53 +205,36 @@ class RemoteJournal:
 
     def load(self) -> tuple[dict, dict[str, str]] | None:
         """journal.json's data and the stack files before the rollout, or None."""
-        self._sha = remote_commit(self.checkout, JOURNAL_REF)
+        git = self.checkout
+        self._sha = git.remote_ref(JOURNAL_REF)
         if not self._sha:
             return None
-        data = json.loads(self.checkout.git("show", f"{self._sha}:journal.json"))
-        has_stacks = self.checkout.succeeds("cat-file", "-e", f"{self._sha}:stacks")
-        names = (
-            self.checkout.git("ls-tree", "--name-only", f"{self._sha}:stacks") if has_stacks else ""
-        )
+        data = json.loads(git.read_at(self._sha, "journal.json") or "{}")
         files = {
-            Path(name).stem: self.checkout.git("show", f"{self._sha}:stacks/{name}") + "\n"
-            for name in names.splitlines()
-            if name
+            Path(name).stem: (git.read_at(self._sha, f"stacks/{name}") or "") + "\n"
+            for name in git.names_at(self._sha, "stacks")
         }
         return data, files
 
-    def _blob(self, text: str) -> str:
-        return str(self.checkout.git("hash-object", "-w", "--stdin", input=text))
-
-    def _tree(self, entries: dict[str, tuple[str, str]]) -> str:
-        listing = "".join(
-            f"{mode} {'tree' if mode == TREE else 'blob'} {sha}\t{name}\n"
-            for name, (mode, sha) in entries.items()
-        )
-        return str(self.checkout.git("mktree", input=listing))
-
     def save(self, data: dict, stack_files: dict[str, str]) -> None:
-        stacks = self._tree(
-            {f"{s}.yaml": ("100644", self._blob(t)) for s, t in sorted(stack_files.items())}
-        )
-        entries = {
-            "journal.json": ("100644", self._blob(json.dumps(data, indent=2, sort_keys=True)))
-        }
+        git = self.checkout
+        journal = git.write_blob(json.dumps(data, indent=2, sort_keys=True))
+        entries = {"journal.json": (BLOB, journal)}
         if stack_files:
-            entries["stacks"] = (TREE, stacks)
-        tree = self._tree(entries)
-        args = ["commit-tree", tree, "-m", f"hecate rollout of {data.get('version')}"]
-        if self._sha:
-            args[2:2] = ["-p", self._sha]
-        sha = self.checkout.git(*args)
-        if not _push(self.checkout, sha, JOURNAL_REF, self._sha or ""):
+            stacks = {
+                f"{s}.yaml": (BLOB, git.write_blob(t)) for s, t in sorted(stack_files.items())
+            }
+            entries["stacks"] = (TREE, git.write_tree(stacks))
+        message = f"hecate rollout of {data.get('version')}"
+        sha = git.write_commit(git.write_tree(entries), message, self._sha or "")
+        if not self.checkout.push_ref(sha, JOURNAL_REF, self._sha or ""):
             raise GitError(
                 f"the rollout journal ({JOURNAL_REF}) changed on the remote under this run"
             )
         self._sha = sha
 
     def remove(self) -> None:
-        if self._sha and not _push(self.checkout, "", JOURNAL_REF, self._sha):
+        if self._sha and not self.checkout.push_ref("", JOURNAL_REF, self._sha):
             raise GitError(
                 f"the rollout journal ({JOURNAL_REF}) changed on the remote under this run"
             )

@@ -11,12 +11,14 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, TextIO
+from pathlib import Path
+from typing import ClassVar, TextIO
 
-from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+
+from .stacks import ChangeSummary
 
 
 @dataclass
@@ -39,6 +41,80 @@ class StackOutcome:
     commits: list[str] = field(default_factory=list)
     detail: str = ""
     changed: list[str] = field(default_factory=list)  # the settings the deploy changed
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One stack's preview in `fleet preview`'s table and report."""
+
+    HEADERS: ClassVar[tuple[str, ...]] = ("stack", "result", "changes")
+    summary: ChangeSummary
+    expect_no_changes: bool = False
+
+    @property
+    def result(self) -> str:
+        if not self.summary.ok:
+            return "failed"
+        return "unexpected changes" if self.expect_no_changes and self.summary.changed else "ok"
+
+    @property
+    def changes(self) -> str:
+        return self.summary.described if self.summary.ok else "—"
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.summary.stack, self.result, self.changes)
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    """`fleet preview`: every stack's preview, and the Markdown a pull request is shown."""
+
+    summaries: list[ChangeSummary]
+    expect_no_changes: bool = False
+
+    @property
+    def rows(self) -> list[PreviewRow]:
+        return [PreviewRow(s, self.expect_no_changes) for s in self.summaries]
+
+    @property
+    def failed(self) -> bool:
+        return any(not s.ok for s in self.summaries)
+
+    @property
+    def fine(self) -> bool:
+        unexpected = self.expect_no_changes and any(s.changed for s in self.summaries)
+        return not self.failed and not unexpected
+
+    def markdown(self) -> str:
+        changed = any(s.changed for s in self.summaries)
+        verdict = "failed" if self.failed else ("changes" if changed else "no changes")
+        lines = [
+            f"### hecate fleet preview: {verdict}",
+            "",
+            "| " + " | ".join(PreviewRow.HEADERS) + " |",
+            "| --- | --- | --- |",
+        ]
+        for row in self.rows:
+            result = row.result if row.result == "ok" else f"**{row.result}**"
+            lines.append(f"| {row.summary.stack} | {result} | {row.changes} |")
+        for s in self.summaries:
+            if s.changed or not s.ok:
+                lines += [
+                    "",
+                    f"<details><summary>{s.stack}</summary>",
+                    "",
+                    "```",
+                    s.output.strip(),
+                    "```",
+                    "</details>",
+                ]
+        return "\n".join(lines) + "\n"
+
+
+def append_report(path: Path | None, markdown: str) -> None:
+    if path is not None:
+        with path.open("a") as handle:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
+            handle.write(markdown)
 
 
 @dataclass
@@ -123,16 +199,3 @@ class Progress:
             table.add_row(wave, stack, step, detail)
         table.caption = f"{self.elapsed():.0f} s"
         return table
-
-
-def print_table(title: str, columns: list[str], rows: list[list[Any]], stream: TextIO) -> None:
-    """A table for people: boxed on a terminal; plain, wide columns as `kubectl get` prints
-    them elsewhere (a CI log, a pipe)."""
-    terminal = stream.isatty()
-    console = Console(file=stream, width=None if terminal else 250)
-    table = Table(title=title if terminal else None, box=box.SIMPLE if terminal else None)
-    for column in columns:
-        table.add_column(column if terminal else column.upper(), overflow="fold")
-    for row in rows:
-        table.add_row(*(str(cell) for cell in row))
-    console.print(table)

@@ -14,24 +14,22 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
-import yaml
-
-from .. import stack_files
-from ..settings import ConfigError
-from ..verify import settings_from
+from ..project import stack_file_with
 from .cluster_health import FAILED, PASSED, ClusterClient, Gate, gate
 from .gitops_repo import GitError, GitopsCheckout
 from .journal import Journal, RolloutLock, _alive
 from .plan import RolloutPlan, Wave
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
-from .stacks import FleetProject, RenderedTemplate, StackTarget
+from .stacks import VERSION_KEY, FleetProject, RenderedTemplate, StackTarget
 
 POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
 
@@ -123,15 +121,35 @@ class Rollout:
         if self.version is None:
             return
         for stack in self.plan.stacks:
-            config = stack_files.stack_config(self.project.root, stack)
-            config["hecate:version"] = self.version
-            try:
-                settings_from(config, self.project.root)
-            except ConfigError as error:
-                raise ConfigError([f"stack {stack}: {p}" for p in error.problems]) from None
+            self.project.target(stack, **{VERSION_KEY: self.version})
 
     def checkout(self, stack: str) -> GitopsCheckout:
         return self.project.checkout(self.targets[stack])
+
+    def dry_run(self, out: TextIO) -> RolloutReport:
+        """The plan and each stack's preview with the new version, through a temporary copy
+        of the stack file (`--config-file`): nothing in the project, the state or a cluster
+        changes."""
+        project = self.project
+        for line in plan_lines(self):
+            print(line, file=out)
+        report = self.report
+        report.dry_run, report.result = True, "dry run"
+        with tempfile.TemporaryDirectory(prefix="hecate-dry-run-") as scratch:
+            for stack in self.plan.stacks:
+                copy = Path(scratch) / f"Pulumi.{stack}.yaml"
+                version = {VERSION_KEY: self.version_of(stack)}
+                copy.write_text(stack_file_with(project.stack_file(stack), version))
+                summary = project.preview(stack, config_file=copy)
+                outcome = report.stacks[stack]
+                outcome.after = self.version_of(stack)
+                outcome.result = "would change" if summary.changed else "no change"
+                if not summary.ok:
+                    outcome.result = "preview failed"
+                outcome.detail = summary.described if summary.ok else "—"
+                print(f"\n--- {stack}: {outcome.result} ({outcome.detail})", file=out)
+                print(summary.output.strip(), file=out)
+        return report
 
     # --- the rollout ----------------------------------------------------------------------
 
@@ -201,7 +219,7 @@ class Rollout:
                 for stack in wave.stacks:
                     # A fresh clone's stack file says the version from before: say the new one.
                     version = self.version_of(stack)
-                    if _stack_version(self.project.stack_file(stack)) != version:
+                    if self.project.committed_version(stack) != version:
                         self.project.set_version(stack, version)
                     outcome = self.report.stacks[stack]
                     outcome.before = journal.before.get(stack, outcome.before)
@@ -313,7 +331,7 @@ class Rollout:
             journal.snapshot(stack, target.settings.version, stack_file.read_text(), deployed or {})
         self.report.stacks[stack].before = journal.before[stack]
         version = self.version_of(stack)
-        if _stack_version(stack_file) != version:
+        if project.committed_version(stack) != version:
             project.set_version(stack, version)
         self.progress.event(wave.name, stack, "config", f"hecate:version {version}")
 
@@ -363,24 +381,16 @@ class Rollout:
         checkout = self.checkout(stack)
         base = journal.bases[checkout.identity()]
         prefix = f"deploy({target.cluster}): "
-        out = checkout.git(
-            "log", "--reverse", "--format=%H %s", f"{base}..HEAD", "--", *target.directories
-        )
-        return [
-            sha
-            for sha, _, subject in (line.partition(" ") for line in out.splitlines())
-            if subject.startswith(prefix)
-        ]
+        commits = checkout.commits_since(base, target.directories)
+        return [sha for sha, subject in commits if subject.startswith(prefix)]
 
     def _reverted_already(self, stack: str, journal: Journal) -> bool:
         """Whether the newest commit of this rollout for the cluster is its rollback."""
         target = self.targets[stack]
         checkout = self.checkout(stack)
         base = journal.bases[checkout.identity()]
-        newest = checkout.git(
-            "log", "-1", "--format=%s", f"{base}..HEAD", "--", *target.directories
-        )
-        return newest.startswith(f"rollback({target.cluster}): ")
+        commits = checkout.commits_since(base, target.directories)
+        return bool(commits) and commits[-1][1].startswith(f"rollback({target.cluster}): ")
 
     def _template(self, stack: str, version: str) -> RenderedTemplate:
         """What the gate waits for: the template as the tree renders it now (its image and the
@@ -510,8 +520,7 @@ class Rollout:
             checkout = self.checkout(stack)
             commits = self._commits(stack, journal)
             # What a failed `up` rendered and nobody committed goes first.
-            checkout.git("checkout", "HEAD", "--", *target.directories, check=False)
-            checkout.git("clean", "-fdq", "--", *target.directories)
+            checkout.discard(target.directories)
             self._check_lock()
             outcome = self.report.stacks[stack]
             revert = None
@@ -537,11 +546,6 @@ class Rollout:
             self._reconcile(wave.name, stack)
         templates = {stack: self._template(stack, journal.before[stack]) for stack in touched}
         self._wait_gates(Wave(wave.name, tuple(touched), 0), pushed, templates)
-
-
-def _stack_version(path: Path) -> str | None:
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    return config.get("hecate:version")
 
 
 def plan_lines(rollout: Rollout) -> list[str]:

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from .. import naming, stack_files
-from ..settings import ConfigError, Settings
-from ..verify import pulumi_env, settings_from
+from .. import naming
+from ..project import Project
+from ..settings import Settings
 from .gitops_repo import GitopsCheckout
 
 POLICY_PACK = "policy"
@@ -80,26 +80,26 @@ class ChangeSummary:
 
 
 class FleetProject:
-    """The Pulumi project at `root` and its stacks."""
+    """The project's stacks (hecate/project.py) as the fleet tool drives them."""
 
     def __init__(self, root: Path):
-        self.root = root.resolve()
-        self.env = pulumi_env(self.root)
-        self.env.setdefault("PULUMI_DIY_BACKEND_NO_LEGACY_WARNING", "true")
+        self.files = Project(root)
+        self.root = self.files.root
+        self.env = self.files.env()
         self.env.setdefault("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
 
     @property
     def stacks(self) -> list[str]:
-        return stack_files.stack_names(self.root)
+        return self.files.stacks
 
-    def target(self, stack: str) -> StackTarget:
-        """The stack's settings as committed, ConfigError (naming the stack) when invalid."""
-        try:
-            return StackTarget(
-                stack, settings_from(stack_files.stack_config(self.root, stack), self.root)
-            )
-        except ConfigError as error:
-            raise ConfigError([f"stack {stack}: {p}" for p in error.problems]) from None
+    def target(self, stack: str, **overrides: str) -> StackTarget:
+        """The stack's settings as committed (with these keys set over them), ConfigError
+        (naming the stack) when invalid."""
+        return StackTarget(stack, self.files.settings(stack, **overrides))
+
+    def committed_version(self, stack: str) -> str | None:
+        """hecate:version as the stack file itself says it."""
+        return self.files.committed(stack, VERSION_KEY)
 
     def checkout(self, target: StackTarget) -> GitopsCheckout:
         path = Path(os.path.normpath(self.root / target.settings.gitops_dir))
@@ -118,7 +118,7 @@ class FleetProject:
         return RenderedTemplate(image, str(annotations.get(naming.CONFIG_CHECKSUM, "")))
 
     def stack_file(self, stack: str) -> Path:
-        return self.root / f"Pulumi.{stack}.yaml"
+        return self.files.stack_file(stack)
 
     def _workspace(self) -> auto.LocalWorkspace:
         cache = Path(self.env["PULUMI_HOME"]).parent

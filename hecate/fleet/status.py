@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .cluster_health import PASSED, ClusterClient, ClusterHealth, gate
 from .gitops_repo import GitError
@@ -51,6 +52,41 @@ class StackStatus:
     def fine(self) -> bool:
         return self.tree == IN_STEP and self.cluster_state in (HEALTHY, NOT_READ)
 
+    HEADERS: ClassVar[tuple[str, ...]] = (
+        "stack",
+        "cluster",
+        "config",
+        "rendered",
+        "tree",
+        "applied",
+        "head",
+        "ready",
+        "desired/updated/ready",
+        "pods' template",
+        "images",
+        "sealed",
+        "health",
+    )
+
+    def cells(self) -> tuple[str, ...]:
+        ready = f"{self.flux_ready} {self.flux_reason}".strip() if self.flux_ready else ""
+        counts = "—" if self.desired is None else f"{self.desired}/{self.updated}/{self.ready}"
+        return (
+            self.stack,
+            self.cluster,
+            self.config_version,
+            self.rendered_version or "—",
+            self.tree,
+            self.applied[:7] or "—",
+            self.head[:7] or "—",
+            ready or "—",
+            counts,
+            self.template,
+            ", ".join(self.images) or "—",
+            self.sealed,
+            self.cluster_state,
+        )
+
 
 def _tree(project: FleetProject, target: StackTarget, status: StackStatus) -> None:
     preview = project.preview(target.name)
@@ -73,15 +109,8 @@ def _cluster(
 ) -> None:
     checkout = project.checkout(target)
     try:
-        status.head = checkout.git("rev-parse", f"{checkout.remote}/{checkout.branch}")
-        status.wanted = checkout.git(
-            "log",
-            "-1",
-            "--format=%H",
-            f"{checkout.remote}/{checkout.branch}",
-            "--",
-            *target.directories,
-        )
+        status.head = checkout.remote_branch_head()
+        status.wanted = checkout.last_commit_of(target.directories)
     except (GitError, OSError) as error:
         status.problems.append(f"gitops remote: {error}")
     health: ClusterHealth = ClusterClient(target.context, kubeconfig).read()

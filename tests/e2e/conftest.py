@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.engine import missing_tools
+from testbed.scratch import missing_tools
 
 
 @pytest.fixture(scope="session", autouse=True)

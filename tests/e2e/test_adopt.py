@@ -13,8 +13,8 @@ import sys
 import yaml
 
 from hecate import adopt, handmade_tree
+from testbed.scratch import new_project
 from tests import guide, guide_tree
-from tests.e2e.engine import new_project
 
 STACK, CLUSTER, OTHER = "edge", "edge-cluster", "beam-cluster"
 SHARED_SEALED = {"OPENAI_API_KEY": base64.b64encode(bytes(range(256)) + b"shared").decode()}

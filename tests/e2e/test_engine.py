@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from testbed.mocks import seals, stack_config, stack_names
+from testbed.paths import BIN
+from testbed.scratch import new_project
 from tests import schemas
-from tests.e2e.engine import BIN, new_project
-from tests.harness import seals, stack_config, stack_names
 from tests.test_fleet_access import FILES as FLEET_ACCESS
 
 RENDERED = "pulumi-python:dynamic/gitops/"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from hecate import stack_files
-from tests import certs
-from tests.e2e.engine import CHECKOV, POLICY_VENV, portable_stack_file
-from tests.paths import BIN, CACHE, ROOT
+from hecate.project import STACK_FILE
+from testbed import certs
+from testbed.paths import BIN, CACHE, ROOT
+from testbed.scratch import CHECKOV, POLICY_VENV, portable_stack_file
 
 STACK = "beam"
 # The tests a stack file with a salt and secure values broke, run through `make test`.
@@ -57,7 +57,7 @@ def snapshot(destination: Path) -> Path:
         if not source.is_file():
             continue
         (destination / name).parent.mkdir(parents=True, exist_ok=True)
-        if stack_files.STACK_FILE.fullmatch(name):
+        if STACK_FILE.fullmatch(name):
             # As committed before anyone's `make up`: no salt or secrets of this checkout's backend.
             portable_stack_file(source, destination / name)
         else:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.engine import Project, descendants, new_project, reap
-from tests.harness import stack_config
+from testbed.mocks import stack_config
+from testbed.processes import descendants, reap
+from testbed.scratch import Project, new_project
 
 STACK = "beam"
 CLUSTER = stack_config(STACK)["hecate:cluster"]

@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e.engine import Project, alive, descendants, engine_env, reap
+from testbed.processes import descendants, living, reap
+from testbed.scratch import Project, engine_env
 
 PROJECT = "name: {name}\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
 
@@ -66,7 +67,7 @@ def test_nothing_outlives_a_killed_engine(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             started = descendants(cli.pid)
-            commands = {Path(f"/proc/{pid}/cmdline").read_bytes() for pid in alive(started)}
+            commands = {Path(f"/proc/{pid}/cmdline").read_bytes() for pid in living(started)}
             if any(b"pulumi-language-python" in c for c in commands) and any(
                 b"__main__" in c or b"exec" in c for c in commands
             ):
@@ -74,7 +75,7 @@ def test_nothing_outlives_a_killed_engine(tmp_path):
             time.sleep(0.2)
         assert any(
             b"pulumi-language-python" in Path(f"/proc/{pid}/cmdline").read_bytes()
-            for pid in alive(started)
+            for pid in living(started)
         )
     finally:
         os.kill(cli.pid, signal.SIGKILL)

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.paths import ROOT
+from testbed.paths import ROOT
 
 LINTED = ["pyproject.toml", "hecate", "policy", "engine", "scripts", "tests", "__main__.py"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.e2e.engine import new_project
-from tests.harness import stack_names
+from testbed.mocks import stack_names
+from testbed.scratch import new_project
 
 # Bends that config validation would never let through, made in the copied program itself.
 BENDS = {

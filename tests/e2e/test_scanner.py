@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
-from tests.e2e.engine import CHECKOV, ROOT, new_project
-from tests.harness import stack_names
+from testbed.mocks import stack_names
+from testbed.paths import ROOT
+from testbed.scratch import CHECKOV, new_project
 
 
 @pytest.mark.parametrize("stack", stack_names())

@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 from hecate import naming
-from tests import certs
-from tests.e2e.engine import BIN, new_project
-from tests.harness import stack_config
+from testbed import certs
+from testbed.mocks import stack_config
+from testbed.paths import BIN
+from testbed.scratch import new_project
 
 STACK = "beam"
 CANARY = "sk-canary-e2e-5d41402abc4b2a76"

@@ -19,8 +19,8 @@ import sys
 import pytest
 
 from hecate.settings import SETTINGS, TAKES_SECRETS
-from tests import certs
-from tests.e2e.engine import Project, new_project
+from testbed import certs
+from testbed.scratch import Project, new_project
 
 STACK = "beam"
 VERBOSE = ("-v=9", "--logtostderr", "--logflow")

@@ -1,1 +1,1 @@
-"""The local fleet of real clusters (tests/fleet/testbed.py) and the tests that run on it."""
+"""The tests that run on the local fleet of real clusters (the testbed package)."""

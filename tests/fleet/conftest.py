@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.engine import missing_tools
-from tests.fleet.deployment import Deployment
-from tests.fleet.testbed import CLUSTERS, Bringup, Fleet, missing_components
+from testbed.components import CLUSTERS, missing_components
+from testbed.deployment import Deployment
+from testbed.fleet import Bringup, Fleet
+from testbed.scratch import missing_tools
 
 NODES = 3
 

@@ -20,11 +20,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from testbed import flux
+from testbed.components import BRANCH
+from testbed.deployment import HEALTH_TIMEOUT, Deployment, git_env
+from testbed.fleet import Fleet, fetch_cert
+from testbed.paths import BIN
+from testbed.processes import git, wait_for
+from testbed.scratch import new_project
 from tests import guide_tree
-from tests.e2e.engine import new_project
-from tests.fleet import flux
-from tests.fleet.deployment import HEALTH_TIMEOUT, Deployment, git_env
-from tests.fleet.testbed import BIN, BRANCH, Fleet, fetch_cert, git, wait_for
 from tests.fleet.watch import EventWatch, RolloutWatch, live_pods
 
 BEAM, EDGE = "beam-cluster", "edge-cluster"

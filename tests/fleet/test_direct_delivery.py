@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from tests.e2e.engine import Project, new_project
-from tests.fleet.admission import HeldAdmission
-from tests.fleet.testbed import wait_for
+from testbed.admission import HeldAdmission
+from testbed.processes import wait_for
+from testbed.scratch import Project, new_project
 
 # The dev stack's cluster, before any test deploys it through Flux (this module runs first of
 # tests/fleet, and destroys what it created): so the objects there are all the program's.

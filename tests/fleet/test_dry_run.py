@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import yaml
 
-from tests.e2e.engine import new_project
-from tests.fleet.testbed import fetch_cert
-from tests.harness import stack_config
+from testbed.fleet import fetch_cert
+from testbed.mocks import stack_config
+from testbed.scratch import new_project
 
 CLUSTER = "dev-cluster"
 

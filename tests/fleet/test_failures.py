@@ -3,8 +3,9 @@ pods never become ready (the test bed's kwok Stage for tags ending in `-unready`
 
 from __future__ import annotations
 
-from tests.fleet import flux
-from tests.fleet.testbed import UNREADY_SUFFIX, wait_for
+from testbed import flux
+from testbed.faults import UNREADY_SUFFIX
+from testbed.processes import wait_for
 
 
 def not_ready(fleet, cluster: str, kind: str, name: str) -> dict | None:

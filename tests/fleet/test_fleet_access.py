@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from tests.fleet.testbed import BIN
+from testbed.paths import BIN
 
 CLUSTER = "beam-cluster"
 

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.testbed import WATCHDOG_PID, Bringup, Launcher, alive, wait_for
-from tests.paths import ROOT
+from testbed.fleet import WATCHDOG_PID, Bringup
+from testbed.paths import ROOT
+from testbed.processes import Launcher, alive, wait_for
 
 # A process that owns a one-cluster fleet and then writes to its stdout forever.
 OWNER = """
 import sys, time
 from pathlib import Path
-from tests.fleet.testbed import Bringup
+from testbed.fleet import Bringup
 Bringup(Path(sys.argv[1]), ["life-cluster"], 1).up()
 print("up", flush=True)
 while True:
@@ -93,7 +94,7 @@ def test_a_fleet_goes_down_with_its_owner_however_it_dies(death, tmp_path):
 def test_a_fleet_left_behind_is_found_and_stopped_by_the_next_fleet_up(tmp_path):
     workdir = tmp_path / "fleet"
     owner = start_owner(workdir)
-    command = [sys.executable, "-m", "tests.fleet"]
+    command = [sys.executable, "-m", "testbed"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = ["--workdir", str(workdir), "--clusters", "life-cluster", "--nodes", "1"]
     try:

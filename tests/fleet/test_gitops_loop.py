@@ -6,9 +6,9 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
-from hecate.settings import parse_quantity
+from hecate.grammars import parse_quantity
+from testbed import flux
 from tests import guide
-from tests.fleet import flux
 from tests.fleet.watch import RolloutWatch, daemon_pods
 
 NAMESPACE = "hecate"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from hecate import naming
 from hecate.fleet.cluster_health import PASSED, ClusterClient, gate
-from tests.fleet import flux
-from tests.fleet.testbed import wait_for
+from testbed import flux
+from testbed.mocks import stack_config
+from testbed.processes import wait_for
 from tests.fleet.watch import (
     REVISION_HASH,
     RolloutWatch,
@@ -19,7 +20,6 @@ from tests.fleet.watch import (
     live_pods,
     template_checksum,
 )
-from tests.harness import stack_config
 
 TAINT = "hecate.test/gpu"
 POOL = "hecate.test/pool"

@@ -9,7 +9,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.fleet.testbed import fetch_cert, wait_for
+from testbed.fleet import fetch_cert
+from testbed.processes import wait_for
 from tests.fleet.watch import RolloutWatch, current_revision, live_pods
 
 NAMESPACE = "hecate"

@@ -20,17 +20,12 @@ import pytest
 import yaml
 
 from hecate import naming
-from tests.fleet.deployment import git_env
-from tests.fleet.rollout_project import RolloutProject
-from tests.fleet.testbed import (
-    BRANCH,
-    CRASHING_VERSION,
-    IMAGE_MISSING_VERSION,
-    UNREADY_SUFFIX,
-    fetch_cert,
-    git,
-    wait_for,
-)
+from testbed.components import BRANCH
+from testbed.deployment import git_env
+from testbed.faults import CRASHING_VERSION, IMAGE_MISSING_VERSION, UNREADY_SUFFIX
+from testbed.fleet import fetch_cert
+from testbed.processes import git, wait_for
+from testbed.rollout_project import RolloutProject
 from tests.fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
 
 STACKS = ("dev", "edge", "beam")

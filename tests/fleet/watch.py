@@ -8,7 +8,7 @@ import subprocess
 import threading
 
 from hecate import naming
-from tests.fleet.testbed import BIN
+from testbed.paths import BIN
 
 NAMESPACE = "hecate"
 DAEMON = "hecate-daemon"

@@ -14,7 +14,7 @@ Which mechanism covers which process:
 - Not the kernel's parent-death signal: kwokctl's processes outlive kwokctl by design, and a
   `make fleet-up` fleet outlives the command that made it (that one has no watchdog).
 
-    python -m tests.fleet.watchdog --workdir DIR --lifeline FD
+    python -m testbed.watchdog --workdir DIR --lifeline FD
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fleet.watchdog")
+    parser = argparse.ArgumentParser(prog="python -m testbed.watchdog")
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--lifeline", type=int, required=True, help="the pipe's read end")
     args = parser.parse_args(argv)
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     os.chdir("/")  # never inside the work directory it is about to sweep
     while os.read(args.lifeline, 1024):
         pass  # the owner never writes: anything read is ignored; EOF is the news
-    from tests.fleet.testbed import Bringup  # only now: nothing to load while waiting
+    from testbed.fleet import Bringup  # only now: nothing to load while waiting
 
     print(f"watchdog: the owner of {args.workdir} is gone; taking its fleet down", flush=True)
     Bringup(args.workdir).down(owner_gone=True)

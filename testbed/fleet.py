@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,51 +40,28 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.engine import alive as running
-from tests.paths import BIN, CACHE
-
-CLUSTERS = ("dev-cluster", "edge-cluster", "beam-cluster")
-REPOSITORY = "hecate-gitops"
-BRANCH = "main"
-TESTBED = CACHE / "testbed"
-COMPONENTS = (
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubectl",
-    "kwok",
-    "kwokctl",
-    "source-controller",
-    "kustomize-controller",
-    "sealed-secrets-controller",
+from testbed.components import (
+    BRANCH,
+    CLUSTERS,
+    REPOSITORY,
+    SEALED_SECRETS_ACCOUNT,
+    SEALED_SECRETS_NAMESPACE,
+    flux_bootstrap,
+    kwokctl_config,
+    missing_components,
 )
-# On the test bed, a daemon image whose tag ends in this never becomes ready (a kwok Stage):
-# the failing version of the tests.
-UNREADY_SUFFIX = "-unready"
-# And what a kubelet reports for a tag that does not exist, and for a daemon that crashes.
-IMAGE_MISSING_VERSION = "0.0.404"
-CRASHING_VERSION = "0.0.500"
-SEALED_SECRETS_NAMESPACE = "kube-system"
-SEALED_SECRETS_ACCOUNT = "sealed-secrets-controller"
-
-
-class FleetError(RuntimeError):
-    """The fleet could not be brought up; the message says which step and where its log is."""
-
-
-def missing_components() -> list[str]:
-    """What `scripts/install-testbed` should have put in the cache and did not."""
-    missing = [str(BIN / name) for name in COMPONENTS if not (BIN / name).is_file()]
-    if not (TESTBED / ".versions").is_file():
-        missing.append(f"{TESTBED} (CRDs and kwok stages)")
-    return missing
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from testbed.faults import UNREADY_SUFFIX
+from testbed.paths import BIN, ROOT, TESTBED
+from testbed.processes import (
+    GIT_IDENTITY,
+    FleetError,
+    Launcher,
+    alive,
+    free_port,
+    git,
+    signal_session,
+    wait_for,
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +148,7 @@ class Fleet:
         pid_file = self.workdir / "kwok" / "clusters" / name / "pids" / f"{component}.pid"
         pid = int(pid_file.read_text().split()[0])
         if launcher.ours(pid):
-            _signal(pid, signal.SIGKILL)
+            signal_session(pid, signal.SIGKILL)
         # Gone for good, not a zombie: kwokctl would take a zombie for a running process.
         wait_for(f"{name}: {component} gone", lambda: not Path(f"/proc/{pid}").exists(), timeout=30)
 
@@ -198,383 +174,6 @@ class Fleet:
         )
 
 
-class Launcher:
-    """Starts the fleet's processes, each in a session of its own with its pid recorded, and
-    stops them by those pids."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.pids = workdir / "pids"
-        self.logs = workdir / "logs"
-        self.home = workdir / "home"
-
-    def base_env(self, **extra: str) -> dict[str, str]:
-        env = {
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": str(self.home),
-            "KWOK_WORKDIR": str(self.workdir / "kwok"),
-            "LANG": "C.UTF-8",
-        }
-        env.update(extra)
-        return env
-
-    def spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> int:
-        cwd.mkdir(parents=True, exist_ok=True)
-        with open(self.logs / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
-        return process.pid
-
-    def run(
-        self, name: str, argv: list[str], timeout: float = 300, input: str | None = None
-    ) -> str:
-        """A short command; its output goes to logs/<name>.log and, on failure, into the error."""
-        done = subprocess.run(
-            argv,
-            input=input,
-            cwd=self.workdir,
-            env=self.base_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        with open(self.logs / f"{name}.log", "a") as log:
-            log.write(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}")
-        if done.returncode != 0:
-            raise FleetError(
-                f"{' '.join(argv[:4])} ... failed ({done.returncode}):\n"
-                f"{(done.stderr or done.stdout).strip()[-2000:]}"
-            )
-        return done.stdout
-
-    def git_server(self, port: int) -> None:
-        """The git server, serving git/repos/ on 127.0.0.1:port; returns once it answers."""
-        root = Path(__file__).resolve().parents[2]
-        self.spawn(
-            "git-server",
-            [
-                sys.executable,
-                "-m",
-                "tests.fleet.git_server",
-                "--root",
-                str(self.workdir / "git" / "repos"),
-                "--port",
-                str(port),
-            ],
-            env=self.base_env(PYTHONPATH=str(root)),
-            cwd=self.workdir / "git",
-        )
-        wait_for(
-            "the git server",
-            lambda: (
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/{REPOSITORY}/info/refs?service=git-upload-pack",
-                    timeout=2,
-                ).status
-                == 200
-            ),
-            timeout=20,
-            every=0.2,
-        )
-
-    def exited(self) -> list[str]:
-        """Each process started here that is no longer running, with the end of its log: a
-        controller that died at start-up is named instead of waited for."""
-        found = []
-        for file in sorted(self.pids.glob("*.pid")):
-            if not self.ours(int(file.read_text().split()[0])):
-                log = self.logs / f"{file.stem}.log"
-                tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
-                found.append(f"{file.stem} exited ({log}): " + " | ".join(tail))
-        return found
-
-    def recorded(self) -> dict[Path, int]:
-        """Every pid file under the work directory: ours, and those kwokctl wrote."""
-        files = list(self.pids.glob("*.pid")) + list((self.workdir / "kwok").glob("**/pids/*.pid"))
-        found = {}
-        for file in files:
-            try:
-                found[file] = int(file.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-        return found
-
-    def ours(self, pid: int) -> bool:
-        """Still running with its working directory inside the work directory."""
-        try:
-            cwd = os.readlink(f"/proc/{pid}/cwd")
-        except OSError:
-            return False
-        return alive(pid) and Path(cwd).is_relative_to(self.workdir)
-
-    def strays(self) -> list[int]:
-        """Processes working in the work directory, or naming it on their command line, that
-        no pid file names (this process and the ones it runs under excepted)."""
-        spared = {os.getpid(), os.getppid()}
-        root = str(self.workdir)
-        found = []
-        for entry in Path("/proc").glob("[0-9]*"):
-            pid = int(entry.name)
-            if pid in spared:
-                continue
-            try:
-                cwd = os.readlink(entry / "cwd")
-                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            except OSError:
-                continue
-            named = any(a == root or f"{root}/" in a for a in argv)
-            if Path(cwd).is_relative_to(self.workdir) or named:
-                found.append(pid)
-        return found
-
-    def stop(self, pid_files: Iterable[Path] | None = None, grace: float = 10) -> list[int]:
-        """SIGTERM each recorded process (and its session), SIGKILL what is left after `grace`
-        seconds; returns the pids that needed the SIGKILL."""
-        recorded = self.recorded()
-        targets = {f: p for f, p in recorded.items() if pid_files is None or f in set(pid_files)}
-        running = [pid for pid in targets.values() if self.ours(pid)]
-        for pid in running:
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(self.ours(pid) for pid in running):
-            time.sleep(0.1)
-        killed = [pid for pid in running if self.ours(pid)]
-        for pid in killed:
-            _signal(pid, signal.SIGKILL)
-        for file in targets:
-            file.unlink(missing_ok=True)
-        return killed
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie (the engine tests' check, for one process)."""
-    return bool(running({pid}))
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    # The session too: a process we started in its own session may have children in it.
-    for send in (lambda: os.killpg(pid, sig), lambda: os.kill(pid, sig)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            send()
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], object],
-    timeout: float,
-    every: float = 0.5,
-    launcher: Launcher | None = None,
-):
-    """Poll `check` until it returns something truthy; FleetError naming `what` on timeout, or
-    at once if one of the `launcher`'s processes died."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        dead = launcher.exited() if launcher else []
-        if dead:
-            raise FleetError(f"while waiting for {what}: {'; '.join(dead)}")
-        try:
-            last = check()
-            if last:
-                return last
-        except (FleetError, OSError, ValueError, KeyError) as error:
-            last = error
-        if time.monotonic() > deadline:
-            raise FleetError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last})")
-        time.sleep(every)
-
-
-def kwokctl_config(unready_image: str) -> str:
-    """kwokctl's configuration: the binaries from the cache, everything bound to loopback, and
-    kwok's stock Stages plus one that keeps the unready test version's pods from ever becoming
-    ready (with a weight, so that it wins over the stock pod-ready stage)."""
-    options = {
-        "runtime": "binary",
-        "bindAddress": "127.0.0.1",
-        "kubeApiserverBinary": str(BIN / "kube-apiserver"),
-        "kubeControllerManagerBinary": str(BIN / "kube-controller-manager"),
-        "kubeSchedulerBinary": str(BIN / "kube-scheduler"),
-        "kwokControllerBinary": str(BIN / "kwok"),
-        "etcdBinary": str(BIN / "etcd"),
-        "kubectlBinary": str(BIN / "kubectl"),
-        # Real admission, as a cluster has it (webhooks included); kwokctl's default is none.
-        "kubeAuthorization": True,
-        "kubeAdmission": True,
-    }
-    documents: list[dict] = [
-        {
-            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-            "kind": "KwokctlConfiguration",
-            "options": options,
-        }
-    ]
-    for stage in sorted((TESTBED / "stages").glob("*.yaml")):
-        documents.append(yaml.safe_load(stage.read_text()))
-    documents += [
-        _failing_stage("hecate-unready", unready_image, UNREADY_STATUS),
-        _failing_stage("hecate-image-missing", f":{IMAGE_MISSING_VERSION}", IMAGE_MISSING_STATUS),
-        _failing_stage("hecate-crash-loop", f":{CRASHING_VERSION}", CRASH_LOOP_STATUS),
-    ]
-    return yaml.safe_dump_all(documents, sort_keys=False)
-
-
-def _failing_stage(name: str, image_suffix: str, status: str) -> dict:
-    """Pods of an image ending in `image_suffix` get `status`, in place of the stock pod-ready
-    stage (the weight). A status that stays Pending holds no time, so that applying it again
-    changes nothing."""
-    return {
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "kind": "Stage",
-        "metadata": {"name": name},
-        "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
-            "selector": {
-                "matchExpressions": [
-                    {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
-                    {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
-                    {
-                        "key": f'.spec.containers.[0].image | endswith("{image_suffix}")'
-                        " | tostring",
-                        "operator": "In",
-                        "values": ["true"],
-                    },
-                ]
-            },
-            "weight": 1,
-            "next": {"statusTemplate": status},
-        },
-    }
-
-
-def _waiting_status(phase: str, reason: str, message: str, restarts: int, last: str = "") -> str:
-    """A pod's status as the kubelet reports a container that waits: `reason` and `message`
-    (a template expression), after `restarts` restarts (`last` its last state, if any)."""
-    return f"""\
-phase: {phase}
-conditions:
-- status: "False"
-  reason: ContainersNotReady
-  type: Ready
-containerStatuses:
-{{{{ range .spec.containers }}}}
-- image: {{{{ .image | Quote }}}}
-  name: {{{{ .name | Quote }}}}
-  ready: false
-  restartCount: {restarts}{last}
-  state:
-    waiting:
-      reason: {reason}
-      message: {message}
-{{{{ end }}}}
-hostIP: {{{{ NodeIPWith .spec.nodeName }}}}
-"""
-
-
-# An image the kubelet cannot pull: Pending, the container waiting.
-IMAGE_MISSING_STATUS = _waiting_status(
-    "Pending", "ImagePullBackOff", '{{ printf "Back-off pulling image %q" .image | Quote }}', 0
-)
-# A daemon that exits on start: Running, the container waiting to be restarted.
-CRASH_LOOP_STATUS = _waiting_status(
-    "Running",
-    "CrashLoopBackOff",
-    "back-off 5m0s restarting failed container",
-    5,
-    "\n  lastState:\n    terminated:\n      exitCode: 1\n      reason: Error",
-)
-
-
-# Running, but never ready: what a daemon that crashes on start-up looks like to a rollout.
-UNREADY_STATUS = """\
-{{ $now := Now }}
-phase: Running
-conditions:
-- lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: Initialized
-- lastTransitionTime: {{ $now | Quote }}
-  status: "False"
-  reason: ContainersNotReady
-  type: Ready
-- lastTransitionTime: {{ $now | Quote }}
-  status: "False"
-  reason: ContainersNotReady
-  type: ContainersReady
-containerStatuses:
-{{ range .spec.containers }}
-- image: {{ .image | Quote }}
-  name: {{ .name | Quote }}
-  ready: false
-  restartCount: 0
-  state:
-    running:
-      startedAt: {{ $now | Quote }}
-{{ end }}
-hostIP: {{ NodeIPWith .spec.nodeName }}
-startTime: {{ $now | Quote }}
-"""
-
-
-def flux_bootstrap(cluster: str, url: str) -> dict[str, str]:
-    """What `flux bootstrap` commits under clusters/<cluster>/flux-system (less the controllers'
-    own manifests: here they run beside the cluster), by file name."""
-    sync = [
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "flux-system", "namespace": "flux-system"},
-            "spec": {"interval": "1m", "ref": {"branch": BRANCH}, "url": url},
-        },
-        {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "flux-system", "namespace": "flux-system"},
-            "spec": {
-                "interval": "10m",
-                "path": f"./clusters/{cluster}",
-                "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
-            },
-        },
-    ]
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": ["gotk-sync.yaml"],
-    }
-    return {
-        "gotk-sync.yaml": yaml.safe_dump_all(sync, sort_keys=False),
-        "kustomization.yaml": yaml.safe_dump(kustomization, sort_keys=False),
-    }
-
-
-def git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
-    if done.returncode != 0:
-        raise FleetError(f"git {' '.join(args)} in {cwd}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "hecate test bed",
-    "GIT_AUTHOR_EMAIL": "testbed@hecate.invalid",
-    "GIT_COMMITTER_NAME": "hecate test bed",
-    "GIT_COMMITTER_EMAIL": "testbed@hecate.invalid",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
 OWNER_FILE = "owner.json"  # who owns the fleet: a process (tied) or nobody (`make fleet-up`)
 WATCHDOG_PID = "watchdog.pid"  # beside pids/, not in it: stopping the fleet never stops it
 
@@ -583,7 +182,7 @@ class Bringup:
     """Brings a fleet up in a work directory; `down` takes it down from the files alone.
 
     `tied` (the default: tests and benches): the fleet goes down with the process that brought
-    it up, however that dies, through a watchdog (tests/fleet/watchdog.py). Untied
+    it up, however that dies, through a watchdog (testbed/watchdog.py). Untied
     (`make fleet-up`): it stays up until `make fleet-down`.
     """
 
@@ -631,13 +230,13 @@ class Bringup:
         if not self.tied:
             return
         read, self._lifeline = os.pipe()  # neither end is inherited by anything else
-        root = Path(__file__).resolve().parents[2]
+        root = ROOT
         with open(self.workdir / "logs" / "watchdog.log", "ab") as log:
             watchdog = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
-                    "tests.fleet.watchdog",
+                    "testbed.watchdog",
                     "--workdir",
                     str(self.workdir),
                     "--lifeline",
@@ -928,7 +527,7 @@ class Bringup:
         # Last, whatever no pid file names (started the moment before its file was written).
         strays = self.launcher.strays()
         for pid in strays:
-            _signal(pid, signal.SIGKILL)
+            signal_session(pid, signal.SIGKILL)
         for sub in ("fleet.json", "env", "kubeconfig", OWNER_FILE, WATCHDOG_PID):
             (self.workdir / sub).unlink(missing_ok=True)
         # What the next fleet-up in this directory must not find: the repository, the clusters'
@@ -947,7 +546,7 @@ class Bringup:
         except (OSError, ValueError, IndexError):
             return
         if pid != os.getpid() and alive(pid):
-            _signal(pid, signal.SIGTERM)
+            signal_session(pid, signal.SIGTERM)
             wait_for("the fleet's watchdog to stand down", lambda: not alive(pid), timeout=10)
 
     def _kwok_clusters(self) -> list[str]:

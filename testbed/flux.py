@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.fleet.testbed import Fleet, FleetError, wait_for
+from testbed.fleet import Fleet
+from testbed.processes import FleetError, wait_for
 
 FLUX_NAMESPACE = "flux-system"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"

@@ -5,7 +5,7 @@ Listens on 127.0.0.1 only and serves the bare repositories under one directory, 
 included (the repositories set `http.receivepack`). Run as its own process, so that the
 harness can stop it by its process id:
 
-    python -m tests.fleet.git_server --root DIR --port N
+    python -m testbed.git_server --root DIR --port N
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Runs the real __main__.py for a stack under Pulumi mocks and records what it declares.
 
 Nothing merges Pulumi.yaml and Pulumi.<stack>.yaml under mocks, so `evaluate`
-does what the engine does (hecate.stack_files): project values first, the
+does what the engine does (hecate/project.py): project values first, the
 stack's over them, every value as the string the engine hands the program
 (objects as JSON).
 """
@@ -28,12 +28,13 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from hecate import stack_files
+from hecate.project import Project, qualify, readable
 from hecate.rendered_manifest import FILE_KEYS, TYPE_MODULE
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "__main__.py"
-PROJECT = stack_files.project_name(ROOT)
+ON_DISK = Project(ROOT)
+PROJECT = ON_DISK.name
 # Objects rendered into the gitops tree are typed by their kind under this prefix.
 RENDERED = f"pulumi-python:dynamic/{TYPE_MODULE}/"
 # The kustomize file of a workloads directory: read by kustomize and Flux, never applied.
@@ -49,12 +50,12 @@ def _empty_project_dir() -> Path:
 
 
 def stack_names() -> list[str]:
-    return stack_files.stack_names(ROOT)
+    return ON_DISK.stacks
 
 
 def stack_config(stack: str) -> dict[str, Any]:
     """The stack's configuration as the engine would pass it, values still structured."""
-    return stack_files.stack_config(ROOT, stack)
+    return ON_DISK.config(stack)
 
 
 def _engine_value(value: Any) -> str:
@@ -66,7 +67,7 @@ def _engine_value(value: Any) -> str:
 
 
 def _qualify(key: str) -> str:
-    return stack_files.qualify(key, PROJECT)
+    return qualify(key, PROJECT)
 
 
 @dataclass
@@ -211,7 +212,7 @@ def evaluate(
 
     # The tests cannot decrypt a stack file's encrypted values (the passphrase is the user's):
     # they keep their shape and their secrecy.
-    config, encrypted = stack_files.readable(config)
+    config, encrypted = readable(config)
     secrets = {*secrets, *encrypted}
 
     evaluation = Evaluation(stack)

@@ -1,8 +1,8 @@
 """`make fleet-up` / `make fleet-down`: the local fleet, for people.
 
-    python -m tests.fleet up [--workdir .fleet] [--nodes 3] [--clusters dev-cluster,...]
-    python -m tests.fleet down [--workdir .fleet]
-    python -m tests.fleet status [--workdir .fleet] [--json]
+    python -m testbed up [--workdir .fleet] [--nodes 3] [--clusters dev-cluster,...]
+    python -m testbed down [--workdir .fleet]
+    python -m testbed status [--workdir .fleet] [--json]
 
 Exit status: 0 done, 1 the fleet failed (the message names the step and the log), 2 usage.
 """
@@ -14,7 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from tests.fleet.testbed import CLUSTERS, Bringup, Fleet, FleetError
+from testbed.components import CLUSTERS
+from testbed.fleet import Bringup, Fleet
+from testbed.processes import FleetError
 
 
 def progress(message: str) -> None:
@@ -22,9 +24,7 @@ def progress(message: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.fleet", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m testbed", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--workdir", type=Path, default=Path(".fleet"))
     parser.add_argument("--nodes", type=int, default=3, help="fake nodes per cluster (default 3)")

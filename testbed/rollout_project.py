@@ -16,10 +16,12 @@ from typing import Any
 
 import yaml
 
-from hecate import stack_files
-from tests.e2e.engine import Project, Result, copy_project, engine_env, init_stack
-from tests.fleet.deployment import HEALTH_TIMEOUT, git_env
-from tests.fleet.testbed import BRANCH, Fleet, git
+from hecate.project import stack_names
+from testbed.components import BRANCH
+from testbed.deployment import HEALTH_TIMEOUT, git_env
+from testbed.fleet import Fleet
+from testbed.processes import git
+from testbed.scratch import Project, Result, copy_project, engine_env, init_stack
 
 # Short waits for the test bed: its nodes are kwok's, each rollout takes seconds.
 PLAN = """\
@@ -51,7 +53,7 @@ class RolloutProject:
         project = Project(root, env)
         (root / "rollout-plan.yaml").write_text(PLAN.format(dev_soak=dev_soak))
         git("clone", "--quiet", fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
-        for stack in stack_files.stack_names(root):
+        for stack in stack_names(root):
             init_stack(project, stack, removed[stack])
             for key, value in (
                 ("hecate:gitops.url", fleet.git_url),
@@ -67,10 +69,7 @@ class RolloutProject:
 
     def stack_files(self) -> dict[str, str]:
         """Every stack file as it is now: what a fresh clone of the project would hold."""
-        return {
-            s: (self.root / f"Pulumi.{s}.yaml").read_text()
-            for s in stack_files.stack_names(self.root)
-        }
+        return {s: (self.root / f"Pulumi.{s}.yaml").read_text() for s in stack_names(self.root)}
 
     def clone(self, workdir: Path, committed: dict[str, str]) -> RolloutProject:
         """Another runner: the project's files afresh with the stack files `committed`, no

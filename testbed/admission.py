@@ -16,8 +16,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests import certs
-from tests.fleet.testbed import Fleet
+from testbed import certs
+from testbed.fleet import Fleet
 
 NAME = "hecate-test-held-admission"
 

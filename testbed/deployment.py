@@ -11,10 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.engine import Project, Result, new_project
-from tests.fleet import flux
-from tests.fleet.testbed import BRANCH, GIT_IDENTITY, Fleet, FleetError, git
-from tests.harness import stack_config
+from testbed import flux
+from testbed.components import BRANCH
+from testbed.fleet import Fleet
+from testbed.mocks import stack_config
+from testbed.processes import GIT_IDENTITY, FleetError, git
+from testbed.scratch import Project, Result, new_project
 
 # Short enough for a failing rollout to be reported within a test; long enough for kwok's nodes.
 HEALTH_TIMEOUT = "30s"

@@ -1,4 +1,5 @@
-"""Running the real Pulumi engine on a temporary copy of the project."""
+"""Scratch copies of the project, run under the real Pulumi engine: its own state backend,
+its stacks initialised as the committed files say (the e2e tests, the fleet tests, the benches)."""
 
 from __future__ import annotations
 
@@ -6,66 +7,19 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from hecate import stack_files
-from tests.paths import BIN, CACHE, ROOT
+from hecate.project import SECRET_PLACEHOLDER, secure_paths, stack_names
+from testbed.paths import BIN, CACHE, ROOT
 
 PROJECT_FILES = ["Pulumi.yaml", "__main__.py", "requirements.txt", "hecate", "policy"]
 POLICY_VENV = ROOT / "policy" / ".venv"
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
-
-
-def descendants(root: int) -> set[int]:
-    """Every live process below `root`, from /proc."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    """Those of `pids` still running (zombies are not)."""
-    running = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                running.add(pid)
-        except OSError:
-            continue
-    return running
-
-
-def reap(pids: set[int], within: float = 15) -> list[str]:
-    """Wait up to `within` seconds for `pids` to exit; kill what is left and return its command
-    lines, so that a test can assert none while never leaving one behind."""
-    deadline = time.monotonic() + within
-    while alive(pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = []
-    for pid in alive(pids):
-        try:
-            left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            continue
-    return left
 
 
 def missing_tools() -> list[str]:
@@ -108,7 +62,7 @@ def portable_stack_file(source: Path, destination: Path) -> list[str]:
     config = content.get("config") or {}
     removed = []
     for key, value in list(config.items()):
-        for path in stack_files.secure_paths(value):
+        for path in secure_paths(value):
             removed.append(".".join((key, *path)))
             if not path:
                 del config[key]
@@ -135,7 +89,7 @@ def copy_project(destination: Path, stacks: list[str] | None = None) -> dict[str
         else:
             shutil.copy2(source, destination / name)
     removed = {}
-    for stack in stack_files.stack_names(ROOT):
+    for stack in stack_names(ROOT):
         if stacks is None or stack in stacks:
             name = f"Pulumi.{stack}.yaml"
             removed[stack] = portable_stack_file(ROOT / name, destination / name)
@@ -219,7 +173,7 @@ def init_stack(project: Project, stack: str, encrypted: list[str]) -> None:
             "--secret",
             "--path",
             path,
-            stack_files.SECRET_PLACEHOLDER,
+            SECRET_PLACEHOLDER,
             "--stack",
             stack,
         )
