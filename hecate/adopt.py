@@ -612,9 +612,7 @@ def as_json(result: Plan, dry_run: bool) -> dict[str, Any]:
 def _cluster_of(stack_path: Path, given: str | None) -> str:
     named = None
     if stack_path.is_file():
-        named = ((yaml.safe_load(stack_path.read_text()) or {}).get("config") or {}).get(
-            "hecate:cluster"
-        )
+        named = stack_file_config(stack_path).get("hecate:cluster")
     if given and named and given != named:
         raise AdoptRefused(
             [f"--cluster {given!r}: {stack_path.name} already names hecate:cluster {named!r}"]

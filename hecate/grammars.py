@@ -136,6 +136,17 @@ def duration_seconds(value: str) -> float:
     return float(_duration(value))
 
 
+# A token's lifetime, as `fleet kubeconfig --duration` takes it: one ASCII number and one unit.
+_TOKEN_DURATION = re.compile(r"([1-9][0-9]{0,6})([smhd])", re.ASCII)
+_TOKEN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def token_duration_seconds(value: str) -> int | None:
+    """`90m`, `24h`, `7d` in seconds; None for anything else."""
+    match = _TOKEN_DURATION.fullmatch(value)
+    return int(match[1]) * _TOKEN_UNITS[match[2]] if match else None
+
+
 # --- URLs (Go's net/url, as Flux's source-controller and the daemon parse them) -------------
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?", re.ASCII)

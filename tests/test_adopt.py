@@ -137,4 +137,6 @@ def test_remove_shared_refuses_while_a_cluster_syncs_them_and_then_removes_them(
 def test_a_list_whose_names_are_not_text_is_kept_whole_not_matched_by_name():
     handmade = [{"name": {"x": 1}, "value": "a"}]
     rendered = [{"name": {"x": 1}, "value": "b"}]
-    assert adopt.kept_fields(handmade, rendered) == [{"op": "replace", "path": "", "value": handmade}]
+    assert adopt.kept_fields(handmade, rendered) == [
+        {"op": "replace", "path": "", "value": handmade}
+    ]

@@ -55,3 +55,24 @@ def test_another_rollout_left_unfinished_is_named(project, capsys):
     assert "python -m hecate fleet rollout 0.7.3" in err
     # Refused, the run took the lock and gave it back.
     assert GitopsCheckout(checkout, "main").git("ls-remote", "origin", LOCK_REF) == ""
+
+
+@pytest.mark.parametrize(
+    ("duration", "message"),
+    [
+        ("１h", "is not a duration"),  # a fullwidth digit: not a number the API server takes
+        ("24 h", "is not a duration"),
+        ("9m", "is under 10m"),
+    ],
+)
+def test_a_bad_token_duration_is_bad_input_and_asks_no_cluster(project, capsys, duration, message):
+    code, err = run(project, capsys, "kubeconfig", "--duration", duration, "--output", "k")
+    assert code == 2, err
+    assert f"fleet kubeconfig: --duration: {duration!r} {message}" in err
+    assert not (project / "k").exists()
+
+
+def test_an_unreadable_admin_kubeconfig_is_bad_input(project, capsys, tmp_path):
+    missing = tmp_path / "nowhere"
+    code, err = run(project, capsys, "--kubeconfig", str(missing), "kubeconfig", "--output", "k")
+    assert code == 2 and f"--kubeconfig: cannot read {missing}" in err

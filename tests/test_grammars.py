@@ -186,3 +186,15 @@ def test_names_are_bounded_as_the_api_server_bounds_them():
     assert grammars.is_dns_subdomain("a" * 253) and not grammars.is_dns_subdomain("a" * 254)
     assert grammars.is_label_value("") and not grammars.is_label_value("a" * 64)
     assert grammars.is_env_name("OPENAI_API_KEY") and not grammars.is_env_name("1KEY")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        *(("600s", 600), ("90m", 5400), ("24h", 86400), ("7d", 604800)),
+        *(("0h", None), ("１h", None), ("24", None), ("h", None), ("1.5h", None)),
+        *(("24h ", None), ("-1h", None), ("1h30m", None)),
+    ],
+)
+def test_token_durations(text, seconds):
+    assert grammars.token_duration_seconds(text) == seconds

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
@@ -63,11 +62,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
 
 def preview(args: argparse.Namespace, out: TextIO) -> int:
     project = FleetProject(args.root)
-    stacks = project.stacks
-    for stack in stacks:
-        project.target(stack)  # bad settings are named before any preview runs
-    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
-        summaries = list(pool.map(project.preview, stacks))
+    summaries = project.preview_all(args.parallel)
     report = PreviewReport(summaries, args.expect_no_changes)
     append_report(args.report, report.markdown())
     if args.json:
@@ -112,11 +107,7 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
     print(report.as_json() if args.json else report.markdown(), file=out)
     if report.result == "interrupted":
         return INTERRUPTED
-    return OK if report.result in ("rolled out", "dry run") and not _dry_failed(report) else FAILED
-
-
-def _dry_failed(report: RolloutReport) -> bool:
-    return any(o.result == "preview failed" for o in report.stacks.values())
+    return OK if report.succeeded else FAILED
 
 
 # --- kubeconfig --------------------------------------------------------------------------
@@ -129,9 +120,12 @@ def kubeconfig(args: argparse.Namespace, out: TextIO) -> int:
         seconds = fleet_kubeconfig.duration_seconds(args.duration)
         project = FleetProject(args.root)
         config, issued = fleet_kubeconfig.issue(project, project.stacks, args.kubeconfig, seconds)
+    except fleet_kubeconfig.KubeconfigUsage as error:
+        print(f"fleet kubeconfig: {error}", file=sys.stderr)
+        return BAD_INPUT
     except fleet_kubeconfig.KubeconfigError as error:
         print(f"fleet kubeconfig: {error}", file=sys.stderr)
-        return BAD_INPUT if str(error).startswith("--") else FAILED
+        return FAILED
     fleet_kubeconfig.write(args.output, config)
     if args.json:
         print(json.dumps([asdict(i) for i in issued], indent=2), file=out)

@@ -19,15 +19,19 @@ from typing import Any, ClassVar
 import yaml
 
 from .. import fleet_access, naming
+from ..grammars import token_duration_seconds
 from .cluster_health import REQUEST_TIMEOUT, ClusterClient, _describe
 from .stacks import FleetProject
 
 DEFAULT_DURATION = "24h"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class KubeconfigError(RuntimeError):
     pass
+
+
+class KubeconfigUsage(KubeconfigError):
+    """A flag's value is wrong: nothing was asked of any cluster."""
 
 
 @dataclass(frozen=True)
@@ -44,16 +48,14 @@ class Issued:
 
 def duration_seconds(value: str) -> int:
     """`90m`, `24h`, `7d`: at least 10 minutes (the API server's floor for a token)."""
-    unit = value[-1:] if value[-1:] in _UNITS else ""
-    number = value[: -len(unit)] if unit else value
-    if not number.isdigit() or not unit:
-        raise KubeconfigError(
+    seconds = token_duration_seconds(value)
+    if seconds is None:
+        raise KubeconfigUsage(
             f"--duration: {value!r} is not a duration; write a number and a unit "
             "(s, m, h or d), e.g. 24h"
         )
-    seconds = int(number) * _UNITS[unit]
     if seconds < 600:
-        raise KubeconfigError(f"--duration: {value!r} is under 10m, the shortest token allowed")
+        raise KubeconfigUsage(f"--duration: {value!r} is under 10m, the shortest token allowed")
     return seconds
 
 
@@ -63,7 +65,7 @@ def _admin_kubeconfig(path: str | None) -> tuple[Path, dict[str, Any]]:
     try:
         return file, yaml.safe_load(file.read_text()) or {}
     except OSError as error:
-        raise KubeconfigError(f"--kubeconfig: cannot read {file}: {error.strerror}") from None
+        raise KubeconfigUsage(f"--kubeconfig: cannot read {file}: {error.strerror}") from None
 
 
 def _named(config: dict[str, Any], kind: str, name: str, file: Path) -> dict[str, Any]:

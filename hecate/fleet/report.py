@@ -128,6 +128,12 @@ class RolloutReport:
     stacks: dict[str, StackOutcome] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
 
+    @property
+    def succeeded(self) -> bool:
+        """Rolled out, or a dry run whose every preview passed."""
+        previews_passed = all(o.result != "preview failed" for o in self.stacks.values())
+        return self.result in ("rolled out", "dry run") and previews_passed
+
     def as_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,14 @@ class FleetProject:
             return ChangeSummary(stack, False, {}, _command_error(error, lines))
         changes = _counts(result.change_summary)
         return ChangeSummary(stack, True, changes, "\n".join(lines))
+
+    def preview_all(self, parallel: int) -> list[ChangeSummary]:
+        """Every stack previewed, `parallel` at a time; bad settings are named (ConfigError)
+        before any preview runs."""
+        for stack in self.stacks:
+            self.target(stack)
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            return list(pool.map(self.preview, self.stacks))
 
     def up(self, stack: str) -> ChangeSummary:
         lines: list[str] = []
