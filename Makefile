@@ -110,8 +110,9 @@ $(TESTBED):
 	@mkdir -p $(dir $@) && touch $@
 
 # Three clusters (dev, edge, beam) on this machine; `source .fleet/env` to use them.
-fleet-up: $(VENV)/.installed $(TESTBED)
-	$(VENV)/bin/python -m testbed up --workdir $(FLEET_DIR) --nodes $(NODES)
+# CLUSTERS=10 NODES=50: ten clusters fleet-1..fleet-10, with generated stacks in .fleet/project.
+fleet-up: $(VENV)/.installed $(TESTBED) $(ENGINE) $(POLICY_VENV)/.installed
+	$(VENV)/bin/python -m testbed up --workdir $(FLEET_DIR) --nodes $(NODES) $(if $(CLUSTERS),--count $(CLUSTERS))
 
 fleet-down: $(VENV)/.installed
 	$(VENV)/bin/python -m testbed down --workdir $(FLEET_DIR)

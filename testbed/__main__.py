@@ -1,6 +1,9 @@
 """`make fleet-up` / `make fleet-down`: the local fleet, for people.
 
     python -m testbed up [--workdir .fleet] [--nodes 3] [--clusters dev-cluster,...]
+    python -m testbed up --count 10 [--prefix fleet] [--nodes 50]
+        clusters fleet-1 ... fleet-10, and a scratch copy of the project in <workdir>/project
+        with one generated stack per cluster, rolled out in three waves
     python -m testbed down [--workdir .fleet]
     python -m testbed status [--workdir .fleet] [--json]
 
@@ -14,9 +17,18 @@ import json
 import sys
 from pathlib import Path
 
+from hecate.grammars import is_dns_label
 from testbed.components import CLUSTERS
 from testbed.fleet import Bringup, Fleet
 from testbed.processes import FleetError
+from testbed.rollout_project import RolloutProject
+
+
+def three_waves(names: list[str]) -> list[list[str]]:
+    """A first cluster alone, then the rest in two halves: a canary, then the fleet."""
+    rest = names[1:]
+    half = (len(rest) + 1) // 2
+    return [w for w in ([names[0]], rest[:half], rest[half:]) if w]
 
 
 def progress(message: str) -> None:
@@ -29,16 +41,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workdir", type=Path, default=Path(".fleet"))
     parser.add_argument("--nodes", type=int, default=3, help="fake nodes per cluster (default 3)")
     parser.add_argument("--clusters", default=",".join(CLUSTERS))
+    parser.add_argument("--count", type=int, help="this many clusters, named <prefix>-<n>")
+    parser.add_argument("--prefix", default="fleet", help="with --count (default fleet)")
     parser.add_argument("--json", action="store_true", help="status as JSON")
     args = parser.parse_args(argv)
     if args.nodes < 1:
         parser.error(f"--nodes {args.nodes}: a cluster needs at least one node")
     names = [n for n in args.clusters.split(",") if n]
+    if args.count is not None:
+        if not 1 <= args.count <= 100:
+            parser.error(f"--count {args.count}: from 1 to 100 clusters")
+        names = [f"{args.prefix}-{n}" for n in range(1, args.count + 1)]
+    bad = [n for n in names if not is_dns_label(n)]
+    if bad:
+        parser.error(f"cluster names {bad}: each must be a DNS-1123 label (check --prefix)")
     # Untied: the fleet outlives this command, until `make fleet-down`.
     bringup = Bringup(args.workdir, names, args.nodes, progress, tied=False)
     try:
         if args.command == "up":
             fleet = bringup.up()
+            if args.count is not None and not (fleet.workdir / "project").exists():
+                project = RolloutProject.generated(fleet, fleet.workdir, three_waves(names))
+                progress(f"generated stacks, one per cluster: {project.root}")
             print(f"source {fleet.workdir / 'env'}   # KUBECONFIG, HECATE_GITOPS_URL")
         elif args.command == "down":
             if gone := bringup.abandoned():

@@ -1,6 +1,7 @@
-"""A copy of the whole project (every committed stack) pointed at the fleet, for the `fleet`
-commands: its own state backend, a clone of the fleet's gitops repository at ./gitops, and each
-stack's source set to the fleet's git server."""
+"""A copy of the project pointed at the fleet, for the `fleet` commands: every committed stack
+(`create`) or one generated stack per cluster of a fleet of any size (`generated`); its own
+state backend, a clone of the fleet's gitops repository at ./gitops, and each stack's source set
+to the fleet's git server."""
 
 from __future__ import annotations
 
@@ -61,6 +62,35 @@ class RolloutProject:
                 ("hecate:healthTimeout", HEALTH_TIMEOUT),
             ):
                 project.pulumi("config", "set", "--stack", stack, "--path", key, "--", value)
+        return cls(project, fleet)
+
+    @classmethod
+    def generated(
+        cls, fleet: Fleet, workdir: Path, waves: list[list[str]], version: str = "0.7.2"
+    ) -> RolloutProject:
+        """A copy of the project with none of the committed stacks and one generated stack per
+        cluster of the fleet (named as the cluster), rolled out in these waves: a fleet of any
+        size, never in the committed tree."""
+        root = workdir / "project"
+        copy_project(root, stacks=[])
+        env = {**engine_env(workdir / "state"), "KUBECONFIG": str(fleet.kubeconfig)}
+        project = Project(root, env)
+        for cluster in fleet.names():
+            config = {
+                "hecate:cluster": cluster,
+                "hecate:version": version,
+                "hecate:gitops": {"url": fleet.git_url, "secretRef": ""},
+                "hecate:healthTimeout": HEALTH_TIMEOUT,
+            }
+            (root / f"Pulumi.{cluster}.yaml").write_text(yaml.safe_dump({"config": config}))
+            project.pulumi("stack", "init", cluster)
+        plan = {
+            "soak": "0s",
+            "timeouts": {"gate": "300s"},
+            "waves": [{"name": f"wave-{n}", "stacks": w} for n, w in enumerate(waves, 1)],
+        }
+        (root / "rollout-plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+        git("clone", "--quiet", fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
         return cls(project, fleet)
 
     @property

@@ -1,12 +1,22 @@
-"""What a rollout's commits say: the version, or the settings a configuration change touched."""
+"""What a rollout's commits say (the version, or the settings a configuration change touched),
+and how a wave's stacks are deployed at once."""
 
 from __future__ import annotations
 
+import threading
+import time
+
+import pytest
+
+from hecate.fleet.plan import Wave
 from hecate.fleet.rollout import (
+    Rollout,
+    RolloutFailed,
     changed_settings,
     deploy_message,
     rollback_message,
 )
+from hecate.fleet.stacks import ChangeSummary
 
 BEFORE = {"hecate:version": "v1", "hecate:logLevel": "l1", "hecate:env.A": "a1"}
 
@@ -60,3 +70,52 @@ def test_a_rollback_says_what_it_undoes():
         rollback_message("dev-cluster", "0.7.2", "0.7.2")
         == "rollback(dev-cluster): hecate-daemon 0.7.2, its configuration undone"
     )
+
+
+def parallel_rollout(parallel: int, deploy) -> Rollout:
+    """A Rollout with only what deploying a wave reads: its parallelism and the stack step."""
+    rollout = object.__new__(Rollout)
+    rollout.parallel = parallel
+    rollout._deploy = deploy  # type: ignore[method-assign]
+    return rollout
+
+
+def summary(stack: str) -> ChangeSummary:
+    return ChangeSummary(stack, True, {"update": 1}, "")
+
+
+def test_a_wave_deploys_its_stacks_at_once_up_to_parallel():
+    running, most, lock = set(), [0], threading.Lock()
+
+    def deploy(wave, stack):
+        with lock:
+            running.add(stack)
+            most[0] = max(most[0], len(running))
+        time.sleep(0.2)
+        with lock:
+            running.discard(stack)
+        return summary(stack)
+
+    stacks = tuple(f"s{i}" for i in range(6))
+    results = parallel_rollout(3, deploy)._deploy_all(Wave("w", stacks, 0))
+    assert list(results) == list(stacks) and all(r.stack == s for s, r in results.items())
+    assert most[0] == 3
+
+
+def test_after_a_failure_no_further_stack_starts_and_those_under_way_finish():
+    started, finished = [], []
+    gate = threading.Event()
+
+    def deploy(wave, stack):
+        started.append(stack)
+        if stack == "s1":
+            raise RolloutFailed(wave.name, stack, "up", "boom")
+        gate.wait(5)  # s0 is still running when s1 fails
+        finished.append(stack)
+        return summary(stack)
+
+    threading.Timer(0.3, gate.set).start()
+    with pytest.raises(RolloutFailed, match="s1: up: boom"):
+        parallel_rollout(2, deploy)._deploy_all(Wave("w", ("s0", "s1", "s2", "s3"), 0))
+    assert sorted(started) == ["s0", "s1"], started
+    assert finished == ["s0"], "the stack under way was cut off"

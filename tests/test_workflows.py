@@ -30,8 +30,18 @@ def _steps(name: str) -> str:
     )
 
 
-def test_pull_requests_preview_the_fleet_with_the_policy_pack():
-    assert "python -m hecate fleet preview" in _steps("pull-request.yml")
+def test_pull_requests_preview_the_fleet_in_shards_and_post_one_merged_report():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())
+    jobs = workflow["jobs"]
+    runs = {name: "\n".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
+    assert "python -m hecate fleet shards" in runs["shards"]
+    assert jobs["preview"]["strategy"]["matrix"]["shard"] == (
+        "${{ fromJSON(needs.shards.outputs.matrix) }}"
+    )
+    assert 'fleet preview --shard "$SHARD" --json' in runs["preview"]
+    assert "python -m hecate fleet merge-previews" in runs["report"]
+    assert "gh pr comment" in runs["report"] and "gh pr comment" not in runs["preview"]
+    assert jobs["report"]["if"] == "always()", "a failed shard must still be reported"
 
 
 def test_main_rolls_out_through_the_fleet_command():

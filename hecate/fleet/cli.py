@@ -1,11 +1,16 @@
-"""`python -m hecate fleet status|preview|rollout`: the fleet of this project's stacks.
+"""`python -m hecate fleet`: the fleet of this project's stacks.
 
     fleet status [--json] [--no-clusters]      each stack's tree and cluster; exit 1 on drift,
                                                an unhealthy or an unknown (unreachable) cluster
-    fleet preview [--json] [--report FILE] [--expect-no-changes]
-                                               every stack previewed in parallel, policy pack on
-    fleet rollout VERSION [--plan FILE] [--dry-run] [--no-rollback] [--json] [--report FILE]
-                                               the version through the plan's waves, gated
+    fleet preview [--json] [--report FILE] [--expect-no-changes] [--shard I/N]
+                                               every stack (or one shard's) previewed in
+                                               parallel, policy pack on
+    fleet merge-previews SHARD.json... [--report FILE] [--expect-no-changes]
+                                               the shards' reports as one, each stack once
+    fleet shards [--per-shard 10]              the shards a CI job matrix runs, as JSON
+    fleet rollout VERSION [--plan FILE] [--dry-run] [--no-rollback] [--parallel N] [--json]
+                      [--report FILE]          the version through the plan's waves, each
+                                               wave's stacks N at a time, gated
     fleet kubeconfig --output FILE [--duration 24h] [--json]
                                                a kubeconfig for the fleet tool's own identity
                                                (FLEET_KUBECONFIG), one context per cluster
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -27,13 +33,15 @@ from typing import TextIO
 
 from ..settings import ConfigError
 from ..table import print_table
+from . import shards
 from .gitops_repo import GitError
 from .journal import JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
 from .remote_state import LockHeld
 from .report import PreviewReport, PreviewRow, Progress, RolloutReport, append_report
-from .rollout import Rollout
-from .stacks import FleetProject
+from .rollout import DEFAULT_PARALLEL, Rollout
+from .shards import Shard
+from .stacks import ChangeSummary, FleetProject
 from .status import StackStatus, fleet_status
 
 OK, FAILED, BAD_INPUT, LOCKED, INTERRUPTED = 0, 1, 2, 3, 130
@@ -62,11 +70,26 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
 
 def preview(args: argparse.Namespace, out: TextIO) -> int:
     project = FleetProject(args.root)
-    summaries = project.preview_all(args.parallel)
+    stacks = Shard.parse(args.shard).of(project.stacks) if args.shard else project.stacks
+    summaries = project.preview_all(args.parallel, stacks)
+    return _preview_report(summaries, args, out)
+
+
+def merge_previews(args: argparse.Namespace, out: TextIO) -> int:
+    project = FleetProject(args.root)
+    return _preview_report(shards.merged(args.files, project.stacks), args, out)
+
+
+def shard_matrix(args: argparse.Namespace, out: TextIO) -> int:
+    print(json.dumps(shards.matrix(FleetProject(args.root).stacks, args.per_shard)), file=out)
+    return OK
+
+
+def _preview_report(summaries: list[ChangeSummary], args: argparse.Namespace, out: TextIO) -> int:
     report = PreviewReport(summaries, args.expect_no_changes)
     append_report(args.report, report.markdown())
     if args.json:
-        print(json.dumps([asdict(s) for s in summaries], indent=2), file=out)
+        print(shards.dump(summaries), file=out)
     else:
         print_table("hecate fleet preview", report.rows, out, PreviewRow.HEADERS)
         for s in summaries:
@@ -92,6 +115,7 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
             rollback=not args.no_rollback,
             kubeconfig=args.kubeconfig,
             wait_seconds=args.wait,
+            parallel=args.parallel,
         )
         runner.validate_version()
         try:
@@ -138,6 +162,12 @@ def kubeconfig(args: argparse.Namespace, out: TextIO) -> int:
 # --- the command line --------------------------------------------------------------------
 
 
+def positive(text: str) -> int:
+    if not re.fullmatch(r"[1-9][0-9]{0,3}", text, re.ASCII):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m hecate fleet",
@@ -157,8 +187,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--report", type=Path, help="append a Markdown report (a PR comment) here")
     p.add_argument("--expect-no-changes", action="store_true", help="exit 1 on any change")
-    p.add_argument("--parallel", type=int, default=4, help="previews at once (default 4)")
+    p.add_argument("--parallel", type=positive, default=4, help="previews at once (default 4)")
+    p.add_argument("--shard", metavar="I/N", help="only the stacks of shard I of N (a CI matrix)")
     p.set_defaults(run=preview)
+
+    m = commands.add_parser("merge-previews", help="one report from the shards' --json")
+    m.add_argument("files", nargs="+", type=Path, help="each shard's `fleet preview --json`")
+    m.add_argument("--json", action="store_true", help="machine-readable output")
+    m.add_argument("--report", type=Path, help="append the Markdown report (a PR comment) here")
+    m.add_argument("--expect-no-changes", action="store_true", help="exit 1 on any change")
+    m.set_defaults(run=merge_previews)
+
+    sh = commands.add_parser("shards", help="the shards a CI matrix runs, as JSON")
+    sh.add_argument("--per-shard", type=positive, default=10, help="stacks a shard (default 10)")
+    sh.set_defaults(run=shard_matrix)
 
     r = commands.add_parser("rollout", help="a version through the fleet, wave by wave")
     r.add_argument(
@@ -173,6 +215,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="the final report as JSON")
     r.add_argument("--report", type=Path, help="append the Markdown report here")
     r.add_argument("--plain", action="store_true", help="plain progress lines, even on a TTY")
+    r.add_argument(
+        "--parallel",
+        type=positive,
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help=f"stacks of a wave deployed at once (default {DEFAULT_PARALLEL})",
+    )
     r.add_argument(
         "--wait",
         type=float,
@@ -198,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args, sys.stdout))
-    except (ConfigError, PlanError, JournalError) as error:
+    except (ConfigError, PlanError, JournalError, shards.ShardError) as error:
         print(f"fleet {args.command}: {error}", file=sys.stderr)
         return BAD_INPUT
     except LockHeld as error:

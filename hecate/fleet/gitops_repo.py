@@ -195,6 +195,10 @@ class GitopsCheckout:
             (sha, subject) for sha, _, subject in (row.partition(" ") for row in out.splitlines())
         ]
 
+    def clean(self, directories: list[str]) -> bool:
+        """Whether these directories are as HEAD has them (nothing rendered and uncommitted)."""
+        return not self.git("status", "--porcelain", "--", *directories)
+
     def discard(self, directories: list[str]) -> None:
         """These directories back to HEAD: what an interrupted `up` rendered and nobody
         committed is dropped."""

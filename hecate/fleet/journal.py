@@ -90,13 +90,13 @@ class Journal:
             self.remote.save(data, {s: self.stack_file(s) for s in self.before})
 
     def snapshot(self, stack: str, version: str, stack_file: str, digests: dict[str, str]) -> None:
-        """The stack as it was, recorded once per rollout (a resumed one keeps the first)."""
+        """The stack as it was, recorded once per rollout (a resumed one keeps the first); kept
+        here at once, and in the remote with the next save()."""
         if stack in self.before:
             return
         _write(self.directory / f"{stack}.yaml", stack_file)
         self.before[stack] = version
         self.digests[stack] = dict(digests)
-        self.save()
 
     def stack_file(self, stack: str) -> str:
         return (self.directory / f"{stack}.yaml").read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -170,6 +171,7 @@ class Progress:
         self.live_wanted = self.stream.isatty() if live is None else live
         self.rows: dict[str, tuple[str, str, str]] = {}  # stack -> (wave, step, detail)
         self._live: Live | None = None
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Progress:
         if self.live_wanted:
@@ -187,15 +189,17 @@ class Progress:
         return time.monotonic() - self.started
 
     def event(self, wave: str, stack: str, step: str, detail: str = "") -> None:
-        event = Event(round(self.elapsed(), 2), wave, stack, step, detail)
-        self.report.events.append(event)
-        self.rows[stack or wave] = (wave, step, detail)
-        if self._live is not None:
-            self._live.update(self._table())
-        else:
-            where = f"{wave}/{stack}" if stack else wave
-            print(f"[{event.seconds:7.1f}s] {where}: {step} {detail}".rstrip(), file=self.stream)
-            self.stream.flush()
+        with self._lock:  # the stacks of a wave report from threads of their own
+            event = Event(round(self.elapsed(), 2), wave, stack, step, detail)
+            self.report.events.append(event)
+            self.rows[stack or wave] = (wave, step, detail)
+            if self._live is not None:
+                self._live.update(self._table())
+            else:
+                where = f"{wave}/{stack}" if stack else wave
+                line = f"[{event.seconds:7.1f}s] {where}: {step} {detail}".rstrip()
+                print(line, file=self.stream)
+                self.stream.flush()
 
     def _table(self) -> Table:
         table = Table(title=f"hecate fleet rollout {self.report.version}", expand=False)

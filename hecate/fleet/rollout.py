@@ -1,10 +1,12 @@
 """`fleet rollout VERSION`: the version moves through the fleet wave by wave, each stack gated
 on Flux and the daemon's health, and a failed wave is put back as it was.
 
-Per stack: set hecate:version, preview with the policy pack, up, commit the cluster's
-directories (`deploy(<cluster>): hecate-daemon <version>`), push (rebased over whatever the
-remote gained), ask Flux to reconcile. Per wave: every stack's gate, then the soak, during which
-the gates must keep holding. A rollout that stops (a failure, Ctrl-C, a killed runner) is
+Per wave: each stack's state before is recorded (once, for the whole wave); then its stacks are
+deployed `parallel` at a time (set hecate:version, preview with the policy pack, up); then each
+cluster's directories are committed (`deploy(<cluster>): hecate-daemon <version>`) and the
+wave's commits pushed at once (rebased over whatever the remote gained, never forced), and Flux
+is asked to reconcile. Then every stack's gate, and the soak, during which the gates must keep
+holding. A rollout that stops (a failure, Ctrl-C, a killed runner) is
 carried on by the same command: finished waves are skipped, and a stack whose version is set,
 rendered and pushed already is only gated again.
 """
@@ -15,8 +17,10 @@ import contextlib
 import json
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +33,12 @@ from .journal import Journal, RolloutLock, _alive
 from .plan import RolloutPlan, Wave
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
-from .stacks import VERSION_KEY, FleetProject, RenderedTemplate, StackTarget
+from .stacks import VERSION_KEY, ChangeSummary, FleetProject, RenderedTemplate, StackTarget
 
 POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
+# Stacks of a wave deployed at once: each is an engine and a Python program, about one core's
+# worth while it previews and renders.
+DEFAULT_PARALLEL = 4
 
 
 class RolloutFailed(RuntimeError):
@@ -97,6 +104,7 @@ class Rollout:
     kubeconfig: str | None = None
     sleep: Callable[[float], None] = time.sleep
     wait_seconds: float = 0  # how long to wait for another runner's rollout to end
+    parallel: int = DEFAULT_PARALLEL  # stacks of a wave deployed at once
 
     def __post_init__(self) -> None:
         self.locks: list[RemoteLock] = []
@@ -285,12 +293,9 @@ class Rollout:
 
     def _wave(self, wave: Wave, journal: Journal) -> None:
         self.progress.event(wave.name, "", "wave", f"{', '.join(wave.stacks)}")
-        pushed: dict[str, str] = {}
-        changed = False
-        for stack in wave.stacks:
-            commit, did_change = self._deploy(wave, stack, journal)
-            pushed[stack] = commit
-            changed = changed or did_change
+        self._snapshot(wave, journal)
+        ups = self._deploy_all(wave)
+        pushed, changed = self._publish(wave, journal, ups)
         for stack in wave.stacks:
             if self._through_flux(stack):
                 self._reconcile(wave.name, stack)
@@ -318,23 +323,60 @@ class Rollout:
             ) from None
         self.progress.event(wave, stack, "reconcile", "requested")
 
-    def _deploy(self, wave: Wave, stack: str, journal: Journal) -> tuple[str, bool]:
-        """Version set, rendered, committed and pushed; returns the commit the gate waits for
-        and whether anything changed."""
-        target = self.targets[stack]
-        checkout = self.checkout(stack)
+    def _snapshot(self, wave: Wave, journal: Journal) -> None:
+        """Each stack as it was before this rollout touched it (its version, stack file and
+        setting digests), read in parallel and saved once, before anything changes: what a
+        rollback, or the next runner, goes back to. A resumed rollout keeps the first."""
+        new = [s for s in wave.stacks if s not in journal.before]
+        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
+            deployed = list(pool.map(lambda s: self.project.outputs(s).get(SETTINGS_DIGEST), new))
+        for stack, digests in zip(new, deployed, strict=True):
+            text = self.project.stack_file(stack).read_text()
+            journal.snapshot(stack, self.targets[stack].settings.version, text, digests or {})
+        if new:
+            self._check_lock()
+            journal.save()
+        for stack in wave.stacks:
+            self.report.stacks[stack].before = journal.before[stack]
+
+    def _deploy_all(self, wave: Wave) -> dict[str, ChangeSummary]:
+        """Every stack of the wave set, previewed and rendered (or applied), `parallel` at a
+        time. On the first failure no further stack starts; those under way finish (an engine
+        is never cut off mid-update), and the failure is raised."""
+        stop = threading.Event()
+
+        def deploy(stack: str) -> ChangeSummary | None:
+            if stop.is_set():
+                return None  # not started: a stack before it failed
+            try:
+                return self._deploy(wave, stack)
+            except BaseException:
+                stop.set()
+                raise
+
+        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
+            futures = {pool.submit(deploy, s): s for s in wave.stacks}
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()
+            wait(futures)  # those under way finish: an engine is never cut off mid-update
+        failures = [
+            error for f in futures if not f.cancelled() and (error := f.exception()) is not None
+        ]
+        if failures:
+            raise failures[0]  # the first stack in the wave's order that failed
+        return {stack: future.result() for future, stack in futures.items()}  # type: ignore[misc]
+
+    def _deploy(self, wave: Wave, stack: str) -> ChangeSummary:
+        """Version set, previewed with the policy pack, rendered (or, `direct`, applied). The
+        preview stays although `up` runs the pack too: the Automation API's `up` skips its own
+        preview, so a stack policy would only be checked once every file was written."""
         project = self.project
-        stack_file = project.stack_file(stack)
         self._check_lock()
-        if stack not in journal.before:
-            deployed = project.outputs(stack).get(SETTINGS_DIGEST)
-            journal.snapshot(stack, target.settings.version, stack_file.read_text(), deployed or {})
-        self.report.stacks[stack].before = journal.before[stack]
         version = self.version_of(stack)
         if project.committed_version(stack) != version:
             project.set_version(stack, version)
         self.progress.event(wave.name, stack, "config", f"hecate:version {version}")
-
         preview = project.preview(stack)
         if not preview.ok:
             raise RolloutFailed(wave.name, stack, "preview", preview.output)
@@ -343,36 +385,59 @@ class Rollout:
         if not up.ok:
             raise RolloutFailed(wave.name, stack, "up", up.output)
         self.progress.event(wave.name, stack, "up", up.described)
-        outcome = self.report.stacks[stack]
-        outcome.changed = changed_settings(
-            journal.digests.get(stack, {}), up.outputs.get(SETTINGS_DIGEST) or {}
-        )
-        if not self._through_flux(stack):  # `direct`: up applied it and awaited the rollout
-            if not up.changes:
-                outcome.result = "unchanged"
-            return "", bool(up.changes)
+        return up
 
-        message = deploy_message(target.cluster, version, outcome.changed)
-        self._check_lock()
-        try:
-            commit = checkout.commit(target.directories, message)
+    def _publish(
+        self, wave: Wave, journal: Journal, ups: dict[str, ChangeSummary]
+    ) -> tuple[dict[str, str], bool]:
+        """One commit per cluster, in the wave's order, then one push per gitops remote (rebased
+        over what it gained, never forced). Returns the commit each gate waits for, and
+        whether anything changed."""
+        pushed: dict[str, str] = {}
+        changed = False
+        to_push: dict[GitopsCheckout, list[str]] = {}
+        for stack in wave.stacks:
+            target, up = self.targets[stack], ups[stack]
+            outcome = self.report.stacks[stack]
+            outcome.changed = changed_settings(
+                journal.digests.get(stack, {}), up.outputs.get(SETTINGS_DIGEST) or {}
+            )
+            if not self._through_flux(stack):  # `direct`: up applied it and awaited the rollout
+                if not up.changes:
+                    outcome.result = "unchanged"
+                pushed[stack], changed = "", changed or bool(up.changes)
+                continue
+            message = deploy_message(target.cluster, self.version_of(stack), outcome.changed)
+            checkout = self.checkout(stack)
+            self._check_lock()
+            try:
+                commit = checkout.commit(target.directories, message)
+            except GitError as error:
+                raise RolloutFailed(wave.name, stack, "commit", str(error)) from None
             self.progress.event(
                 wave.name,
                 stack,
                 "commit",
                 f"{commit[:12]} {message.splitlines()[0]}" if commit else "no change",
             )
-            _, moved = checkout.push()
-        except GitError as error:
-            raise RolloutFailed(wave.name, stack, "push", str(error)) from None
-        commits = self._commits(stack, journal)
-        outcome.commits = commits
-        if not commits:
-            outcome.result = "unchanged"
-        rebased = f" (rebased over {moved} push{'es' if moved > 1 else ''})" if moved else ""
-        latest = commits[-1] if commits else journal.bases[checkout.identity()]
-        self.progress.event(wave.name, stack, "push", f"{latest[:12]}{rebased}")
-        return latest, bool(commits)
+            to_push.setdefault(checkout, []).append(stack)
+        for checkout, stacks in to_push.items():
+            self._check_lock()
+            try:
+                _, moved = checkout.push()
+            except GitError as error:
+                raise RolloutFailed(wave.name, stacks[0], "push", str(error)) from None
+            rebased = f" (rebased over {moved} push{'es' if moved > 1 else ''})" if moved else ""
+            for stack in stacks:
+                commits = self._commits(stack, journal)
+                outcome = self.report.stacks[stack]
+                outcome.commits = commits
+                if not commits:
+                    outcome.result = "unchanged"
+                latest = commits[-1] if commits else journal.bases[checkout.identity()]
+                self.progress.event(wave.name, stack, "push", f"{latest[:12]}{rebased}")
+                pushed[stack], changed = latest, changed or bool(commits)
+        return pushed, changed
 
     def _commits(self, stack: str, journal: Journal) -> list[str]:
         """This rollout's commits for the stack's cluster (oldest first): since the base,
@@ -391,6 +456,21 @@ class Rollout:
         base = journal.bases[checkout.identity()]
         commits = checkout.commits_since(base, target.directories)
         return bool(commits) and commits[-1][1].startswith(f"rollback({target.cluster}): ")
+
+    def _untouched(self, stack: str, journal: Journal) -> bool:
+        """A gitops stack of the failed wave that this rollout never changed (its deploy had
+        not started): its stack file as recorded, no commit of this rollout, nothing rendered
+        and uncommitted. There is nothing to put back; any other is rolled back."""
+        if not self._through_flux(stack):
+            return False
+        if self.project.stack_file(stack).read_text() != journal.stack_file(stack):
+            return False
+        target = self.targets[stack]
+        checkout = self.checkout(stack)
+        base = journal.bases[checkout.identity()]
+        return not checkout.commits_since(base, target.directories) and checkout.clean(
+            target.directories
+        )
 
     def _template(self, stack: str, version: str) -> RenderedTemplate:
         """What the gate waits for: the template as the tree renders it now (its image and the
@@ -503,7 +583,9 @@ class Rollout:
         `pulumi refresh` the stack so that its state reads what the reverted files hold (no
         state snapshot is ever imported over a stack that may have moved on); push, and wait
         for the gate on the old template."""
-        touched = [s for s in wave.stacks if s in journal.before]
+        touched = [
+            s for s in wave.stacks if s in journal.before and not self._untouched(s, journal)
+        ]
         pushed: dict[str, str] = {}
         through_flux = [s for s in touched if self._through_flux(s)]
         for stack in touched:

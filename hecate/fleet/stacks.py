@@ -160,13 +160,14 @@ class FleetProject:
         changes = _counts(result.change_summary)
         return ChangeSummary(stack, True, changes, "\n".join(lines))
 
-    def preview_all(self, parallel: int) -> list[ChangeSummary]:
-        """Every stack previewed, `parallel` at a time; bad settings are named (ConfigError)
-        before any preview runs."""
-        for stack in self.stacks:
+    def preview_all(self, parallel: int, stacks: list[str] | None = None) -> list[ChangeSummary]:
+        """These stacks (default: every one) previewed, `parallel` at a time; bad settings are
+        named (ConfigError) before any preview runs."""
+        chosen = self.stacks if stacks is None else stacks
+        for stack in chosen:
             self.target(stack)
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            return list(pool.map(self.preview, self.stacks))
+            return list(pool.map(self.preview, chosen))
 
     def up(self, stack: str) -> ChangeSummary:
         lines: list[str] = []
