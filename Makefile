@@ -36,7 +36,7 @@ TESTBED := $(HECATE_CACHE)/stamps/testbed-$(shell cat scripts/install-testbed sc
 FLEET_DIR ?= .fleet
 NODES ?= 3
 
-.PHONY: pulumi-env generate up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
+.PHONY: bench-scale pulumi-env generate up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
 
 # What pulumi runs with under make, one NAME=value a line (tests/test_makefile.py).
 pulumi-env:
@@ -137,6 +137,16 @@ bench: $(VENV)/.installed $(ENGINE) $(CRDS)
 # The fleet's figures (README, "Try it locally"); minutes, and more with BENCH_FLEET_ARGS=--cold-build.
 bench-fleet: $(VENV)/.installed $(ENGINE) $(TESTBED) tools
 	$(VENV)/bin/python scripts/bench_fleet.py $(BENCH_FLEET_ARGS)
+
+# The fleet at scale (docs/performance.md, "A fleet of fifty"): previews of 30 and 100 stacks,
+# whole and in shards; waves of 1, 3 and 10 clusters, one at a time and in parallel; a 10 x 50
+# test bed. Tens of minutes; BENCH_SCALE_ARGS to change the sizes.
+BENCH_VENV := $(VENV)/.bench-installed
+$(BENCH_VENV): $(VENV)/.installed scripts/requirements-bench.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-bench.txt
+	@touch $@
+bench-scale: $(BENCH_VENV) $(ENGINE) $(TESTBED) tools
+	$(VENV)/bin/python scripts/bench_scale.py --before 797999f --chart docs/scale.png $(BENCH_SCALE_ARGS)
 
 # `python -m hecate fleet`'s figures (README, "Rollout"): a three-wave rollout against its parts,
 # and fleet preview in parallel, of the committed stacks and of 30 generated ones.

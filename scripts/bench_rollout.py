@@ -83,10 +83,13 @@ def by_hand(rp: RolloutProject, version: str) -> dict[str, float]:
     return parts
 
 
-def fleet_preview(root: Path, env: dict[str, str], parallel: int) -> float:
+def fleet_preview(root: Path, env: dict[str, str], parallel: int, *extra: str) -> float:
     def run() -> None:
         subprocess.run(
-            [sys.executable, "-m", "hecate", "fleet", "preview", "--parallel", str(parallel)],
+            [
+                *(sys.executable, "-m", "hecate", "fleet", "preview"),
+                *("--parallel", str(parallel), *extra),
+            ],
             cwd=root,
             env={**env, "PYTHONPATH": str(root)},
             check=True,
@@ -96,13 +99,13 @@ def fleet_preview(root: Path, env: dict[str, str], parallel: int) -> float:
     return timed(run)
 
 
-def generated_project(scratch: Path) -> tuple[Path, dict[str, str]]:
-    """A copy of the project with GENERATED stacks (and none of the committed ones)."""
-    root = scratch / "generated"
+def generated_project(scratch: Path, count: int = GENERATED) -> tuple[Path, dict[str, str]]:
+    """A copy of the project with `count` generated stacks (and none of the committed ones)."""
+    root = scratch / f"generated-{count}"
     copy_project(root, stacks=[])
-    env = engine_env(scratch / "generated-state")
+    env = engine_env(scratch / f"generated-{count}-state")
     project = Project(root, env)
-    for index in range(1, GENERATED + 1):
+    for index in range(1, count + 1):
         name = f"s{index:02d}"
         (root / f"Pulumi.{name}.yaml").write_text(
             f"config:\n  hecate:cluster: {name}-cluster\n  hecate:version: 0.7.2\n"

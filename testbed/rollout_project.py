@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -69,13 +70,13 @@ class RolloutProject:
         cls, fleet: Fleet, workdir: Path, waves: list[list[str]], version: str = "0.7.2"
     ) -> RolloutProject:
         """A copy of the project with none of the committed stacks and one generated stack per
-        cluster of the fleet (named as the cluster), rolled out in these waves: a fleet of any
-        size, never in the committed tree."""
+        cluster the waves name (the stack named as the cluster), rolled out in these waves: a
+        fleet of any size, never in the committed tree."""
         root = workdir / "project"
         copy_project(root, stacks=[])
         env = {**engine_env(workdir / "state"), "KUBECONFIG": str(fleet.kubeconfig)}
         project = Project(root, env)
-        for cluster in fleet.names():
+        for cluster in (c for wave in waves for c in wave):
             config = {
                 "hecate:cluster": cluster,
                 "hecate:version": version,
@@ -91,6 +92,10 @@ class RolloutProject:
         }
         (root / "rollout-plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
         git("clone", "--quiet", fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
+        # For a shell in the copy: `source env`, then `python -m hecate fleet …` finds its stacks.
+        shared = ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG")
+        exports = "".join(f"export {k}={shlex.quote(env[k])}\n" for k in shared)
+        (root / "env").write_text(exports)
         return cls(project, fleet)
 
     @property

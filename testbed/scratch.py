@@ -75,12 +75,10 @@ def portable_stack_file(source: Path, destination: Path) -> list[str]:
     return removed
 
 
-def copy_project(destination: Path, stacks: list[str] | None = None) -> dict[str, list[str]]:
-    """The program and its stack files, with .venv pointing at the running interpreter's venv.
-
-    Returns, per stack, the config paths whose encrypted values were left out."""
-    destination.mkdir(parents=True)
-    for name in PROJECT_FILES:
+def copy_files(names: list[str], destination: Path) -> None:
+    """These files and directories of the project into `destination` (no virtualenv, no
+    bytecode)."""
+    for name in names:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(
@@ -88,6 +86,14 @@ def copy_project(destination: Path, stacks: list[str] | None = None) -> dict[str
             )
         else:
             shutil.copy2(source, destination / name)
+
+
+def copy_project(destination: Path, stacks: list[str] | None = None) -> dict[str, list[str]]:
+    """The program and its stack files, with .venv pointing at the running interpreter's venv.
+
+    Returns, per stack, the config paths whose encrypted values were left out."""
+    destination.mkdir(parents=True)
+    copy_files(PROJECT_FILES, destination)
     removed = {}
     for stack in stack_names(ROOT):
         if stacks is None or stack in stacks:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
-from testbed.paths import ROOT
+from testbed.scratch import copy_files
 
 LINTED = ["pyproject.toml", "hecate", "policy", "engine", "scripts", "tests", "__main__.py"]
 
@@ -23,14 +22,7 @@ def lint(root) -> subprocess.CompletedProcess:
 
 
 def test_a_violation_fails_the_lint(tmp_path):
-    for name in LINTED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, tmp_path / name, ignore=shutil.ignore_patterns(".venv", "__pycache__")
-            )
-        else:
-            shutil.copy2(source, tmp_path / name)
+    copy_files(LINTED, tmp_path)
     naming = tmp_path / "hecate" / "naming.py"
     naming.write_text(naming.read_text() + "\nimport os\nLONG = '" + "x" * 120 + "'\n")
     host = tmp_path / "engine" / "pulumi-language-python" / "main.go"

@@ -533,3 +533,107 @@ def test_a_configuration_change_rolls_out_without_a_version_gated_on_the_new_tem
         assert pod["metadata"]["annotations"][naming.CONFIG_CHECKSUM] == checksum
     rows = {row["stack"]: row for row in fleet_project.json("status")}
     assert rows["dev"]["template"] == "current" and rows["dev"]["cluster_state"] == "healthy"
+
+
+# --- a wave of several clusters, deployed in parallel -------------------------------------
+
+ONE_WAVE = """\
+soak: 0s
+timeouts:
+  gate: 150s
+waves:
+  - name: all
+    stacks: [dev, edge, beam]
+"""
+
+
+def one_wave(tmp_path: Path) -> str:
+    plan = tmp_path / "one-wave.yaml"
+    plan.write_text(ONE_WAVE)
+    return str(plan)
+
+
+def test_a_wave_of_three_deploys_them_at_once_pushes_once_and_gates_them_all(
+    fleet_project, tmp_path
+):
+    log, start = tmp_path / "rollout.log", head(fleet_project)
+    process = fleet_project.start(
+        "rollout", "0.7.11", "--plan", one_wave(tmp_path), "--parallel", "3", "--plain",
+        "--json", log=log,
+    )  # fmt: skip
+    # While the wave's stacks render, someone else pushes: the wave's push rebases over it.
+    fleet_project.wait_for_line(process, log, ": config hecate:version 0.7.11")
+    theirs = concurrent_push(fleet_project, tmp_path)
+    assert process.wait(timeout=600) == 0, log.read_text()
+    report = json.loads(log.with_suffix(".out").read_text())
+    assert report["result"] == "rolled out", report
+    events = report["events"]
+    # At once: every stack started before any finished its up.
+    assert max(at(events, s, "config") for s in STACKS) < min(at(events, s, "up") for s in STACKS)
+    # One push for the wave, after every commit, over the other clone's push.
+    assert max(at(events, s, "commit") for s in STACKS) < min(at(events, s, "push") for s in STACKS)
+    assert all("rebased over 1 push" in events[at(events, s, "push")]["detail"] for s in STACKS)
+    assert any(line.startswith(theirs) for line in fleet_project.remote_log())
+    assert deploy_commits(fleet_project, "0.7.11", start) == dict.fromkeys(STACKS, 1)
+    assert_on(fleet_project, "0.7.11")
+    assert all(at(events, s, "gate passed") > at(events, s, "push") for s in STACKS)
+
+
+def test_a_failure_in_one_stack_of_a_parallel_wave_rolls_back_every_stack_it_touched(
+    fleet_project, tmp_path
+):
+    before = {s: fleet_project.version(s) for s in STACKS}
+    start = head(fleet_project)
+    # dev's DaemonSet is refused by the API server; edge and beam deploy fine.
+    committed = set_dev(
+        fleet_project,
+        "hecate:patches",
+        [
+            {
+                "target": {"kind": "DaemonSet", "name": "hecate-daemon"},
+                "mergePatch": {
+                    "spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0}}}
+                },
+            }
+        ],
+    )
+    try:
+        report = fleet_project.json(
+            "rollout", "0.7.12", "--plan", one_wave(tmp_path), "--parallel", "3", "--plain",
+            expect=1,
+        )  # fmt: skip
+    finally:
+        (fleet_project.root / "Pulumi.dev.yaml").write_text(committed)
+    assert report["result"] == "rolled back", report["failure"]
+    assert "stack dev" in report["failure"] and "ReconciliationFailed" in report["failure"]
+    for stack in STACKS:
+        assert report["stacks"][stack]["after"] == before[stack], report["stacks"][stack]
+    subjects = [line.split(" ", 1)[1] for line in fleet_project.remote_log(start)]
+    for stack in STACKS:
+        cluster = f"{stack}-cluster"
+        assert any(s.startswith(f"rollback({cluster}): ") for s in subjects), subjects
+    for stack in STACKS:
+        assert_on(fleet_project, before[stack], stacks=(stack,))
+
+
+def test_a_rollout_killed_in_the_middle_of_a_parallel_wave_carries_on(fleet_project, tmp_path):
+    committed, start = fleet_project.stack_files(), head(fleet_project)
+    log = tmp_path / "killed.log"
+    plan = one_wave(tmp_path)
+    process = fleet_project.start(
+        "rollout", "0.7.13", "--plan", plan, "--parallel", "3", "--plain", log=log
+    )
+    # One stack has rendered; the others are still in their preview or up.
+    fleet_project.wait_for_line(process, log, ": up ")
+    fleet_project.kill(process)
+    assert not fleet_project.wait_until_idle()
+    assert "push" not in log.read_text()
+
+    runner = fleet_project.clone(tmp_path / "runner", committed)
+    (runner.root / "one-wave.yaml").write_text(ONE_WAVE)
+    report = runner.json("rollout", "0.7.13", "--plan", str(runner.root / "one-wave.yaml"))
+    fleet_project.take_over_from(runner)
+    assert report["result"] == "rolled out", report
+    assert any(e["step"] == "resume" for e in report["events"])
+    assert deploy_commits(fleet_project, "0.7.13", start) == dict.fromkeys(STACKS, 1)
+    assert_on(fleet_project, "0.7.13")
