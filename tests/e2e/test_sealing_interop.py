@@ -101,6 +101,13 @@ def sealed_stack(tmp_path):
     return project, tmp_path
 
 
+def verdicts(table: str) -> dict[str, str]:
+    """`verify`'s table as a pipe gets it (a header row, as `kubectl get` prints): key -> status."""
+    header, *rows = table.splitlines()
+    assert header.split() == ["KEY", "SOURCE", "STATUS", "DETAIL"], header
+    return {row.split()[0]: row.split()[2] for row in rows}
+
+
 def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     project, tmp_path = sealed_stack
     logs = [project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview").text]
@@ -126,8 +133,7 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
     verify = [sys.executable, "-m", "hecate", "verify", "--stack", STACK]
     done = subprocess.run(verify, cwd=project.path, env=project.env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()}
-    assert lines == {"OPENAI_API_KEY": "ok", "MISTRAL_API_KEY": "unverified"}
+    assert verdicts(done.stdout) == {"OPENAI_API_KEY": "ok", "MISTRAL_API_KEY": "unverified"}
     done = subprocess.run(
         [*verify, "--private-key", str(tmp_path / "key.pem")],
         cwd=project.path,
@@ -136,7 +142,7 @@ def test_kubeseal_and_the_program_read_each_others_sealing(sealed_stack):
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()} == {
+    assert verdicts(done.stdout) == {
         "OPENAI_API_KEY": "ok",
         "MISTRAL_API_KEY": "ok",
     }
