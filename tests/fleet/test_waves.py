@@ -24,7 +24,7 @@ from testbed.components import BRANCH
 from testbed.deployment import git_env
 from testbed.faults import CRASHING_VERSION, IMAGE_MISSING_VERSION, UNREADY_SUFFIX
 from testbed.fleet import fetch_cert
-from testbed.processes import git, wait_for
+from testbed.processes import FleetError, git, wait_for
 from testbed.rollout_project import RolloutProject
 from tests.fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
 
@@ -96,7 +96,8 @@ def concurrent_push(project: RolloutProject, tmp_path: Path) -> str:
     """A commit of someone else's, pushed to the gitops repository from another clone."""
     other = tmp_path / "other"
     git("clone", "--quiet", project.fleet.git_url, str(other), cwd=tmp_path, env=git_env())
-    (other / "NOTES.md").write_text("pushed while a rollout ran\n")
+    # Its own text each time: a test may push more than once in a session.
+    (other / "NOTES.md").write_text(f"pushed while a rollout ran ({secrets.token_hex(4)})\n")
     git("add", "NOTES.md", cwd=other)
     git("commit", "--quiet", "-m", "docs: a concurrent push", cwd=other, env=git_env())
     git("push", "--quiet", "origin", f"HEAD:{BRANCH}", cwd=other, env=git_env())
@@ -424,12 +425,23 @@ def test_a_cluster_that_cannot_be_reached_is_unknown_never_fine(fleet_project, t
             entry["cluster"]["server"] = "https://127.0.0.1:1"  # nothing listens there
     broken = tmp_path / "kubeconfig"
     broken.write_text(yaml.safe_dump(kubeconfig))
-    rows = fleet_project.json("--kubeconfig", str(broken), "status", expect=1)
-    by_stack = {row["stack"]: row for row in rows}
+    readings: list[dict] = []
+
+    def others_healthy() -> bool:
+        rows = fleet_project.json("--kubeconfig", str(broken), "status", expect=1)
+        readings.append(by_stack := {row["stack"]: row for row in rows})
+        return all(by_stack[s]["cluster_state"] == "healthy" for s in ("dev", "beam"))
+
+    # dev and beam are judged on their own: healthy, once a source fetch that a loaded machine
+    # may fail now and then (which status rightly reports) has come round again.
+    try:
+        wait_for("dev and beam healthy beside an unreachable edge", others_healthy, timeout=90)
+    except FleetError:
+        raise AssertionError(f"dev or beam never healthy: {readings[-1]}") from None
+    by_stack = readings[-1]
     assert by_stack["edge"]["cluster_state"] == "unknown", by_stack["edge"]
     assert by_stack["edge"]["tree"] == "in step"  # the tree side needs no cluster
     assert any("context edge-cluster: unreachable" in p for p in by_stack["edge"]["problems"])
-    assert by_stack["dev"]["cluster_state"] == by_stack["beam"]["cluster_state"] == "healthy"
 
 
 def test_a_dry_run_prints_the_plan_and_previews_and_changes_nothing(fleet_project):
@@ -561,10 +573,13 @@ def test_a_wave_of_three_deploys_them_at_once_pushes_once_and_gates_them_all(
         "rollout", "0.7.11", "--plan", one_wave(tmp_path), "--parallel", "3", "--plain",
         "--json", log=log,
     )  # fmt: skip
-    # While the wave's stacks render, someone else pushes: the wave's push rebases over it.
-    fleet_project.wait_for_line(process, log, ": config hecate:version 0.7.11")
-    theirs = concurrent_push(fleet_project, tmp_path)
-    assert process.wait(timeout=600) == 0, log.read_text()
+    try:
+        # While the wave's stacks render, someone else pushes: the wave's push rebases over it.
+        fleet_project.wait_for_line(process, log, ": config hecate:version 0.7.11")
+        theirs = concurrent_push(fleet_project, tmp_path)
+        assert process.wait(timeout=600) == 0, log.read_text()
+    finally:
+        fleet_project.stop_started()  # a failure here must not leave a rollout holding the fleet
     report = json.loads(log.with_suffix(".out").read_text())
     assert report["result"] == "rolled out", report
     events = report["events"]
@@ -625,8 +640,10 @@ def test_a_rollout_killed_in_the_middle_of_a_parallel_wave_carries_on(fleet_proj
     )
     # One stack has rendered: the third starts only now (two at a time), so the wave's one
     # push is seconds away at least.
-    fleet_project.wait_for_line(process, log, ": up ")
-    fleet_project.kill(process)
+    try:
+        fleet_project.wait_for_line(process, log, ": up ")
+    finally:
+        fleet_project.kill(process)
     assert not fleet_project.wait_until_idle()
     assert "push" not in log.read_text()
 
