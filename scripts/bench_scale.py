@@ -14,6 +14,7 @@ The figures are printed as a table (or --json), and --chart FILE draws the growt
 
     scripts/bench_scale.py [--clusters 10] [--parallel 4] [--stacks 30,100] [--shards 4]
                            [--big-nodes 50] [--before REV] [--chart docs/scale.png] [--json]
+                           [--with EARLIER.json]
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def previews(scratch: Path, counts: list[int], shards: int, record) -> None:  # 
 def waves_of_growing_size(
     fleet: Fleet, scratch: Path, args: argparse.Namespace, record
 ) -> dict[str, dict[int, float]]:  # type: ignore[no-untyped-def]
-    names = fleet.names()
+    names = fleet.names
     sizes = sorted({1, min(3, len(names)), len(names)})
     curves: dict[str, dict[int, float]] = {"one at a time": {}, f"{args.parallel} at once": {}}
     if args.before:
@@ -186,9 +187,15 @@ def main() -> int:
     parser.add_argument("--big-nodes", type=int, default=50)
     parser.add_argument("--before", help="a revision whose code rolls out one stack at a time")
     parser.add_argument("--chart", type=Path)
+    parser.add_argument(
+        "--with", dest="earlier", type=Path, help="figures of an earlier run (--json) to keep"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures: Figures = []
+    if args.earlier:
+        rows = json.loads(args.earlier.read_text())
+        figures += [(row["what"], row["value"], row["unit"]) for row in rows]
 
     def record(what: str, value: float, unit: str = "s") -> None:
         figures.append((what, value, unit))
@@ -196,16 +203,19 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="hecate-bench-scale-") as scratch:
         scratch_path = Path(scratch)
-        previews(scratch_path, [int(n) for n in args.stacks.split(",")], args.shards, record)
+        counts = [int(n) for n in args.stacks.split(",") if n]  # --stacks "": no previews
+        previews(scratch_path, counts, args.shards, record)
         bringup, fleet = test_bed(scratch_path, args.clusters, 3, record)
         try:
             curves = waves_of_growing_size(fleet, scratch_path, args, record)
         finally:
             bringup.down()
+        if args.chart:  # before the longest part: a run stopped there still has its chart
+            chart(args.chart, curves, figures, args.shards)
         if args.big_nodes:
             bringup, fleet = test_bed(scratch_path, args.clusters, args.big_nodes, record)
             try:
-                waves = three_waves(fleet.names())
+                waves = three_waves(fleet.names)
                 rp = RolloutProject.generated(fleet, scratch_path / "big", waves)
                 with PeakMemory(bringup.workdir) as memory:
                     first = rollout(rp, None, "--parallel", str(args.parallel))
@@ -216,8 +226,6 @@ def main() -> int:
                 record(f"test bed of {where}: peak memory while rolling out", memory.peak, "MiB")
             finally:
                 bringup.down()
-    if args.chart:
-        chart(args.chart, curves, figures, args.shards)
     print_figures(figures, args.json)
     return 0
 
