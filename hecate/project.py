@@ -66,7 +66,11 @@ def secure_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]
 
 def project_values(root: Path) -> dict[str, Any]:
     """The values Pulumi.yaml sets for every stack (`value:`, not `default:`), by qualified key."""
-    project_file = _load(root / "Pulumi.yaml")
+    return values_of(_load(root / "Pulumi.yaml"))
+
+
+def values_of(project_file: Mapping[str, Any]) -> dict[str, Any]:
+    """project_values() of a Pulumi.yaml already read."""
     project = project_file["name"]
     return {
         qualify(key, project): spec["value"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .project import values_of
 from .settings import SETTINGS, TAKES_SECRETS, Setting
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,14 +39,6 @@ TABLE_HEADER = "| key | meaning | default | may be a Pulumi secret |\n| --- | --
 
 class OutOfDate(ValueError):
     pass
-
-
-def _project_values(project_file: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: spec["value"]
-        for key, spec in (project_file.get("config") or {}).items()
-        if isinstance(spec, dict) and "value" in spec
-    }
 
 
 def config_block(values: dict[str, Any]) -> str:
@@ -78,7 +71,7 @@ def project_file(current: str) -> str:
         start = len(lines)
     while start > 0 and lines[start - 1].startswith("#"):
         start -= 1
-    values = _project_values(yaml.safe_load(current) or {})
+    values = values_of(yaml.safe_load(current) or {})
     return "".join(lines[:start]) + config_block(values)
 
 
@@ -115,7 +108,7 @@ def settings_page(current: str, values: dict[str, Any]) -> str:
 def generated(root: Path = ROOT) -> dict[Path, str]:
     """Each generated file, relative to root, with what it must hold."""
     project_text = (root / PROJECT_FILE).read_text()
-    values = _project_values(yaml.safe_load(project_text) or {})
+    values = values_of(yaml.safe_load(project_text) or {})
     return {
         PROJECT_FILE: project_file(project_text),
         SETTINGS_PAGE: settings_page((root / SETTINGS_PAGE).read_text(), values),

@@ -21,14 +21,7 @@ from hecate.grammars import is_dns_label
 from testbed.components import CLUSTERS
 from testbed.fleet import Bringup, Fleet
 from testbed.processes import FleetError
-from testbed.rollout_project import RolloutProject
-
-
-def three_waves(names: list[str]) -> list[list[str]]:
-    """A first cluster alone, then the rest in two halves: a canary, then the fleet."""
-    rest = names[1:]
-    half = (len(rest) + 1) // 2
-    return [w for w in ([names[0]], rest[:half], rest[half:]) if w]
+from testbed.rollout_project import RolloutProject, three_waves
 
 
 def progress(message: str) -> None:

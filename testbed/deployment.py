@@ -34,7 +34,7 @@ class Deployment:
     def create(cls, fleet: Fleet, stack: str, workdir: Path) -> Deployment:
         project = new_project(workdir, stack, KUBECONFIG=str(fleet.kubeconfig))
         checkout = project.path / "gitops"
-        git("clone", "--quiet", fleet.git_url, str(checkout), cwd=project.path, env=git_env())
+        fleet.clone_gitops(checkout)
         deployment = cls(stack, stack_config(stack)["hecate:cluster"], fleet, project)
         # The stack as committed, its source pointed at the test bed's git server (no secret).
         deployment.config("hecate:gitops.url", fleet.git_url)

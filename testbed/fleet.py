@@ -103,6 +103,12 @@ class Fleet:
     def names(self) -> list[str]:
         return [cluster.name for cluster in self.clusters]
 
+    def clone_gitops(self, destination: Path) -> Path:
+        """A clone of the fleet's gitops repository at `destination`, as a person makes one."""
+        env = {**os.environ, **GIT_IDENTITY}
+        git("clone", "--quiet", self.git_url, str(destination), cwd=destination.parent, env=env)
+        return destination
+
     def env(self) -> dict[str, str]:
         """The environment of a command run against the fleet."""
         return {

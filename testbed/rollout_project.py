@@ -41,6 +41,13 @@ waves:
 """
 
 
+def three_waves(names: list[str]) -> list[list[str]]:
+    """A first cluster alone, then the rest in two halves: a canary, then the fleet."""
+    rest = names[1:]
+    half = (len(rest) + 1) // 2
+    return [w for w in ([names[0]], rest[:half], rest[half:]) if w]
+
+
 @dataclass
 class RolloutProject:
     project: Project
@@ -54,7 +61,7 @@ class RolloutProject:
         env = {**engine_env(workdir / "state"), "KUBECONFIG": str(fleet.kubeconfig)}
         project = Project(root, env)
         (root / "rollout-plan.yaml").write_text(PLAN.format(dev_soak=dev_soak))
-        git("clone", "--quiet", fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
+        fleet.clone_gitops(root / "gitops")
         for stack in stack_names(root):
             init_stack(project, stack, removed[stack])
             for key, value in (
@@ -91,7 +98,7 @@ class RolloutProject:
             "waves": [{"name": f"wave-{n}", "stacks": w} for n, w in enumerate(waves, 1)],
         }
         (root / "rollout-plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
-        git("clone", "--quiet", fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
+        fleet.clone_gitops(root / "gitops")
         # For a shell in the copy: `source env`, then `python -m hecate fleet …` finds its stacks.
         shared = ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG")
         exports = "".join(f"export {k}={shlex.quote(env[k])}\n" for k in shared)
@@ -114,7 +121,7 @@ class RolloutProject:
         for stack, text in committed.items():
             (root / f"Pulumi.{stack}.yaml").write_text(text)
         (root / "rollout-plan.yaml").write_text((self.root / "rollout-plan.yaml").read_text())
-        git("clone", "--quiet", self.fleet.git_url, str(root / "gitops"), cwd=root, env=git_env())
+        self.fleet.clone_gitops(root / "gitops")
         return RolloutProject(Project(root, dict(self.project.env)), self.fleet)
 
     def take_over_from(self, runner: RolloutProject) -> None:

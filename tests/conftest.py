@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import configuration, settings
 
-from testbed.mocks import Evaluation, committed, stack_names
+from testbed.mocks import ROOT, Evaluation, committed, stack_names
 
 # No example database, and hypothesis' own cache outside the checkout: a test run writes
 # nothing into it.
@@ -30,3 +31,12 @@ def evaluation(stack) -> Evaluation:
     result = committed(stack)
     assert result.error is None, f"stack {stack} failed: {result.error}"
     return result
+
+
+@pytest.fixture
+def committed_copy(tmp_path) -> Path:
+    """The committed stack files and plan, without state, checkout or cluster: what the fleet
+    command reads before it runs anything."""
+    for name in ["Pulumi.yaml", "rollout-plan.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path

@@ -2,54 +2,43 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from hecate.fleet import cli
-from testbed.mocks import ROOT
 
 
-@pytest.fixture
-def project(tmp_path):
-    """The committed stack files and plan, without state, checkout or cluster."""
-    for name in ["Pulumi.yaml", "rollout-plan.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
-        shutil.copy(ROOT / name, tmp_path / name)
-    return tmp_path
-
-
-def run(project, capsys, *args: str) -> tuple[int, str]:
-    code = cli.main(["--root", str(project), *args])
+def run(committed_copy, capsys, *args: str) -> tuple[int, str]:
+    code = cli.main(["--root", str(committed_copy), *args])
     captured = capsys.readouterr()
     return code, captured.err
 
 
-def test_a_mutable_or_malformed_version_is_refused_naming_the_setting(project, capsys):
-    code, err = run(project, capsys, "rollout", "latest")
+def test_a_mutable_or_malformed_version_is_refused_naming_the_setting(committed_copy, capsys):
+    code, err = run(committed_copy, capsys, "rollout", "latest")
     assert code == 2
     assert "stack dev: hecate:version: 'latest' is a mutable tag" in err
-    assert not (project / ".rollout").exists(), "nothing may be written for bad input"
+    assert not (committed_copy / ".rollout").exists(), "nothing may be written for bad input"
 
 
-def test_a_bad_plan_is_refused_before_anything_runs(project, capsys):
-    (project / "rollout-plan.yaml").write_text("waves: [{stacks: [dev]}, {stacks: [dev]}]\n")
-    code, err = run(project, capsys, "rollout", "0.7.3")
+def test_a_bad_plan_is_refused_before_anything_runs(committed_copy, capsys):
+    (committed_copy / "rollout-plan.yaml").write_text("waves: [{stacks: [dev]}, {stacks: [dev]}]\n")
+    code, err = run(committed_copy, capsys, "rollout", "0.7.3")
     assert code == 2
     assert "waves[1].stacks: 'dev' is already in wave 'wave 1'; a stack belongs to one wave" in err
-    assert not (project / ".rollout").exists()
+    assert not (committed_copy / ".rollout").exists()
 
 
-def test_another_rollout_left_unfinished_is_named(project, capsys):
+def test_another_rollout_left_unfinished_is_named(committed_copy, capsys):
     """Its journal is in the gitops remote, where a fresh clone on another runner finds it."""
     from hecate.fleet.gitops_repo import GitopsCheckout
     from hecate.fleet.remote_state import LOCK_REF, RemoteJournal
     from tests.test_fleet_remote_state import gitops_remote
 
-    checkout = gitops_remote(project.parent / "remote.git", project / "gitops")
+    checkout = gitops_remote(committed_copy.parent / "remote.git", committed_copy / "gitops")
     RemoteJournal(GitopsCheckout(checkout, "main")).save(
         {"version": "0.7.3", "bases": {}, "waves_done": ["dev"], "before": {}}, {}
     )
-    code, err = run(project, capsys, "rollout", "0.7.4")
+    code, err = run(committed_copy, capsys, "rollout", "0.7.4")
     assert code == 2
     assert "a rollout of 0.7.3 was interrupted" in err
     assert "python -m hecate fleet rollout 0.7.3" in err
@@ -65,14 +54,18 @@ def test_another_rollout_left_unfinished_is_named(project, capsys):
         ("9m", "is under 10m"),
     ],
 )
-def test_a_bad_token_duration_is_bad_input_and_asks_no_cluster(project, capsys, duration, message):
-    code, err = run(project, capsys, "kubeconfig", "--duration", duration, "--output", "k")
+def test_a_bad_token_duration_is_bad_input_and_asks_no_cluster(
+    committed_copy, capsys, duration, message
+):
+    code, err = run(committed_copy, capsys, "kubeconfig", "--duration", duration, "--output", "k")
     assert code == 2, err
     assert f"fleet kubeconfig: --duration: {duration!r} {message}" in err
-    assert not (project / "k").exists()
+    assert not (committed_copy / "k").exists()
 
 
-def test_an_unreadable_admin_kubeconfig_is_bad_input(project, capsys, tmp_path):
+def test_an_unreadable_admin_kubeconfig_is_bad_input(committed_copy, capsys, tmp_path):
     missing = tmp_path / "nowhere"
-    code, err = run(project, capsys, "--kubeconfig", str(missing), "kubeconfig", "--output", "k")
+    code, err = run(
+        committed_copy, capsys, "--kubeconfig", str(missing), "kubeconfig", "--output", "k"
+    )
     assert code == 2 and f"--kubeconfig: cannot read {missing}" in err

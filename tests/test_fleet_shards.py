@@ -4,7 +4,6 @@ the shards' reports merged into the report an unsharded preview writes."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from hypothesis import given
@@ -14,7 +13,6 @@ from hecate.fleet import cli, shards
 from hecate.fleet.report import PreviewReport
 from hecate.fleet.shards import Shard, ShardError
 from hecate.fleet.stacks import ChangeSummary
-from testbed.mocks import ROOT
 
 NAMES = st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), unique=True, max_size=60)
 
@@ -83,19 +81,12 @@ def test_a_missing_or_doubled_stack_is_refused(tmp_path):
     assert "x: not a stack of this project" in message
 
 
-@pytest.fixture
-def project(tmp_path):
-    for name in ["Pulumi.yaml", "rollout-plan.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
-        shutil.copy(ROOT / name, tmp_path / name)
-    return tmp_path
-
-
-def test_the_command_line_merges_shards_and_refuses_bad_ones(project, tmp_path, capsys):
-    stacks = sorted(p.name.split(".")[1] for p in project.glob("Pulumi.*.yaml"))
+def test_the_command_line_merges_shards_and_refuses_bad_ones(committed_copy, tmp_path, capsys):
+    stacks = sorted(p.name.split(".")[1] for p in committed_copy.glob("Pulumi.*.yaml"))
     file = tmp_path / "all.json"
     file.write_text(shards.dump(summaries(stacks)))
     report = tmp_path / "report.md"
-    merge = ["--root", str(project), "merge-previews", str(file), "--report", str(report)]
+    merge = ["--root", str(committed_copy), "merge-previews", str(file), "--report", str(report)]
     assert cli.main(merge) == 0
     assert cli.main([*merge, "--expect-no-changes"]) == 1  # the first stack's made-up change
     assert report.read_text() == (
@@ -104,7 +95,7 @@ def test_the_command_line_merges_shards_and_refuses_bad_ones(project, tmp_path, 
     )
     capsys.readouterr()
     file.write_text(shards.dump(summaries(stacks[:-1])))
-    assert cli.main(["--root", str(project), "merge-previews", str(file)]) == 2
+    assert cli.main(["--root", str(committed_copy), "merge-previews", str(file)]) == 2
     assert f"{stacks[-1]}: in no report" in capsys.readouterr().err
-    assert cli.main(["--root", str(project), "shards", "--per-shard", "2"]) == 0
+    assert cli.main(["--root", str(committed_copy), "shards", "--per-shard", "2"]) == 0
     assert json.loads(capsys.readouterr().out) == ["1/2", "2/2"]

@@ -40,7 +40,6 @@ from .plan import PLAN_FILE, PlanError, load_plan
 from .remote_state import LockHeld
 from .report import PreviewReport, PreviewRow, Progress, RolloutReport, append_report
 from .rollout import DEFAULT_PARALLEL, Rollout
-from .shards import Shard
 from .stacks import ChangeSummary, FleetProject
 from .status import StackStatus, fleet_status
 
@@ -70,7 +69,7 @@ def status(args: argparse.Namespace, out: TextIO) -> int:
 
 def preview(args: argparse.Namespace, out: TextIO) -> int:
     project = FleetProject(args.root)
-    stacks = Shard.parse(args.shard).of(project.stacks) if args.shard else project.stacks
+    stacks = shards.Shard.parse(args.shard).of(project.stacks) if args.shard else project.stacks
     summaries = project.preview_all(args.parallel, stacks)
     return _preview_report(summaries, args, out)
 
@@ -168,6 +167,13 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def report_options(command: argparse.ArgumentParser) -> None:
+    """What a preview report takes, sharded or whole."""
+    command.add_argument("--json", action="store_true", help="machine-readable output")
+    command.add_argument("--report", type=Path, help="append a Markdown report (a PR comment) here")
+    command.add_argument("--expect-no-changes", action="store_true", help="exit 1 on any change")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m hecate fleet",
@@ -184,18 +190,19 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=status)
 
     p = commands.add_parser("preview", help="every stack's preview, in parallel")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--report", type=Path, help="append a Markdown report (a PR comment) here")
-    p.add_argument("--expect-no-changes", action="store_true", help="exit 1 on any change")
-    p.add_argument("--parallel", type=positive, default=4, help="previews at once (default 4)")
+    report_options(p)
+    p.add_argument(
+        "--parallel",
+        type=positive,
+        default=DEFAULT_PARALLEL,
+        help=f"previews at once (default {DEFAULT_PARALLEL})",
+    )
     p.add_argument("--shard", metavar="I/N", help="only the stacks of shard I of N (a CI matrix)")
     p.set_defaults(run=preview)
 
     m = commands.add_parser("merge-previews", help="one report from the shards' --json")
     m.add_argument("files", nargs="+", type=Path, help="each shard's `fleet preview --json`")
-    m.add_argument("--json", action="store_true", help="machine-readable output")
-    m.add_argument("--report", type=Path, help="append the Markdown report (a PR comment) here")
-    m.add_argument("--expect-no-changes", action="store_true", help="exit 1 on any change")
+    report_options(m)
     m.set_defaults(run=merge_previews)
 
     sh = commands.add_parser("shards", help="the shards a CI matrix runs, as JSON")

@@ -439,23 +439,24 @@ class Rollout:
                 pushed[stack], changed = latest, changed or bool(commits)
         return pushed, changed
 
-    def _commits(self, stack: str, journal: Journal) -> list[str]:
-        """This rollout's commits for the stack's cluster (oldest first): since the base,
-        touching its directories, with its message; found again after a rebase or a restart."""
-        target = self.targets[stack]
+    def _rollout_commits(self, stack: str, journal: Journal) -> list[tuple[str, str]]:
+        """(sha, subject) of every commit since the rollout's base touching the cluster's
+        directories, oldest first: found again after a rebase or a restart."""
         checkout = self.checkout(stack)
         base = journal.bases[checkout.identity()]
-        prefix = f"deploy({target.cluster}): "
-        commits = checkout.commits_since(base, target.directories)
+        return checkout.commits_since(base, self.targets[stack].directories)
+
+    def _commits(self, stack: str, journal: Journal) -> list[str]:
+        """This rollout's deploy commits for the stack's cluster (oldest first)."""
+        prefix = f"deploy({self.targets[stack].cluster}): "
+        commits = self._rollout_commits(stack, journal)
         return [sha for sha, subject in commits if subject.startswith(prefix)]
 
     def _reverted_already(self, stack: str, journal: Journal) -> bool:
         """Whether the newest commit of this rollout for the cluster is its rollback."""
-        target = self.targets[stack]
-        checkout = self.checkout(stack)
-        base = journal.bases[checkout.identity()]
-        commits = checkout.commits_since(base, target.directories)
-        return bool(commits) and commits[-1][1].startswith(f"rollback({target.cluster}): ")
+        commits = self._rollout_commits(stack, journal)
+        prefix = f"rollback({self.targets[stack].cluster}): "
+        return bool(commits) and commits[-1][1].startswith(prefix)
 
     def _untouched(self, stack: str, journal: Journal) -> bool:
         """A gitops stack of the failed wave that this rollout never changed (its deploy had
@@ -465,12 +466,8 @@ class Rollout:
             return False
         if self.project.stack_file(stack).read_text() != journal.stack_file(stack):
             return False
-        target = self.targets[stack]
-        checkout = self.checkout(stack)
-        base = journal.bases[checkout.identity()]
-        return not checkout.commits_since(base, target.directories) and checkout.clean(
-            target.directories
-        )
+        directories = self.targets[stack].directories
+        return not self._rollout_commits(stack, journal) and self.checkout(stack).clean(directories)
 
     def _template(self, stack: str, version: str) -> RenderedTemplate:
         """What the gate waits for: the template as the tree renders it now (its image and the

@@ -149,7 +149,7 @@ def adopt(built: GuideBuilt, cluster: str) -> tuple[Deployment, dict]:
     project = new_project(
         built.workdir / f"adopt-{stack}", stack, KUBECONFIG=str(built.fleet.kubeconfig)
     )
-    git("clone", "--quiet", built.fleet.git_url, "gitops", cwd=project.path, env=git_env())
+    built.fleet.clone_gitops(project.path / "gitops")
     done = subprocess.run(
         [sys.executable, "-m", "hecate", "adopt", "--stack", stack, "--overwrite", "--json"],
         cwd=project.path,
@@ -190,7 +190,7 @@ def built(fleet, tmp_path_factory) -> Iterator[GuideBuilt]:
     edge's Kustomization patches in values sealed for its own controller and a pod annotation."""
     workdir = tmp_path_factory.mktemp("guide-built")
     checkout = workdir / "gitops"
-    git("clone", "--quiet", fleet.git_url, str(checkout), cwd=workdir, env=git_env())
+    fleet.clone_gitops(checkout)
     keys = {c: f"sk-throwaway-{secrets.token_hex(12)}" for c in (BEAM, EDGE)}
     sealed = {c: kubeseal(fleet, c, keys[c], workdir) for c in keys}
     guide_tree.write(

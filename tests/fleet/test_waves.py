@@ -95,7 +95,7 @@ def deploy_commits(project: RolloutProject, version: str, since: str) -> dict[st
 def concurrent_push(project: RolloutProject, tmp_path: Path) -> str:
     """A commit of someone else's, pushed to the gitops repository from another clone."""
     other = tmp_path / "other"
-    git("clone", "--quiet", project.fleet.git_url, str(other), cwd=tmp_path, env=git_env())
+    project.fleet.clone_gitops(other)
     # Its own text each time: a test may push more than once in a session.
     (other / "NOTES.md").write_text(f"pushed while a rollout ran ({secrets.token_hex(4)})\n")
     git("add", "NOTES.md", cwd=other)
