@@ -76,6 +76,22 @@ def _binding(settings: Settings, name: str, namespace: str | None) -> dict[str, 
     }
 
 
+# What a user may change in an object's metadata (ObjectMeta's fields that the API server does
+# not maintain itself; name and namespace are immutable). The identity may change none of them
+# but the reconcile annotation: an owner reference or a finalizer is as dangerous as a spec
+# field (a dangling owner reference hands the object to the garbage collector).
+USER_METADATA = ("generateName", "labels", "ownerReferences", "finalizers")
+
+
+def _unchanged(field: str) -> str:
+    """CEL: `field` (a path below object/oldObject) is absent from both, or equal in both."""
+    new, old = f"object.{field}", f"oldObject.{field}"
+    parent, _, name = field.rpartition(".")
+    new_has = f"has(object.{parent}.{name})" if parent else f"has(object.{name})"
+    old_has = f"has(oldObject.{parent}.{name})" if parent else f"has(oldObject.{name})"
+    return f"{new_has} == {old_has} && (!{new_has} || {new} == {old})"
+
+
 # CEL: every key of `a` other than requestedAt is in `b` with the same value.
 def _same_but_requested_at(a: str, b: str) -> str:
     return (
@@ -83,6 +99,44 @@ def _same_but_requested_at(a: str, b: str) -> str:
         f" || (has({b}.metadata.annotations) && k in {b}.metadata.annotations"
         f" && {b}.metadata.annotations[k] == {a}.metadata.annotations[k]))"
     )
+
+
+def _on_update(expression: str) -> str:
+    """Checked on an update only (a create or a delete has no object before or after it)."""
+    return f"request.operation != 'UPDATE' || ({expression})"
+
+
+def admission_validations() -> list[dict[str, str]]:
+    """The policy's rules, one per part of the object that a request could change: the object
+    after a change by the identity equals the object before it but for the reconcile
+    annotation. `status` is the controllers' (its subresource is not granted, and an update of
+    the object itself keeps the status it had)."""
+    only = f"{SERVICE_ACCOUNT} may only request a reconcile"
+    rules = [
+        {
+            "expression": "request.operation == 'UPDATE'",
+            "message": f"{only}: it may neither create nor delete Flux objects",
+        },
+        {"expression": _on_update(_unchanged("spec")), "message": f"{only}: spec unchanged"},
+    ]
+    rules += [
+        {
+            "expression": _on_update(_unchanged(f"metadata.{name}")),
+            "message": f"{only}: metadata.{name} unchanged",
+        }
+        for name in USER_METADATA
+    ]
+    annotations = (
+        f"({_same_but_requested_at('object', 'oldObject')})"
+        f" && ({_same_but_requested_at('oldObject', 'object')})"
+    )
+    rules.append(
+        {
+            "expression": _on_update(annotations),
+            "message": f"{SERVICE_ACCOUNT} may change no annotation but {REQUESTED_AT}",
+        }
+    )
+    return rules
 
 
 def flux_side(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -119,7 +173,8 @@ def flux_side(settings: Settings) -> dict[str, dict[str, Any]]:
                     {
                         "apiGroups": list(FLUX_GROUPS),
                         "apiVersions": ["*"],
-                        "operations": ["UPDATE"],
+                        # Create and delete too: RBAC grants neither; this says so twice.
+                        "operations": ["CREATE", "UPDATE", "DELETE"],
                         "resources": ["gitrepositories", "kustomizations"],
                     }
                 ]
@@ -130,23 +185,7 @@ def flux_side(settings: Settings) -> dict[str, dict[str, Any]]:
                     "expression": f"request.userInfo.username == '{USERNAME}'",
                 }
             ],
-            "validations": [
-                {
-                    "expression": "object.spec == oldObject.spec",
-                    "message": f"{SERVICE_ACCOUNT} may only request a reconcile: spec unchanged",
-                },
-                {
-                    "expression": "has(object.metadata.labels) == has(oldObject.metadata.labels)"
-                    " && (!has(object.metadata.labels)"
-                    " || object.metadata.labels == oldObject.metadata.labels)",
-                    "message": f"{SERVICE_ACCOUNT} may only request a reconcile: labels unchanged",
-                },
-                {
-                    "expression": f"({_same_but_requested_at('object', 'oldObject')})"
-                    f" && ({_same_but_requested_at('oldObject', 'object')})",
-                    "message": f"{SERVICE_ACCOUNT} may change no annotation but {REQUESTED_AT}",
-                },
-            ],
+            "validations": admission_validations(),
         },
     }
     return {

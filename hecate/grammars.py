@@ -275,8 +275,9 @@ _VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z][0-9A-Za-z.-]*)?", re
 
 
 def is_release_version(value: str) -> bool:
-    """A release version such as 0.7.2 or 0.8.0-rc.1, which is also an image tag."""
-    return bool(_VERSION.fullmatch(value)) and is_image_tag(value)
+    """A release version such as 0.7.2 or 0.8.0-rc.1, which is also an image tag and a label
+    value (app.kubernetes.io/version): at most 63 characters, ending in a letter or digit."""
+    return bool(_VERSION.fullmatch(value)) and is_image_tag(value) and is_label_value(value)
 
 
 # --- Git (git check-ref-format, for a branch) ----------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from . import naming, rendered_manifest
+from . import naming, rendered_manifest, safe_yaml
 
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
@@ -73,9 +73,11 @@ class HandmadeCluster:
 def _documents(path: Path, root: Path) -> Iterator[Document]:
     relative = str(path.relative_to(root))
     try:
-        loaded = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        loaded = safe_yaml.load_all(path.read_text(encoding="utf-8"), relative)
+    except UnicodeDecodeError as error:
         raise TreeRefused([f"{relative}: not valid YAML ({error})"]) from None
+    except safe_yaml.YamlRefused as refused:
+        raise TreeRefused([str(refused)]) from None
     for manifest in loaded:
         if isinstance(manifest, dict) and "kind" in manifest:
             yield Document(relative, manifest)
@@ -136,7 +138,11 @@ def shared_files(gitops: Path, shared_dir: str) -> list[str]:
         raise TreeRefused([f"{shared_dir}/: no such directory in {gitops}"])
     own = [directory / name for name in KUSTOMIZE_FILES if (directory / name).is_file()]
     if own:
-        listed = (yaml.safe_load(own[0].read_text()) or {}).get("resources") or []
+        try:
+            listed = safe_yaml.load(own[0].read_text(), str(own[0].relative_to(gitops))) or {}
+        except safe_yaml.YamlRefused as refused:
+            raise TreeRefused([str(refused)]) from None
+        listed = (listed.get("resources") if isinstance(listed, dict) else None) or []
         files = [own[0]] + [directory / entry for entry in listed]
         not_files = [str(f.relative_to(gitops)) for f in files if not f.is_file()]
         if not_files:
@@ -229,7 +235,11 @@ def build(gitops: Path, sync: dict[str, Any], files: list[str], shared_dir: str)
                 f"kustomize build fails as Flux's would: {message}"
             ]
         )
-    return [m for m in yaml.safe_load_all(done.stdout) if isinstance(m, dict)]
+    try:
+        built = safe_yaml.load_all(done.stdout, f"kustomize build of {shared_dir}/")
+    except safe_yaml.YamlRefused as refused:
+        raise TreeRefused([str(refused)]) from None
+    return [m for m in built if isinstance(m, dict)]
 
 
 def _only(found: list[Document], what: str, where: str, required: bool) -> Document | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import settings
+from . import safe_yaml, settings
 from .settings import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parents[1]  # the project this package belongs to
@@ -25,12 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]  # the project this package belongs t
 # `make`'s environment and pulumi_env() in step.
 LOCAL_PASSPHRASE = "hecate-local-state"
 
-# libyaml's loader where the wheel has it: Pulumi.yaml is read on every run of the program.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 def _load(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=_LOADER)  # a safe loader, C or Python
+    """Pulumi.yaml or a stack file, read with limits (hecate/safe_yaml.py)."""
+    try:
+        return safe_yaml.load(path.read_text(), path.name)
+    except safe_yaml.YamlRefused as refused:
+        raise ConfigError([str(refused)]) from None
 
 
 # A stack file's name: Pulumi.<stack>.yaml, one per cluster.

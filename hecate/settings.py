@@ -284,7 +284,8 @@ def _version(value: Any, name: str, problems: _Problems) -> str | None:
         return None
     return text(
         grammars.is_release_version,
-        "is not a release version such as 0.7.2 (or 0.8.0-rc.1)",
+        "is not a release version such as 0.7.2 (or 0.8.0-rc.1) of at most 63 characters, "
+        "ending in a letter or digit (it is an image tag and a label value)",
     )(value, name, problems)
 
 

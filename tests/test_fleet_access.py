@@ -104,9 +104,22 @@ def test_the_admission_policy_binds_the_fleet_identity_and_denies():
             "'system:serviceaccount:flux-system:hecate-fleet'",
         }
     ]
-    assert policy["matchConstraints"]["resourceRules"][0]["operations"] == ["UPDATE"]
-    assert {v["expression"] for v in policy["validations"]} >= {"object.spec == oldObject.spec"}
-    assert fleet_access.REQUESTED_AT in policy["validations"][2]["expression"]
+    assert policy["matchConstraints"]["resourceRules"][0]["operations"] == [
+        "CREATE",
+        "UPDATE",
+        "DELETE",
+    ]
+    expressions = [v["expression"] for v in policy["validations"]]
+    assert expressions[0] == "request.operation == 'UPDATE'"
+    # Every part of an object that a patch could change has its own rule: the spec, each field
+    # of metadata a user may set (an owner reference hands the object to the garbage
+    # collector), and the annotations but the reconcile request.
+    for field in (
+        "spec",
+        *(f"metadata.{f}" for f in ("labels", "ownerReferences", "finalizers", "generateName")),
+    ):
+        assert any(f"object.{field} == oldObject.{field}" in e for e in expressions), field
+    assert fleet_access.REQUESTED_AT in expressions[-1]
     binding = objects["ValidatingAdmissionPolicyBinding"]["spec"]
     assert binding == {"policyName": "hecate-fleet-reconcile-only", "validationActions": ["Deny"]}
 

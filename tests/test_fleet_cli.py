@@ -52,6 +52,10 @@ def test_another_rollout_left_unfinished_is_named(committed_copy, capsys):
         ("１h", "is not a duration"),  # a fullwidth digit: not a number the API server takes
         ("24 h", "is not a duration"),
         ("9m", "is under 10m"),
+        ("0s", "is no time at all; a token lasts from 10m to 30d"),
+        ("0h", "is no time at all"),
+        ("31d", "is over 30d, the longest token this tool issues"),
+        ("100000h", "is over 30d"),
     ],
 )
 def test_a_bad_token_duration_is_bad_input_and_asks_no_cluster(
@@ -63,9 +67,71 @@ def test_a_bad_token_duration_is_bad_input_and_asks_no_cluster(
     assert not (committed_copy / "k").exists()
 
 
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("missing/dir/fleet.kubeconfig", "there is no directory"), (".", "is a directory")],
+)
+def test_an_output_that_cannot_be_written_is_bad_input_before_any_token(
+    committed_copy, capsys, tmp_path, output, message
+):
+    # An admin kubeconfig that names no cluster: had a token been asked for, it would say so.
+    admin = tmp_path / "admin.kubeconfig"
+    admin.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    code, err = run(
+        committed_copy, capsys, "--kubeconfig", str(admin), "kubeconfig", "--output", output
+    )
+    assert code == 2, err
+    assert f"fleet kubeconfig: --output: {output}" in err and message in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
 def test_an_unreadable_admin_kubeconfig_is_bad_input(committed_copy, capsys, tmp_path):
     missing = tmp_path / "nowhere"
     code, err = run(
         committed_copy, capsys, "--kubeconfig", str(missing), "kubeconfig", "--output", "k"
     )
     assert code == 2 and f"--kubeconfig: cannot read {missing}" in err
+
+
+def alias_bomb(key: str) -> str:
+    """A few hundred bytes that stand for 9**9 strings once the aliases are expanded."""
+    rows = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    rows += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(rows) + f"\n{key}\n"
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("rollout-plan.yaml", alias_bomb("waves: [{stacks: *a8}]")),
+        ("Pulumi.dev.yaml", alias_bomb("config: {hecate:nodeSelector: {a: *a8}}")),
+    ],
+)
+def test_an_alias_bomb_is_refused_in_one_line_without_expanding_it(
+    committed_copy, capsys, file, text
+):
+    import tracemalloc
+
+    (committed_copy / file).write_text(text)
+    tracemalloc.start()
+    try:
+        code, err = run(committed_copy, capsys, "rollout", "0.7.3", "--dry-run")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2, err
+    assert f"{file}: refused: more than 200000 YAML nodes" in err, err
+    assert "Traceback" not in err
+    assert peak < 200 * 1024 * 1024, f"{peak} bytes at the peak"
+    assert not (committed_copy / ".rollout").exists()
+
+
+@pytest.mark.parametrize("version", ["0.7.3-" + "a" * 58, "0.7.3-" + "r" * 100, "0.8.0-rc."])
+def test_a_version_no_label_can_hold_is_refused_before_anything_runs(
+    committed_copy, capsys, version
+):
+    code, err = run(committed_copy, capsys, "rollout", version)
+    assert code == 2, err
+    assert f"hecate:version: {version!r} is not a release version" in err
+    assert "at most 63 characters" in err
+    assert not (committed_copy / ".rollout").exists()

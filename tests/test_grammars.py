@@ -132,10 +132,22 @@ def test_image_repositories(image, ok):
 
 @pytest.mark.parametrize(
     ("version", "ok"),
-    [("0.7.2", True), ("0.8.0-rc.1", True), ("0.7", False), ("0.7.2-" + "a" * 130, False)],
+    [
+        ("0.7.2", True),
+        ("0.8.0-rc.1", True),
+        ("0.7", False),
+        ("0.7.2-" + "a" * 130, False),  # past an image tag's 128
+        ("0.7.2-" + "a" * 57, True),  # 63: a label value's longest
+        ("0.7.2-" + "a" * 58, False),  # 64: an image tag, but no label value
+        ("0.7.2-" + "a" * 100, False),
+        ("0.8.0-rc.", False),  # a label value ends in a letter or digit
+        ("0.8.0-rc-", False),
+    ],
 )
-def test_release_versions_are_image_tags(version, ok):
+def test_release_versions_are_image_tags_and_label_values(version, ok):
     assert grammars.is_release_version(version) is ok
+    if ok:
+        assert grammars.is_image_tag(version) and grammars.is_label_value(version)
 
 
 @pytest.mark.parametrize(

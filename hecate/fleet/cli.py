@@ -141,6 +141,7 @@ def kubeconfig(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         seconds = fleet_kubeconfig.duration_seconds(args.duration)
+        fleet_kubeconfig.check_output(args.output)
         project = FleetProject(args.root)
         config, issued = fleet_kubeconfig.issue(project, project.stacks, args.kubeconfig, seconds)
     except fleet_kubeconfig.KubeconfigUsage as error:

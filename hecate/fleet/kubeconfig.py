@@ -18,12 +18,16 @@ from typing import Any, ClassVar
 
 import yaml
 
-from .. import fleet_access, naming
+from .. import fleet_access, naming, safe_yaml
 from ..grammars import token_duration_seconds
 from .cluster_health import REQUEST_TIMEOUT, ClusterClient, _describe
 from .stacks import FleetProject
 
 DEFAULT_DURATION = "24h"
+MIN_SECONDS = 600  # the API server's floor for a bound token
+# The longest a token may be asked for: a kubeconfig kept as a CI secret, renewed monthly. A
+# leaked one is then good for weeks, not years; an API server may cap it lower still.
+MAX_DURATION, MAX_SECONDS = "30d", 30 * 86400
 
 
 class KubeconfigError(RuntimeError):
@@ -47,25 +51,46 @@ class Issued:
 
 
 def duration_seconds(value: str) -> int:
-    """`90m`, `24h`, `7d`: at least 10 minutes (the API server's floor for a token)."""
+    """`90m`, `24h`, `7d`: from 10 minutes (the API server's floor for a token) to MAX_DURATION."""
+    allowed = f"a token lasts from 10m to {MAX_DURATION}"
+    if value.isascii() and value[:-1].isdigit() and int(value[:-1]) == 0:
+        raise KubeconfigUsage(f"--duration: {value!r} is no time at all; {allowed}, e.g. 24h")
     seconds = token_duration_seconds(value)
     if seconds is None:
         raise KubeconfigUsage(
             f"--duration: {value!r} is not a duration; write a number and a unit "
-            "(s, m, h or d), e.g. 24h"
+            f"(s, m, h or d), e.g. 24h; {allowed}"
         )
-    if seconds < 600:
+    if seconds < MIN_SECONDS:
         raise KubeconfigUsage(f"--duration: {value!r} is under 10m, the shortest token allowed")
+    if seconds > MAX_SECONDS:
+        raise KubeconfigUsage(
+            f"--duration: {value!r} is over {MAX_DURATION}, the longest token this tool issues; "
+            "renew the kubeconfig instead (docs/operations.md)"
+        )
     return seconds
+
+
+def check_output(path: Path) -> None:
+    """KubeconfigUsage unless `path` can be written: before any token is issued."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise KubeconfigUsage(f"--output: {path} is a directory; name the file to write")
+    if not parent.is_dir():
+        raise KubeconfigUsage(f"--output: {path}: there is no directory {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise KubeconfigUsage(f"--output: {path}: the directory {parent} is not writable")
 
 
 def _admin_kubeconfig(path: str | None) -> tuple[Path, dict[str, Any]]:
     chosen = path or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
     file = Path(chosen).expanduser()
     try:
-        return file, yaml.safe_load(file.read_text()) or {}
+        return file, safe_yaml.load(file.read_text(), f"--kubeconfig: {file}") or {}
     except OSError as error:
         raise KubeconfigUsage(f"--kubeconfig: cannot read {file}: {error.strerror}") from None
+    except safe_yaml.YamlRefused as refused:
+        raise KubeconfigUsage(str(refused)) from None
 
 
 def _named(config: dict[str, Any], kind: str, name: str, file: Path) -> dict[str, Any]:

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .. import safe_yaml
 from ..grammars import duration_seconds, is_flux_duration
 
 PLAN_FILE = "rollout-plan.yaml"
@@ -164,9 +163,9 @@ def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) ->
 
 def load_plan(path: Path, stacks: Iterable[str]) -> RolloutPlan:
     try:
-        document = yaml.safe_load(path.read_text())
+        document = safe_yaml.load(path.read_text(), path.name)
     except OSError as error:
         raise PlanError(str(path), [f"cannot read it: {error.strerror}"]) from None
-    except yaml.YAMLError as error:
-        raise PlanError(str(path), [f"not valid YAML: {error}"]) from None
+    except safe_yaml.YamlRefused as refused:
+        raise PlanError(str(path), [str(refused)]) from None
     return parse_plan(document, stacks, str(path))

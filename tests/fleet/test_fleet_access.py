@@ -46,13 +46,19 @@ def identity(deployments, tmp_path_factory):
     return deployment, written, json.loads(done.stdout)
 
 
-def kubectl(written, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+def kubectl_on(
+    written, cluster: str, *args: str, input: str | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "kubectl"), "--kubeconfig", str(written), "--context", CLUSTER, *args],
+        [str(BIN / "kubectl"), "--kubeconfig", str(written), "--context", cluster, *args],
         capture_output=True,
         text=True,
         input=input,
     )
+
+
+def kubectl(written, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    return kubectl_on(written, CLUSTER, *args, input=input)
 
 
 def can_i(written, *args: str) -> str:
@@ -139,6 +145,106 @@ def test_the_api_server_denies_any_patch_but_the_reconcile_annotation(identity, 
     after = deployment.fleet.get(CLUSTER, "-n", "flux-system", kind, name)
     assert after["spec"] == before["spec"]
     assert after["metadata"].get("labels") == before["metadata"].get("labels")
+
+
+@pytest.fixture(scope="module")
+def every_identity(identity, deployments, tmp_path_factory):
+    """Each committed stack's cluster with the kubeconfig `fleet kubeconfig` makes for it."""
+    made = {identity[0].cluster: (identity[0], identity[1])}
+    for stack in ("dev", "edge"):
+        deployment = deployments[stack]
+        written = tmp_path_factory.mktemp(f"fleet-access-{stack}") / "fleet.kubeconfig"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hecate",
+                "fleet",
+                "--kubeconfig",
+                str(deployment.fleet.kubeconfig),
+                "kubeconfig",
+                "--output",
+                str(written),
+            ],
+            cwd=deployment.project.path,
+            env={**deployment.project.env, "PYTHONPATH": str(deployment.project.path)},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        made[deployment.cluster] = (deployment, written)
+    return made
+
+
+# What would hand a Flux object to the garbage collector, or keep it from ever going: an owner
+# that does not exist, a finalizer nobody removes. Each in both patch forms kubectl sends.
+DANGLING_OWNER = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "name": "gone",
+    "uid": "00000000-0000-0000-0000-000000000000",
+}
+FINALIZER = "hecate.test/never-removed"
+METADATA_PATCHES = {
+    "ownerReferences (merge)": ("merge", {"metadata": {"ownerReferences": [DANGLING_OWNER]}}),
+    "finalizers (merge)": ("merge", {"metadata": {"finalizers": [FINALIZER]}}),
+    "ownerReferences (JSON patch)": (
+        "json",
+        [{"op": "add", "path": "/metadata/ownerReferences", "value": [DANGLING_OWNER]}],
+    ),
+    "finalizers (JSON patch)": (
+        "json",
+        [{"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}],
+    ),
+}
+FLUX_OBJECTS = (
+    ("gitrepository", "hecate-gitops"),
+    ("gitrepository", "flux-system"),
+    ("kustomization", "hecate"),
+    ("kustomization", "flux-system"),
+)
+
+
+@pytest.mark.parametrize("cluster", ["dev-cluster", "edge-cluster", CLUSTER])
+def test_no_owner_reference_or_finalizer_reaches_a_flux_object_and_nothing_is_deleted(
+    every_identity, cluster
+):
+    deployment, written = every_identity[cluster]
+
+    def live(kind: str, name: str) -> dict:
+        return deployment.fleet.get(cluster, "-n", "flux-system", kind, name)["metadata"]
+
+    before = {(kind, name): live(kind, name) for kind, name in FLUX_OBJECTS}
+    daemon = deployment.fleet.get(cluster, "-n", "hecate", "daemonset", "hecate-daemon")
+    for kind, name in FLUX_OBJECTS:
+        for what, (form, body) in METADATA_PATCHES.items():
+            done = kubectl_on(
+                written,
+                cluster,
+                "patch",
+                "-n",
+                "flux-system",
+                kind,
+                name,
+                "--type",
+                form,
+                "-p",
+                json.dumps(body),
+            )
+            assert done.returncode != 0, f"{cluster} {kind}/{name}: {what} was allowed"
+            assert "hecate-fleet-reconcile-only" in done.stderr, (what, done.stderr)
+    # Nothing was changed, so the garbage collector has nothing to act on: the same objects
+    # (by uid) with the same owners and finalizers, and the daemon where it was.
+    for (kind, name), metadata in before.items():
+        after = live(kind, name)
+        assert after["uid"] == metadata["uid"], (kind, name)
+        for field in ("ownerReferences", "finalizers"):
+            assert after.get(field) == metadata.get(field), (kind, name, field)
+    again = deployment.fleet.get(cluster, "-n", "hecate", "daemonset", "hecate-daemon")
+    assert again["metadata"]["uid"] == daemon["metadata"]["uid"]
+    # And deleting is refused outright.
+    refused = kubectl_on(written, cluster, "delete", "-n", "flux-system", "kustomization", "hecate")
+    assert refused.returncode != 0 and "forbidden" in refused.stderr.lower(), refused.stderr
 
 
 def test_the_reconcile_annotation_alone_is_allowed(identity):
