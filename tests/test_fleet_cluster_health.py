@@ -9,16 +9,20 @@ import pytest
 from hecate.fleet.cluster_health import (
     FAILED,
     PASSED,
+    TROUBLE,
+    UNKNOWN,
     WAITING,
     ClusterClient,
     ClusterHealth,
     DaemonStatus,
     FluxStatus,
     SealedStatus,
+    SoakReading,
     gate,
     left_out_because,
     max_unavailable,
     revision_commit,
+    soak_reading,
     tolerates,
 )
 
@@ -320,3 +324,68 @@ def test_the_gate_waits_for_the_bootstrap_sync_and_a_source_that_cannot_fetch():
     refused = "GitRepository hecate-gitops Ready False GitOperationFailed: connection refused"
     waiting = check(replace(HEALTHY, flux=replace(FLUX, source=refused)))
     assert (waiting.state, waiting.detail) == (WAITING, refused)
+
+
+# --- during a soak: trouble at once, Unknown only past the plan's grace -------------------------
+
+HEARTBEAT = replace(
+    FLUX, ready="Unknown", reason="Progressing", message="Reconciliation in progress"
+)
+
+
+@pytest.mark.parametrize(
+    "health",
+    [
+        replace(HEALTHY, flux=HEARTBEAT),  # Flux's own periodic reconcile of the same revision
+        replace(HEALTHY, flux=replace(FLUX, current=False)),  # a spec not observed yet
+        replace(  # the GitRepository between two fetches
+            HEALTHY,
+            flux=replace(
+                FLUX,
+                source="GitRepository hecate-gitops Ready Unknown Progressing: building artifact",
+                source_settling=True,
+            ),
+        ),
+        ClusterHealth("beam-cluster", "unreachable (timed out)"),
+    ],
+)
+def test_a_routine_reconcile_or_a_silent_api_server_is_unknown_not_trouble(health):
+    assert soak_reading(health, check).state == UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("health", "words"),
+    [
+        (
+            replace(HEALTHY, flux=replace(FLUX, ready="False", reason="HealthCheckFailed")),
+            "HealthCheckFailed",
+        ),
+        (replace(HEALTHY, flux=replace(FLUX, applied=OLDER)), "applied cccccccccccc"),
+        (replace(HEALTHY, daemon=replace(DAEMON, ready=2, unavailable=1)), "2 ready"),
+        (replace(HEALTHY, daemon=replace(DAEMON, template_image="x:0.7.2")), "runs x:0.7.2"),
+        (replace(HEALTHY, daemon=replace(DAEMON, stale=("p on node-1",))), "older template"),
+        # Unknown Flux does not hide pods that left Ready, nor a revision that is not ours.
+        (
+            replace(HEALTHY, flux=HEARTBEAT, daemon=replace(DAEMON, ready=1, unavailable=2)),
+            "Ready Unknown",
+        ),
+        (replace(HEALTHY, flux=replace(HEARTBEAT, applied=OLDER)), "applied cccccccccccc"),
+        (
+            replace(
+                HEALTHY,
+                flux=replace(
+                    FLUX, source="GitRepository hecate-gitops Ready False GitOperationFailed: auth"
+                ),
+            ),
+            "GitOperationFailed",
+        ),
+    ],
+)
+def test_anything_else_that_is_not_the_gate_holding_is_trouble(health, words):
+    reading = soak_reading(health, check)
+    assert reading.state == TROUBLE
+    assert words in reading.detail, reading.detail
+
+
+def test_a_holding_gate_is_a_holding_soak():
+    assert soak_reading(HEALTHY, check) == SoakReading(PASSED, check(HEALTHY).detail)

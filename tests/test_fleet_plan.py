@@ -28,11 +28,12 @@ def test_the_committed_plan_goes_dev_then_edge_then_beam():
     assert sorted(committed.stacks) == stack_names(), "every committed stack is in a wave"
     assert all(wave.soak_seconds > 0 for wave in committed.waves)
     assert committed.gate_timeout_seconds == 600
+    assert committed.unknown_grace_seconds == 60
 
 
 def test_durations_soak_per_wave_and_defaults():
     parsed = plan(
-        "soak: 1m30s\ntimeouts: {gate: 2m}\n"
+        "soak: 1m30s\ntimeouts: {gate: 2m, unknown: 20s}\n"
         "waves: [{stacks: [dev], soak: 0s}, {name: rest, stacks: [edge, beam]}]"
     )
     assert [(w.name, w.stacks, w.soak_seconds) for w in parsed.waves] == [
@@ -40,6 +41,8 @@ def test_durations_soak_per_wave_and_defaults():
         ("rest", ("edge", "beam"), 90),
     ]
     assert parsed.gate_timeout_seconds == 120
+    assert parsed.unknown_grace_seconds == 20
+    assert plan("waves: [{stacks: [dev, edge, beam]}]").unknown_grace_seconds == 60
 
 
 def test_a_stack_the_plan_does_not_name_goes_last_or_is_refused():
@@ -85,6 +88,14 @@ def test_a_stack_the_plan_does_not_name_goes_last_or_is_refused():
         (
             "timeouts: {gate: 0s}\nwaves: [{stacks: [dev, edge, beam]}]",
             "timeouts.gate: must be more than 0s: a gate needs time to pass",
+        ),
+        (
+            "timeouts: {unknown: 5s, soak: 1m}\nwaves: [{stacks: [dev, edge, beam]}]",
+            "timeouts.soak: unknown key; the keys are gate, unknown",
+        ),
+        (
+            "timeouts: {unknown: a while}\nwaves: [{stacks: [dev, edge, beam]}]",
+            "timeouts.unknown: 'a while' is not a duration such as 0s, 30s, 10m or 1h30m",
         ),
         (
             "wave: [{stacks: [dev]}]\nwaves: [{stacks: [dev, edge, beam]}]",

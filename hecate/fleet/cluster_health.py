@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +54,9 @@ class FluxStatus:
     bootstrap_failure: str = ""
     bootstrap_attempted: str = ""
     bootstrap_applied: str = ""  # the commit the bootstrap sync last applied
+    # The GitRepository is between two fetches (Ready Unknown, or a new spec not fetched yet):
+    # `source` says so, and a soak waits that out.
+    source_settling: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class ClusterClient:
             return None
         ready = _condition(obj, "Ready")
         status = obj.get("status", {})
+        source, settling = self._source()
         return FluxStatus(
             ready.get("status", "Unknown"),
             ready.get("reason", ""),
@@ -188,27 +192,30 @@ class ClusterClient:
             revision_commit(status.get("lastAppliedRevision", "")),
             revision_commit(status.get("lastAttemptedRevision", "")),
             status.get("observedGeneration") == obj["metadata"].get("generation"),
-            self._source(),
+            source,
             *self._bootstrap(),
+            source_settling=settling,
         )
 
-    def _source(self) -> str:
-        """The GitRepository's Ready, when it is not: a fetch or authentication error."""
+    def _source(self) -> tuple[str, bool]:
+        """The GitRepository's Ready, when it is not (a fetch or authentication error), and
+        whether it is only between two fetches."""
         obj = self._get(FLUX_GROUP_SOURCE, naming.FLUX_NAMESPACE, naming.GIT_REPOSITORY)
         if obj is None:
-            return f"GitRepository {naming.GIT_REPOSITORY} not found"
+            return f"GitRepository {naming.GIT_REPOSITORY} not found", False
         ready = _condition(obj, "Ready")
         current = obj.get("status", {}).get("observedGeneration") == obj["metadata"].get(
             "generation"
         )
         if ready.get("status") == "True" and current:
-            return ""
+            return "", False
         if ready.get("status") == "True":
-            return f"GitRepository {naming.GIT_REPOSITORY}: a new spec, not fetched yet"
+            return f"GitRepository {naming.GIT_REPOSITORY}: a new spec, not fetched yet", True
+        status = ready.get("status", "Unknown")
         return (
-            f"GitRepository {naming.GIT_REPOSITORY} Ready {ready.get('status', 'Unknown')} "
+            f"GitRepository {naming.GIT_REPOSITORY} Ready {status} "
             f"{ready.get('reason', '')}: {ready.get('message', '')}"
-        ).strip()
+        ).strip(), status == "Unknown"
 
     def _bootstrap(self) -> tuple[str, str, str]:
         """`flux-system`, which applies clusters/<cluster>/ (the Flux sync, the identity): its
@@ -527,3 +534,51 @@ def gate(
         why = health.sealed.message if health.sealed else f"no SealedSecret {naming.SECRET} yet"
         return Gate(WAITING, "sealed secret", why, **progress)
     return Gate(PASSED, "ready", counts + left_out, **progress)
+
+
+def settled(health: ClusterHealth) -> ClusterHealth | None:
+    """The reading as it will be once Flux's routine reconcile is over: a Kustomization or
+    GitRepository whose Ready is Unknown (Progressing) or that has not yet observed its spec
+    taken for Ready. None when the reading holds nothing Unknown (or nothing at all: the
+    cluster did not answer)."""
+    flux = health.flux
+    if not health.reachable or flux is None:
+        return None
+    unknown = flux.ready == "Unknown" or not flux.current or flux.source_settling
+    if not unknown:
+        return None
+    calm = replace(
+        flux,
+        ready="True",
+        current=True,
+        source="" if flux.source_settling else flux.source,
+        source_settling=False,
+    )
+    return replace(health, flux=calm)
+
+
+@dataclass(frozen=True)
+class SoakReading:
+    """One reading during a soak: the gate holds, Unknown (a reconcile under way, the API
+    server silent: within the plan's grace, not trouble), or trouble (anything else that is not
+    the gate passing: Ready False, a revision that is not ours, pods not Ready, an older
+    template)."""
+
+    state: str  # PASSED, UNKNOWN or TROUBLE
+    detail: str
+
+
+UNKNOWN, TROUBLE = "unknown", "trouble"
+
+
+def soak_reading(health: ClusterHealth, judge: Callable[[ClusterHealth], Gate]) -> SoakReading:
+    """`judge` is the stack's gate: what must keep holding."""
+    result = judge(health)
+    if result.state == PASSED:
+        return SoakReading(PASSED, result.detail)
+    if not health.reachable:
+        return SoakReading(UNKNOWN, f"cluster: {health.error}")
+    calm = settled(health)
+    if calm is not None and judge(calm).state == PASSED:
+        return SoakReading(UNKNOWN, f"{result.step}: {result.detail}")
+    return SoakReading(TROUBLE, f"{result.step}: {result.detail}")

@@ -3,6 +3,8 @@
     soak: 10m            # how long a wave's gates must keep holding before the next wave
     timeouts:
       gate: 10m          # how long a stack's gate may take: Flux applied it, the daemon is ready
+      unknown: 1m        # during a soak, how long a reading may stay Unknown (Flux reconciling
+                         # the same revision, the API server silent) before it is trouble
     unlisted: last       # a stack this file does not name: `last` (a wave after the others)
                          # or `refuse`
     waves:
@@ -29,9 +31,10 @@ PLAN_FILE = "rollout-plan.yaml"
 UNLISTED = ("last", "refuse")
 _KEYS = {"soak", "timeouts", "unlisted", "waves"}
 _WAVE_KEYS = {"name", "stacks", "soak"}
-_TIMEOUT_KEYS = {"gate"}
+_TIMEOUT_KEYS = {"gate", "unknown"}
 DEFAULT_SOAK = 0.0
 DEFAULT_GATE_TIMEOUT = 600.0
+DEFAULT_UNKNOWN_GRACE = 60.0
 
 
 class PlanError(ValueError):
@@ -56,6 +59,7 @@ class Wave:
 class RolloutPlan:
     waves: tuple[Wave, ...]
     gate_timeout_seconds: float
+    unknown_grace_seconds: float = DEFAULT_UNKNOWN_GRACE
 
     @property
     def stacks(self) -> list[str]:
@@ -97,9 +101,11 @@ def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) ->
     _unknown_keys(document, _KEYS, "", problems)
     soak = _seconds(document.get("soak", DEFAULT_SOAK), "soak", problems) or 0.0
     timeouts = document.get("timeouts") or {}
-    gate_timeout = DEFAULT_GATE_TIMEOUT
+    gate_timeout, unknown_grace = DEFAULT_GATE_TIMEOUT, DEFAULT_UNKNOWN_GRACE
     if not isinstance(timeouts, dict):
-        problems.append(f"timeouts: {timeouts!r} is not a mapping such as {{gate: 10m}}")
+        problems.append(
+            f"timeouts: {timeouts!r} is not a mapping such as {{gate: 10m, unknown: 1m}}"
+        )
     else:
         _unknown_keys(timeouts, _TIMEOUT_KEYS, "timeouts.", problems)
         if "gate" in timeouts:
@@ -108,6 +114,10 @@ def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) ->
                 problems.append("timeouts.gate: must be more than 0s: a gate needs time to pass")
             elif value is not None:
                 gate_timeout = value
+        if "unknown" in timeouts:
+            value = _seconds(timeouts["unknown"], "timeouts.unknown", problems)
+            if value is not None:
+                unknown_grace = value
     unlisted = document.get("unlisted", "last")
     if unlisted not in UNLISTED:
         problems.append(f"unlisted: {unlisted!r} is not one of {', '.join(UNLISTED)}")
@@ -158,7 +168,7 @@ def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) ->
         raise PlanError(source, problems)
     if rest:
         waves.append(Wave("unlisted", tuple(rest), soak))
-    return RolloutPlan(tuple(waves), gate_timeout)
+    return RolloutPlan(tuple(waves), gate_timeout, unknown_grace)
 
 
 def load_plan(path: Path, stacks: Iterable[str]) -> RolloutPlan:

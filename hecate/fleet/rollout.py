@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import TextIO
 
 from ..project import stack_file_with
-from .cluster_health import FAILED, PASSED, ClusterClient, Gate, gate
+from .cluster_health import (
+    FAILED,
+    PASSED,
+    TROUBLE,
+    ClusterClient,
+    ClusterHealth,
+    Gate,
+    gate,
+    soak_reading,
+)
 from .gitops_repo import GitError, GitopsCheckout
 from .journal import Journal, RolloutLock, _alive
 from .plan import RolloutPlan, Wave
@@ -505,30 +514,70 @@ class Rollout:
             if waiting:
                 self.sleep(POLL_SECONDS)
 
-    def _gate(self, stack: str, commit: str, template: RenderedTemplate) -> Gate:
+    def _judge(
+        self, stack: str, commit: str, template: RenderedTemplate
+    ) -> Callable[[ClusterHealth], Gate]:
+        """The stack's gate, for any reading of its cluster."""
         target = self.targets[stack]
-        checkout = self.checkout(stack)
-        return gate(
-            self.clients[stack].read(),
-            checkout.reached_by(commit) if self._through_flux(stack) else None,
-            template.image,
-            target.settings.max_unavailable,
-            target.seals,
-            template.checksum or None,
-        )
+        reached = self.checkout(stack).reached_by(commit) if self._through_flux(stack) else None
+
+        def judge(health: ClusterHealth) -> Gate:
+            return gate(
+                health,
+                reached,
+                template.image,
+                target.settings.max_unavailable,
+                target.seals,
+                template.checksum or None,
+            )
+
+        return judge
+
+    def _gate(self, stack: str, commit: str, template: RenderedTemplate) -> Gate:
+        return self._judge(stack, commit, template)(self.clients[stack].read())
 
     def _soak(
         self, wave: Wave, pushed: dict[str, str], templates: dict[str, RenderedTemplate]
     ) -> None:
-        self.progress.event(wave.name, "", "soak", f"{wave.soak_seconds:.0f} s")
-        end = time.monotonic() + wave.soak_seconds
+        """The gates must keep holding for the soak. Trouble fails the wave at once; an Unknown
+        reading (Flux reconciling the same revision, an API server that does not answer) only
+        once it has lasted longer than the plan's grace (timeouts.unknown)."""
+        grace = self.plan.unknown_grace_seconds
+        self.progress.event(
+            wave.name, "", "soak", f"{wave.soak_seconds:.0f} s (Unknown waited out {grace:.0f} s)"
+        )
+        start = time.monotonic()
+        end = start + wave.soak_seconds
+        judges = {s: self._judge(s, pushed.get(s, ""), templates[s]) for s in wave.stacks}
+        unknown_since: dict[str, float] = {}
         while time.monotonic() < end:
             self.sleep(min(POLL_SECONDS, max(0.0, end - time.monotonic())))
             for stack in wave.stacks:
-                result = self._gate(stack, pushed.get(stack, ""), templates[stack])
-                if result.state != PASSED:
+                reading = soak_reading(self.clients[stack].read(), judges[stack])
+                now = time.monotonic()
+                into = f"{now - start:.0f} s into the {wave.soak_seconds:.0f} s soak"
+                if reading.state == PASSED:
+                    if stack in unknown_since:
+                        lasted = now - unknown_since.pop(stack)
+                        self.progress.event(
+                            wave.name, stack, "soak", f"holding again after {lasted:.0f} s Unknown"
+                        )
+                    continue
+                if reading.state == TROUBLE:
                     raise RolloutFailed(
-                        wave.name, stack, "soak", f"the gate stopped holding: {result.detail}"
+                        wave.name,
+                        stack,
+                        "soak",
+                        f"the gate stopped holding ({into}): {reading.detail}",
+                    )
+                first = unknown_since.setdefault(stack, now)
+                if now - first > grace:
+                    raise RolloutFailed(
+                        wave.name,
+                        stack,
+                        "soak",
+                        f"Unknown for {now - first:.0f} s, over the plan's grace of {grace:.0f} s "
+                        f"(timeouts.unknown; {into}): {reading.detail}",
                     )
 
     # --- failure --------------------------------------------------------------------------
