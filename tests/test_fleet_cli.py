@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from hecate.fleet import cli
 
@@ -38,7 +39,8 @@ def test_another_rollout_left_unfinished_is_named(committed_copy, capsys):
     RemoteJournal(GitopsCheckout(checkout, "main")).save(
         {"version": "0.7.3", "bases": {}, "waves_done": ["dev"], "before": {}}, {}
     )
-    code, err = run(committed_copy, capsys, "rollout", "0.7.4")
+    kubeconfig = kubeconfig_of(committed_copy.parent / "fleet.kubeconfig")
+    code, err = run(committed_copy, capsys, "--kubeconfig", str(kubeconfig), "rollout", "0.7.4")
     assert code == 2
     assert "a rollout of 0.7.3 was interrupted" in err
     assert "python -m hecate fleet rollout 0.7.3" in err
@@ -135,3 +137,41 @@ def test_a_version_no_label_can_hold_is_refused_before_anything_runs(
     assert f"hecate:version: {version!r} is not a release version" in err
     assert "at most 63 characters" in err
     assert not (committed_copy / ".rollout").exists()
+
+
+def kubeconfig_of(
+    path, clusters: tuple[str, ...] = ("dev-cluster", "edge-cluster", "beam-cluster")
+):
+    """A kubeconfig naming these contexts (with servers that answer nothing)."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": c, "cluster": {"server": "https://127.0.0.1:1"}} for c in clusters
+                ],
+                "contexts": [{"name": c, "context": {"cluster": c, "user": "u"}} for c in clusters],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "current-context": clusters[0],
+            }
+        )
+    )
+    return path
+
+
+def test_a_kubeconfig_without_a_context_the_plan_needs_is_refused_before_anything(
+    committed_copy, capsys, tmp_path
+):
+    """Found before the first commit, not when beam's turn comes after dev and edge moved."""
+    kubeconfig = kubeconfig_of(tmp_path / "fleet.kubeconfig", ("dev-cluster", "edge-cluster"))
+    code, err = run(committed_copy, capsys, "--kubeconfig", str(kubeconfig), "rollout", "0.7.3")
+    assert code == 2, err
+    assert (
+        f"stack beam: the kubeconfig {kubeconfig} has no context 'beam-cluster' "
+        "(it has: dev-cluster, edge-cluster)" in err
+    )
+    assert "stack dev" not in err and "stack edge" not in err
+    assert "refused before anything changed" in err
+    assert not (committed_copy / ".rollout").exists()
+    assert "Traceback" not in err

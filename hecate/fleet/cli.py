@@ -39,7 +39,7 @@ from .journal import JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
 from .remote_state import LockHeld
 from .report import PreviewReport, PreviewRow, Progress, RolloutReport, append_report
-from .rollout import DEFAULT_PARALLEL, Rollout
+from .rollout import DEFAULT_PARALLEL, PreflightError, Rollout
 from .stacks import ChangeSummary, FleetProject
 from .status import StackStatus, fleet_status
 
@@ -117,6 +117,8 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
             parallel=args.parallel,
         )
         runner.validate_version()
+        if not args.dry_run:
+            runner.preflight()
         try:
             if args.dry_run:
                 runner.dry_run(sys.stderr if args.json else out)
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args, sys.stdout))
-    except (ConfigError, PlanError, JournalError, shards.ShardError) as error:
+    except (ConfigError, PlanError, JournalError, PreflightError, shards.ShardError) as error:
         print(f"fleet {args.command}: {error}", file=sys.stderr)
         return BAD_INPUT
     except LockHeld as error:

@@ -7,6 +7,7 @@ One `ClusterHealth` is one reading. `gate()` decides from it whether a rollout m
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -144,6 +145,23 @@ class ClusterClient:
                 config_file=self.kubeconfig, context=self.context
             )
         return self._api
+
+    def missing_context(self) -> str | None:
+        """Why this context cannot be used, from the kubeconfig alone (no cluster is asked), or
+        None: the file must be readable and hold the context."""
+        from kubernetes import config
+
+        where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        try:
+            contexts, _ = config.list_kube_config_contexts(config_file=self.kubeconfig)
+        except Exception as error:  # the loader raises ConfigException, OSError, YAML errors
+            return f"the kubeconfig {where} cannot be read: {_describe(error)}"
+        names = sorted(c.get("name", "") for c in contexts or [])
+        if self.context not in names:
+            return f"the kubeconfig {where} has no context {self.context!r} (it has: " + (
+                f"{', '.join(names)})" if names else "none)"
+            )
+        return None
 
     def _custom(self) -> Any:
         from kubernetes import client

@@ -50,6 +50,16 @@ POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollou
 DEFAULT_PARALLEL = 4
 
 
+class PreflightError(ValueError):
+    """What the rollout would need and does not have, found before anything changes."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "refused before anything changed:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
 class RolloutFailed(RuntimeError):
     def __init__(self, wave: str, stack: str, step: str, detail: str):
         self.wave, self.stack, self.step, self.detail = wave, stack, step, detail
@@ -139,6 +149,18 @@ class Rollout:
             return
         for stack in self.plan.stacks:
             self.project.target(stack, **{VERSION_KEY: self.version})
+
+    def preflight(self) -> None:
+        """Every cluster the plan touches can be named with the kubeconfig the rollout uses,
+        or PreflightError naming each stack: a missing context must not be found when dev's
+        commit is already pushed."""
+        problems = [
+            f"stack {stack}: {why}"
+            for stack in self.plan.stacks
+            if (why := self.clients[stack].missing_context())
+        ]
+        if problems:
+            raise PreflightError(problems)
 
     def checkout(self, stack: str) -> GitopsCheckout:
         return self.project.checkout(self.targets[stack])
