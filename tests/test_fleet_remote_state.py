@@ -15,6 +15,7 @@ import pytest
 from hecate.fleet import remote_state
 from hecate.fleet.gitops_repo import GitopsCheckout
 from hecate.fleet.remote_state import (
+    JOURNAL_REF,
     LOCK_REF,
     Holder,
     LockHeld,
@@ -132,3 +133,35 @@ def test_a_journal_changed_under_a_runner_is_not_overwritten(clones):
     with pytest.raises(Exception, match="changed on the remote"):
         first.save({"version": "0.7.4", "waves_done": []}, {})
     assert json.loads(json.dumps(RemoteJournal(one).load()[0]))["waves_done"] == ["dev"]
+
+
+def test_a_remote_that_goes_away_is_named_as_such_never_taken_for_a_refusal(clones, tmp_path):
+    from hecate.fleet.gitops_repo import RemoteUnreachable
+
+    one, two = clones
+    journal = RemoteJournal(one)
+    journal.save({"version": "0.7.4"}, {})
+    # A lease that does not hold is a refusal, said as one: the remote answered.
+    assert not one.push_ref(one.write_commit(one.write_tree({}), "x"), JOURNAL_REF, "")
+    (one.path / "NOTES.md").write_text("a local commit\n")
+    one.git("add", "NOTES.md")
+    one.git("commit", "-qm", "local")
+    (tmp_path / "remote.git").rename(tmp_path / "moved.git")  # the server goes away
+    url = str(tmp_path / "remote.git")
+    for attempt in (
+        one.push,
+        lambda: journal.save({"version": "0.7.4", "waves_done": ["dev"]}, {}),
+        one.fetch,
+    ):
+        with pytest.raises(RemoteUnreachable) as gone:
+            attempt()
+        assert str(gone.value).startswith(f"the gitops remote {url} cannot be reached (git "), gone
+    # A lock is given back where it can be; a remote that is gone leaves it to the lease.
+    lock = RemoteLock(two, "0.7.4")
+    lock._sha = "f" * 40
+    lock.release()
+    # What was not pushed can be dropped, as the rollout does before it stops.
+    one.drop_unpushed()
+    assert one.head() == one.remote_branch_head()
+    (tmp_path / "moved.git").rename(tmp_path / "remote.git")
+    assert RemoteJournal(two).load()[0] == {"version": "0.7.4"}

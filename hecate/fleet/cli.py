@@ -34,7 +34,7 @@ from typing import TextIO
 from ..settings import ConfigError
 from ..table import print_table
 from . import shards
-from .gitops_repo import GitError
+from .gitops_repo import GitError, RemoteUnreachable
 from .journal import JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
 from .remote_state import LockHeld
@@ -263,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     except LockHeld as error:
         print(f"fleet {args.command}: {error}", file=sys.stderr)
         return LOCKED
+    except RemoteUnreachable as error:
+        print(
+            f"fleet {args.command}: {error}: nothing was changed; run the same command again "
+            "once it answers",
+            file=sys.stderr,
+        )
+        return FAILED
     except (GitError, FileNotFoundError) as error:
         print(f"fleet {args.command}: {error}", file=sys.stderr)
         return FAILED

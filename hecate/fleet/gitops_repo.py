@@ -32,6 +32,17 @@ class GitError(RuntimeError):
     pass
 
 
+class RemoteUnreachable(GitError):
+    """The gitops remote did not answer (down, unreachable, refusing this runner): nothing
+    about the repository is to be concluded from the failure."""
+
+
+# The commands that talk to the remote: when one fails, the remote is asked once more whether
+# it answers at all, so that "it went away" is never taken for "it said no".
+_NETWORK = ("fetch", "push", "ls-remote")
+PROBE_SECONDS = 20
+
+
 @functools.cache
 def _identity(path: Path) -> dict[str, str]:
     configured = subprocess.run(
@@ -54,16 +65,9 @@ class GitopsCheckout:
         raw: bool = False,
         input: str | None = None,
     ) -> Any:
-        env = {**_identity(self.path), **os.environ, "GIT_TERMINAL_PROMPT": "0"}
-        done = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-        )
+        done = self._run(args, timeout, input)
+        if done.returncode != 0 and args[0] in _NETWORK:
+            self._answers_or_raise(args[0], done.stderr)
         if raw:
             return done.returncode
         if check and done.returncode != 0:
@@ -72,6 +76,37 @@ class GitopsCheckout:
                 f"{(done.stderr or done.stdout).strip()}"
             )
         return done.stdout.strip()
+
+    def _run(
+        self, args: tuple[str, ...], timeout: float, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        env = {**_identity(self.path), **os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        try:
+            return subprocess.run(
+                ["git", *args],
+                cwd=self.path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                input=input,
+            )
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(args, 124, "", f"no answer in {timeout:.0f} s")
+
+    def _answers_or_raise(self, command: str, stderr: str) -> None:
+        """RemoteUnreachable, naming the remote, unless it answers a plain ls-remote now."""
+        probe = self._run(("ls-remote", "--heads", self.remote), PROBE_SECONDS)
+        if probe.returncode == 0:
+            return
+        url = self._run(("remote", "get-url", self.remote), PROBE_SECONDS).stdout.strip()
+        said = next(
+            (line.strip() for line in (probe.stderr or stderr).splitlines() if line.strip()),
+            "no answer",
+        )
+        raise RemoteUnreachable(
+            f"the gitops remote {url or self.remote} cannot be reached (git {command}: {said})"
+        )
 
     def check(self) -> None:
         """A work tree with the remote, or GitError saying what is missing."""
@@ -121,16 +156,12 @@ class GitopsCheckout:
         """Push HEAD to the branch, rebasing over what the remote gained meanwhile.
         Returns the pushed head and how many times the remote had moved."""
         for moved in range(PUSH_ATTEMPTS):
-            done = subprocess.run(
-                ["git", "push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}"],
-                cwd=self.path,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            done = self._run(
+                ("push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}"), 120
             )
             if done.returncode == 0:
                 return self.head(), moved
+            self._answers_or_raise("push", done.stderr)
             self.update()
         raise GitError(
             f"git push to {self.remote}/{self.branch} was refused {PUSH_ATTEMPTS} times: "
@@ -198,6 +229,11 @@ class GitopsCheckout:
     def clean(self, directories: list[str]) -> bool:
         """Whether these directories are as HEAD has them (nothing rendered and uncommitted)."""
         return not self.git("status", "--porcelain", "--", *directories)
+
+    def drop_unpushed(self) -> None:
+        """HEAD back to the branch as the remote last had it: commits made here and not pushed
+        are dropped (a rollout that stopped makes them again)."""
+        self.git("reset", "--quiet", "--keep", f"{self.remote}/{self.branch}")
 
     def discard(self, directories: list[str]) -> None:
         """These directories back to HEAD: what an interrupted `up` rendered and nobody

@@ -16,6 +16,7 @@ then). The next runner, on any machine, finds both where it pushes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -185,7 +186,8 @@ class RemoteLock:
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self._sha and not self._lost:
-            self.checkout.push_ref("", LOCK_REF, self._sha)
+            with contextlib.suppress(GitError):  # gone: the next run takes over a dead holder
+                self.checkout.push_ref("", LOCK_REF, self._sha)
         self._sha = ""
 
     def __enter__(self) -> RemoteLock:

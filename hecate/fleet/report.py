@@ -122,7 +122,9 @@ def append_report(path: Path | None, markdown: str) -> None:
 class RolloutReport:
     version: str
     dry_run: bool = False
-    result: str = "running"  # rolled out, failed, rolled back, dry run, interrupted
+    # rolled out, failed, rolled back, dry run, interrupted, stopped (the lock lost, or the
+    # gitops remote gone: run the same command again)
+    result: str = "running"
     failed_wave: str = ""
     failure: str = ""
     seconds: float = 0.0
@@ -142,7 +144,8 @@ class RolloutReport:
         title = f"### hecate fleet rollout {self.version}: {self.result}"
         lines = [title, ""]
         if self.failure:
-            lines += [f"**Wave {self.failed_wave} failed**: {self.failure}", ""]
+            ended = "stopped" if self.result == "stopped" else "failed"
+            lines += [f"**Wave {self.failed_wave} {ended}**: {self.failure}", ""]
         lines += [
             "| wave | stack | cluster | before | after | changed | result | commits |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -37,7 +37,7 @@ from .cluster_health import (
     gate,
     soak_reading,
 )
-from .gitops_repo import GitError, GitopsCheckout
+from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
 from .journal import Journal, RolloutLock, _alive
 from .plan import RolloutPlan, Wave
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
@@ -268,11 +268,14 @@ class Rollout:
                 continue
             try:
                 self._wave(wave, journal)
+                journal.waves_done.append(wave.name)
+                journal.save()
             except RolloutFailed as failure:
                 self._failed(wave, failure, journal)
                 return self.report
-            journal.waves_done.append(wave.name)
-            journal.save()
+            except RemoteUnreachable as gone:
+                self._remote_gone(wave, journal, gone)
+                return self.report
         journal.finish()
         self.report.result = "rolled out"
         return self.report
@@ -443,6 +446,8 @@ class Rollout:
             self._check_lock()
             try:
                 commit = checkout.commit(target.directories, message)
+            except RemoteUnreachable:
+                raise
             except GitError as error:
                 raise RolloutFailed(wave.name, stack, "commit", str(error)) from None
             self.progress.event(
@@ -456,6 +461,8 @@ class Rollout:
             self._check_lock()
             try:
                 _, moved = checkout.push()
+            except RemoteUnreachable:
+                raise
             except GitError as error:
                 raise RolloutFailed(wave.name, stacks[0], "push", str(error)) from None
             rebased = f" (rebased over {moved} push{'es' if moved > 1 else ''})" if moved else ""
@@ -625,6 +632,46 @@ class Rollout:
         journal.save()
         self._rollback_and_finish(wave, journal)
 
+    def _remote_gone(
+        self, wave: Wave, journal: Journal, gone: RemoteUnreachable, rolling_back: bool = False
+    ) -> None:
+        """The gitops remote stopped answering in the middle of a wave: nothing can be pushed,
+        so nothing is rolled back either. This checkout and the wave's stack files are put
+        back as they were before the wave (its unpushed commits dropped, what was rendered
+        discarded, each stack's state refreshed to match), so that the same command, run
+        again once the remote answers, carries on from the journal the remote holds."""
+        self.report.result = "stopped"
+        self.report.failed_wave = wave.name
+        self.progress.event(wave.name, "", "stop", str(gone))
+        put_back: list[str] = []
+        try:
+            for stack in wave.stacks:
+                if not self._through_flux(stack) or stack not in journal.before:
+                    continue
+                if self._untouched(stack, journal):
+                    continue
+                self.project.stack_file(stack).write_text(journal.stack_file(stack))
+                self.checkout(stack).discard(self.targets[stack].directories)
+                put_back.append(stack)
+            for checkout in {self.checkout(s) for s in put_back}:
+                checkout.drop_unpushed()
+            for stack in put_back:
+                refreshed = self.project.refresh(stack)
+                if not refreshed.ok:
+                    raise RuntimeError(f"pulumi refresh of {stack}: {refreshed.output}")
+                self._outcome(stack, "stopped", after=journal.before[stack])
+        except Exception as error:  # the report must say what could not be put back
+            self.report.failure = (
+                f"{gone}; putting {', '.join(put_back) or 'the wave'} back failed too: {error}"
+            )
+            return
+        undone = f"{', '.join(put_back)} put back as before the wave" if put_back else "nothing"
+        doing = "the rollback of wave " + wave.name if rolling_back else "the rollout"
+        self.report.failure = (
+            f"{gone}: {doing} stopped ({undone}); run the same command again once the remote "
+            "answers, and it carries on from there"
+        )
+
     def _resume_rollback(self, journal: Journal) -> None:
         wave = next(w for w in self.plan.waves if w.name == journal.rolling_back)
         self.report.result, self.report.failed_wave = "failed", wave.name
@@ -639,6 +686,9 @@ class Rollout:
             self._roll_back(wave, journal)
         except LockLost:
             raise
+        except RemoteUnreachable as gone:
+            self._remote_gone(wave, journal, gone, rolling_back=True)
+            return
         except Exception as error:  # whatever stopped it, the report must say so
             self.report.failure += f"; the rollback failed too: {error}"
             self.progress.event(wave.name, "", "rollback failed", str(error))
