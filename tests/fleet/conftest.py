@@ -9,8 +9,10 @@ import pytest
 
 from testbed.components import CLUSTERS, missing_components
 from testbed.deployment import Deployment
-from testbed.fleet import Bringup, Fleet
+from testbed.fleet import Bringup, Fleet, fetch_cert
+from testbed.rollout_project import RolloutProject
 from testbed.scratch import missing_tools
+from tests.fleet.waves import SOAK, THROWAWAY_KEY
 
 NODES = 3
 
@@ -57,3 +59,26 @@ class _Deployments(dict):
 @pytest.fixture
 def deployment(stack, deployments) -> Deployment:
     return deployments[stack]
+
+
+@pytest.fixture(scope="session")
+def fleet_project(fleet, tmp_path_factory) -> Iterator[RolloutProject]:
+    """One project of every committed stack, for the rollout tests (test_waves.py and
+    test_soak_and_outages.py, which run after the others of tests/fleet): each test leaves
+    the fleet in step, on the version the project's stack files say."""
+    project = RolloutProject.create(fleet, tmp_path_factory.mktemp("waves"), dev_soak=SOAK)
+    # beam seals a throwaway key, so that its gate waits for the SealedSecret too.
+    for args in (
+        ["hecate:sealingCert", "--", fetch_cert(fleet, "beam-cluster")],
+        ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", "--", THROWAWAY_KEY],
+    ):
+        project.project.pulumi("config", "set", "--stack", "beam", *args)
+    # The committed config, rolled out as it is: every cluster on its stack's version.
+    try:
+        report = project.json("rollout", "--plain")
+        assert report["result"] == "rolled out", report
+        # Every test below drives the fleet as CI does: with the rendered identity only.
+        project.use_fleet_identity()
+        yield project
+    finally:
+        project.stop_started()

@@ -3,17 +3,15 @@ beam, each wave gated; a version that never becomes ready stopped at dev and rol
 killed rollout carried on; a concurrent push rebased over; drift in `fleet status`; dry runs
 and previews that change nothing.
 
-One project (every committed stack, one state backend, one gitops checkout) for the module;
-each test leaves the fleet in step, on the version the project's stack files say. (This module
-runs after the others of tests/fleet, which deploy the same clusters from projects of their
-own.)
+One project (every committed stack, one state backend, one gitops checkout) for the session,
+shared with test_soak_and_outages.py (`fleet_project`, tests/fleet/conftest.py); each test
+leaves the fleet in step, on the version the project's stack files say. (These modules run
+after the others of tests/fleet, which deploy the same clusters from projects of their own.)
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,85 +21,23 @@ from hecate import naming
 from testbed.components import BRANCH
 from testbed.deployment import git_env
 from testbed.faults import CRASHING_VERSION, IMAGE_MISSING_VERSION, UNREADY_SUFFIX
-from testbed.fleet import fetch_cert
 from testbed.processes import FleetError, git, wait_for
 from testbed.rollout_project import RolloutProject
 from tests.fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
+from tests.fleet.waves import (
+    IMAGE,
+    STACKS,
+    THROWAWAY_KEY,
+    assert_on,
+    at,
+    concurrent_push,
+    deploy_commits,
+    dev_only,
+    head,
+    set_dev,
+)
 
-STACKS = ("dev", "edge", "beam")
 STEPS = ("config", "preview", "up", "commit", "push", "reconcile", "gate passed")
-IMAGE = "ghcr.io/hecate-social/hecate-daemon"
-SOAK = "4s"  # after the dev wave, when it changed something
-THROWAWAY_KEY = f"sk-waves-{secrets.token_hex(12)}"
-
-
-@pytest.fixture(scope="module")
-def fleet_project(fleet, tmp_path_factory) -> Iterator[RolloutProject]:
-    project = RolloutProject.create(fleet, tmp_path_factory.mktemp("waves"), dev_soak=SOAK)
-    # beam seals a throwaway key, so that its gate waits for the SealedSecret too.
-    for args in (
-        ["hecate:sealingCert", "--", fetch_cert(fleet, "beam-cluster")],
-        ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", "--", THROWAWAY_KEY],
-    ):
-        project.project.pulumi("config", "set", "--stack", "beam", *args)
-    # The committed config, rolled out as it is: every cluster on its stack's version.
-    try:
-        report = project.json("rollout", "--plain")
-        assert report["result"] == "rolled out", report
-        # Every test below drives the fleet as CI does: with the rendered identity only.
-        project.use_fleet_identity()
-        yield project
-    finally:
-        project.stop_started()
-
-
-def at(events: list[dict], stack: str, step: str) -> int:
-    """The index of the stack's first event of that step."""
-    for index, event in enumerate(events):
-        if event["stack"] == stack and event["step"] == step:
-            return index
-    raise AssertionError(f"no {step!r} event for {stack}: {events}")
-
-
-def assert_on(project: RolloutProject, version: str, stacks=STACKS) -> None:
-    for stack in stacks:
-        cluster = f"{stack}-cluster"
-        template, pods = project.running_image(cluster)
-        assert template == f"{IMAGE}:{version}", f"{cluster}: {template}"
-        assert pods == [f"{IMAGE}:{version}"], f"{cluster}: pods run {pods}"
-        assert project.version(stack) == version
-
-
-def head(project: RolloutProject) -> str:
-    return project.remote_log()[0].split()[0]
-
-
-def deploy_commits(project: RolloutProject, version: str, since: str) -> dict[str, int]:
-    """Each cluster's deploy commits of `version` pushed after `since` (other tests of the
-    session may have pushed that version before)."""
-    subjects = [line.split(" ", 1)[1] for line in project.remote_log(since)]
-    # Another setting may follow the version (`..., hecate:healthTimeout`): still its deploy.
-    return {
-        s: sum(
-            1
-            for subject in subjects
-            if subject == (deployed := f"deploy({s}-cluster): hecate-daemon {version}")
-            or subject.startswith(f"{deployed}, ")
-        )
-        for s in STACKS
-    }
-
-
-def concurrent_push(project: RolloutProject, tmp_path: Path) -> str:
-    """A commit of someone else's, pushed to the gitops repository from another clone."""
-    other = tmp_path / "other"
-    project.fleet.clone_gitops(other)
-    # Its own text each time: a test may push more than once in a session.
-    (other / "NOTES.md").write_text(f"pushed while a rollout ran ({secrets.token_hex(4)})\n")
-    git("add", "NOTES.md", cwd=other)
-    git("commit", "--quiet", "-m", "docs: a concurrent push", cwd=other, env=git_env())
-    git("push", "--quiet", "origin", f"HEAD:{BRANCH}", cwd=other, env=git_env())
-    return git("rev-parse", "HEAD", cwd=other)
 
 
 def test_a_version_moves_through_the_waves_gated_in_order(fleet_project, tmp_path):
@@ -173,22 +109,6 @@ def test_a_version_that_never_becomes_ready_stops_at_dev_and_is_rolled_back(flee
 
 
 # dev alone, with a gate timeout short enough for a failure that Flux never reports itself.
-DEV_ONLY = """\
-soak: 0s
-timeouts:
-  gate: 60s
-waves:
-  - name: dev
-    stacks: [dev]
-"""
-
-
-def dev_only(tmp_path: Path) -> str:
-    plan = tmp_path / "dev-only.yaml"
-    plan.write_text(DEV_ONLY)
-    return str(plan)
-
-
 def failed_with(report: dict, cause: str) -> None:
     """The wave failed naming `cause`, in the report and in the gate's progress lines."""
     assert report["result"] in ("rolled back", "failed"), report
@@ -217,16 +137,6 @@ def test_pods_that_cannot_start_fail_the_wave_in_the_kubelets_words(
     failed_with(report, cause)
     assert report["result"] == "rolled back"
     assert_on(fleet_project, before)
-
-
-def set_dev(fleet_project, key: str, value) -> str:
-    """A setting of dev's stack file, as a pull request would change it; returns the file."""
-    path = fleet_project.root / "Pulumi.dev.yaml"
-    before = path.read_text()
-    content = yaml.safe_load(before)
-    content["config"][key] = value
-    path.write_text(yaml.safe_dump(content, sort_keys=False))
-    return before
 
 
 @pytest.mark.parametrize(
