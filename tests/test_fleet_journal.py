@@ -84,6 +84,8 @@ def test_the_report_reads_as_a_table_and_progress_prints_plain_lines_off_a_termi
         "rolled back",
         ["a" * 40, "b" * 40],
         changed=["hecate:logLevel"],
+        pods_before="0.7.3",
+        pods_after="0.7.3",
     )
     report.stacks["edge"] = StackOutcome("edge", "edge-cluster", "edge", "0.7.3")
     stream = (tmp_path / "progress").open("w+")
@@ -95,8 +97,10 @@ def test_the_report_reads_as_a_table_and_progress_prints_plain_lines_off_a_termi
     assert "### hecate fleet rollout 0.7.4-unready: rolled back" in markdown
     assert "**Wave dev failed**: stack dev, gate: flux: HealthCheckFailed: timeout" in markdown
     assert (
-        "| dev | dev | dev-cluster | 0.7.3 | 0.7.3 | `hecate:logLevel` | rolled back "
+        "| dev | dev | dev-cluster | 0.7.3 | 0.7.3 | 0.7.3 → 0.7.3 | `hecate:logLevel` "
+        "| rolled back "
         "| aaaaaaaaaaaa bbbbbbbbbbbb |" in markdown
     )
-    assert "| edge | edge | edge-cluster | 0.7.3 | 0.7.3 | — | untouched | — |" in markdown
+    # What the pods ran is read from the cluster: unknown where it could not be read.
+    assert "| edge | edge | edge-cluster | 0.7.3 | 0.7.3 | ? → ? | — | untouched | — |" in markdown
     assert json.loads(report.as_json())["events"][0]["step"] == "gate failed"

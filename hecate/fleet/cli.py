@@ -9,8 +9,11 @@
                                                the shards' reports as one, each stack once
     fleet shards [--per-shard 10]              the shards a CI job matrix runs, as JSON
     fleet rollout VERSION [--plan FILE] [--dry-run] [--no-rollback] [--parallel N] [--json]
-                      [--report FILE]          the version through the plan's waves, each
-                                               wave's stacks N at a time, gated
+                      [--report FILE] [--allow-downgrade]
+                                               the version through the plan's waves, each
+                                               wave's stacks N at a time, gated; never to
+                                               an older version than a cluster's pods run
+                                               unless --allow-downgrade
     fleet kubeconfig --output FILE [--duration 24h] [--json]
                                                a kubeconfig for the fleet tool's own identity
                                                (FLEET_KUBECONFIG), one context per cluster
@@ -42,6 +45,7 @@ from .report import PreviewReport, PreviewRow, Progress, RolloutReport, append_r
 from .rollout import DEFAULT_PARALLEL, PreflightError, Rollout
 from .stacks import ChangeSummary, FleetProject
 from .status import StackStatus, fleet_status
+from .versions import DowngradeRefused
 
 OK, FAILED, BAD_INPUT, LOCKED, INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -115,6 +119,7 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
             kubeconfig=args.kubeconfig,
             wait_seconds=args.wait,
             parallel=args.parallel,
+            allow_downgrade=args.allow_downgrade,
         )
         runner.validate_version()
         if not args.dry_run:
@@ -222,6 +227,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--plan", type=Path, help=f"the rollout plan (default: {PLAN_FILE})")
     r.add_argument("--dry-run", action="store_true", help="print the plan and previews only")
     r.add_argument("--no-rollback", action="store_true", help="leave a failed wave as it is")
+    r.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="may move clusters to an older version than their pods run (refused otherwise)",
+    )
     r.add_argument("--json", action="store_true", help="the final report as JSON")
     r.add_argument("--report", type=Path, help="append the Markdown report here")
     r.add_argument("--plain", action="store_true", help="plain progress lines, even on a TTY")
@@ -257,7 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args, sys.stdout))
-    except (ConfigError, PlanError, JournalError, PreflightError, shards.ShardError) as error:
+    except (
+        ConfigError,
+        PlanError,
+        JournalError,
+        PreflightError,
+        DowngradeRefused,
+        shards.ShardError,
+    ) as error:
         print(f"fleet {args.command}: {error}", file=sys.stderr)
         return BAD_INPUT
     except LockHeld as error:

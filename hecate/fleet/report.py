@@ -42,6 +42,10 @@ class StackOutcome:
     commits: list[str] = field(default_factory=list)
     detail: str = ""
     changed: list[str] = field(default_factory=list)  # the settings the deploy changed
+    # The version the cluster's daemon pods ran before the rollout and after it, as read from
+    # the cluster ("" unknown); `before` and `after` are the stack's setting.
+    pods_before: str = ""
+    pods_after: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,15 +151,16 @@ class RolloutReport:
             ended = "stopped" if self.result == "stopped" else "failed"
             lines += [f"**Wave {self.failed_wave} {ended}**: {self.failure}", ""]
         lines += [
-            "| wave | stack | cluster | before | after | changed | result | commits |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| wave | stack | cluster | before | after | pods ran | changed | result | commits |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for o in self.stacks.values():
             commits = " ".join(c[:12] for c in o.commits) or "—"
             changed = ", ".join(f"`{c}`" for c in o.changed) or "—"
+            pods = f"{o.pods_before or '?'} → {o.pods_after or '?'}"
             lines.append(
                 f"| {o.wave} | {o.stack} | {o.cluster} | {o.before or '—'} "
-                f"| {o.after or o.before or '—'} | {changed} "
+                f"| {o.after or o.before or '—'} | {pods} | {changed} "
                 f"| {o.result} | {commits} |"
             )
         lines += ["", f"{len(self.events)} steps in {self.seconds:.0f} s."]

@@ -43,6 +43,7 @@ from .plan import RolloutPlan, Wave
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
 from .stacks import VERSION_KEY, ChangeSummary, FleetProject, RenderedTemplate, StackTarget
+from .versions import DowngradeRefused, is_older, running_version
 
 POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
 # Stacks of a wave deployed at once: each is an engine and a Python program, about one core's
@@ -124,6 +125,7 @@ class Rollout:
     sleep: Callable[[float], None] = time.sleep
     wait_seconds: float = 0  # how long to wait for another runner's rollout to end
     parallel: int = DEFAULT_PARALLEL  # stacks of a wave deployed at once
+    allow_downgrade: bool = False  # may move a cluster's pods to an older version
 
     def __post_init__(self) -> None:
         self.locks: list[RemoteLock] = []
@@ -161,6 +163,35 @@ class Rollout:
         ]
         if problems:
             raise PreflightError(problems)
+        self._check_direction()
+
+    def _pods_run(self, stack: str) -> str:
+        """The newest release version the stack's daemon pods run ("" unknown: unreachable,
+        no pods yet, another image)."""
+        health = self.clients[stack].read()
+        if not health.reachable or health.daemon is None:
+            return ""
+        return running_version(health.daemon.images, self.targets[stack].settings.image)
+
+    def _check_direction(self) -> None:
+        """DowngradeRefused unless every cluster whose pods' version is known moves forward
+        or stays (or --allow-downgrade): a stale branch merged, or a version typed wrong, must
+        not take the fleet back without a word."""
+        moves = []
+        for stack in self.plan.stacks:
+            outcome = self.report.stacks[stack]
+            outcome.pods_before = self._pods_run(stack)
+            target = self.version_of(stack)
+            if is_older(target, outcome.pods_before):
+                moves.append((stack, outcome.cluster, outcome.pods_before, target))
+        if moves and not self.allow_downgrade:
+            raise DowngradeRefused(moves)
+        for stack, _, running, target in moves:
+            self.progress.event("rollout", stack, "downgrade", f"{running} → {target} (allowed)")
+
+    def _record_pods_after(self) -> None:
+        for stack in self.plan.stacks:
+            self.report.stacks[stack].pods_after = self._pods_run(stack)
 
     def checkout(self, stack: str) -> GitopsCheckout:
         return self.project.checkout(self.targets[stack])
@@ -221,7 +252,7 @@ class Rollout:
                 local = held.enter_context(RolloutLock(self.project.root))
                 remote, previous = None, None
             try:
-                return self._run(
+                self._run(
                     checkouts,
                     remote,
                     previous,
@@ -231,7 +262,8 @@ class Rollout:
                 self.report.result = "stopped"
                 self.report.failure = str(lost)
                 self.progress.event("rollout", "", "stop", str(lost))
-                return self.report
+        self._record_pods_after()
+        return self.report
 
     def _run(
         self,

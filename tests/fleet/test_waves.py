@@ -4,7 +4,7 @@ killed rollout carried on; a concurrent push rebased over; drift in `fleet statu
 and previews that change nothing.
 
 One project (every committed stack, one state backend, one gitops checkout) for the session,
-shared with test_soak_and_outages.py (`fleet_project`, tests/fleet/conftest.py); each test
+shared with test_waves_outages.py (`fleet_project`, tests/fleet/conftest.py); each test
 leaves the fleet in step, on the version the project's stack files say. (These modules run
 after the others of tests/fleet, which deploy the same clusters from projects of their own.)
 """

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from hecate.fleet.versions import is_older
 from testbed.processes import git
 from tests.fleet.waves import STACKS, assert_on, dev_only, head, set_dev
 
@@ -170,3 +171,36 @@ def test_a_kubeconfig_without_beams_context_is_refused_before_the_first_commit(
     )  # fmt: skip
     assert long.code == 2 and "is over 30d" in long.err, long.text
     assert not (tmp_path / "k").exists()
+
+
+def test_a_rollout_that_would_take_clusters_back_is_refused_unless_asked_for(
+    fleet_project, tmp_path
+):
+    running = {s: fleet_project.running_image(f"{s}-cluster")[0].rsplit(":", 1)[1] for s in STACKS}
+    assert all(is_older("0.7.2", v) for v in running.values()), running
+    start = head(fleet_project)
+    refused = fleet_project.fleet_cmd("rollout", "0.7.2", "--plain")
+    assert refused.code == 2, refused.text
+    for stack, version in running.items():
+        assert (
+            f"stack {stack} ({stack}-cluster): its pods run {version}, the rollout would deploy "
+            "0.7.2" in refused.err
+        ), refused.err
+    assert "--allow-downgrade" in refused.err and "Traceback" not in refused.err
+    # A stale branch merged: dev's stack file set back, rolled out as committed (as a push to
+    # main runs it). Refused too, and nothing moved.
+    set_dev(fleet_project, "hecate:version", "0.7.2")
+    stale = fleet_project.fleet_cmd("rollout", "--plan", dev_only(tmp_path), "--plain")
+    assert stale.code == 2, stale.text
+    assert f"stack dev (dev-cluster): its pods run {running['dev']}" in stale.err
+    assert head(fleet_project) == start
+    assert fleet_project.running_image("dev-cluster")[0].endswith(f":{running['dev']}")
+    # Asked for, it goes back, and the report says what the pods ran before and after.
+    report = fleet_project.json(
+        "rollout", "--plan", dev_only(tmp_path), "--plain", "--allow-downgrade"
+    )
+    assert report["result"] == "rolled out", report["failure"]
+    dev = report["stacks"]["dev"]
+    assert (dev["pods_before"], dev["pods_after"]) == (running["dev"], "0.7.2"), dev
+    assert any(e["step"] == "downgrade" for e in report["events"])
+    assert_on(fleet_project, "0.7.2", ("dev",))
