@@ -56,3 +56,19 @@ def test_no_workflow_lists_stacks():
         words = set(re.findall(r"[A-Za-z0-9_.-]+", workflow.read_text()))
         named = [s for s in stack_names() if s in words or f"{s}-cluster" in words]
         assert not named, f"{workflow.name} names stacks {named}"
+
+
+def test_a_dispatched_rollout_goes_back_only_when_the_dispatch_says_so():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "main.yml").read_text())
+    dispatch = workflow[True]["workflow_dispatch"]["inputs"]  # PyYAML reads `on:` as True
+    assert dispatch["allow_downgrade"] == {
+        "description": dispatch["allow_downgrade"]["description"],
+        "type": "boolean",
+        "required": False,
+        "default": False,
+    }
+    step = next(
+        s for s in workflow["jobs"]["rollout"]["steps"] if "fleet rollout" in s.get("run", "")
+    )
+    assert step["env"]["DOWNGRADE"] == "${{ inputs.allow_downgrade && '--allow-downgrade' || '' }}"
+    assert '${DOWNGRADE:+"$DOWNGRADE"}' in step["run"]
