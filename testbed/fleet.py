@@ -103,10 +103,15 @@ class Fleet:
     def names(self) -> list[str]:
         return [cluster.name for cluster in self.clusters]
 
-    def clone_gitops(self, destination: Path) -> Path:
-        """A clone of the fleet's gitops repository at `destination`, as a person makes one."""
+    def clone_gitops(self, destination: Path, depth: int | None = None) -> Path:
+        """A clone of the fleet's gitops repository at `destination`, as a person makes one
+        (or, with `depth`, as CI's actions/checkout does: `--depth 1` by default there)."""
         env = {**os.environ, **GIT_IDENTITY}
-        git("clone", "--quiet", self.git_url, str(destination), cwd=destination.parent, env=env)
+        shallow = ("--depth", str(depth)) if depth else ()
+        git(
+            "clone", "--quiet", *shallow, self.git_url, str(destination),
+            cwd=destination.parent, env=env,
+        )  # fmt: skip
         return destination
 
     def env(self) -> dict[str, str]:

@@ -113,15 +113,18 @@ class RolloutProject:
         """Every stack file as it is now: what a fresh clone of the project would hold."""
         return {s: (self.root / f"Pulumi.{s}.yaml").read_text() for s in stack_names(self.root)}
 
-    def clone(self, workdir: Path, committed: dict[str, str]) -> RolloutProject:
+    def clone(
+        self, workdir: Path, committed: dict[str, str], depth: int | None = None
+    ) -> RolloutProject:
         """Another runner: the project's files afresh with the stack files `committed`, no
-        `.rollout/`, a fresh clone of the gitops remote; the same backend and kubeconfig."""
+        `.rollout/`, a fresh clone of the gitops remote (`depth` commits deep, as CI's
+        checkout, if given); the same backend and kubeconfig."""
         root = workdir / "project"
         copy_project(root)
         for stack, text in committed.items():
             (root / f"Pulumi.{stack}.yaml").write_text(text)
         (root / "rollout-plan.yaml").write_text((self.root / "rollout-plan.yaml").read_text())
-        self.fleet.clone_gitops(root / "gitops")
+        self.fleet.clone_gitops(root / "gitops", depth)
         return RolloutProject(Project(root, dict(self.project.env)), self.fleet)
 
     def take_over_from(self, runner: RolloutProject) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import yaml
 
@@ -44,6 +46,18 @@ def test_another_rollout_left_unfinished_is_named(committed_copy, capsys):
     assert code == 2
     assert "a rollout of 0.7.3 was interrupted" in err
     assert "python -m hecate fleet rollout 0.7.3" in err
+    assert "refs/hecate/rollout-journal in the gitops remote" in err
+    # The way to give it up works as written, from the project's directory: then the other
+    # version is no longer refused for it.
+    give_up = err.split("with `")[-1].split("`")[0]
+    subprocess.run(give_up, shell=True, cwd=committed_copy, check=True, capture_output=True)
+    assert GitopsCheckout(checkout, "main").git("ls-remote", "origin", "refs/hecate/*") == ""
+    from hecate.fleet.journal import Journal
+
+    journal, resumed = Journal.open(
+        committed_copy, "0.7.4", RemoteJournal(GitopsCheckout(checkout, "main"))
+    )
+    assert (journal.version, resumed) == ("0.7.4", False)
     # Refused, the run took the lock and gave it back.
     assert GitopsCheckout(checkout, "main").git("ls-remote", "origin", LOCK_REF) == ""
 

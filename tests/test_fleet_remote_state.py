@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hecate.fleet import remote_state
-from hecate.fleet.gitops_repo import GitopsCheckout
+from hecate.fleet.gitops_repo import GitError, GitopsCheckout
 from hecate.fleet.remote_state import (
     JOURNAL_REF,
     LOCK_REF,
@@ -165,3 +165,28 @@ def test_a_remote_that_goes_away_is_named_as_such_never_taken_for_a_refusal(clon
     assert one.head() == one.remote_branch_head()
     (tmp_path / "moved.git").rename(tmp_path / "remote.git")
     assert RemoteJournal(two).load()[0] == {"version": "0.7.4"}
+
+
+def test_a_shallow_checkout_fetches_what_it_needs_to_reach_an_older_base(tmp_path):
+    """CI's actions/checkout clones one commit deep; a rollout carried on from there reads the
+    commits since its base, which lies further back."""
+    first = GitopsCheckout(gitops_remote(tmp_path / "remote.git", tmp_path / "one"), "main")
+    base = first.head()
+    for n in range(120):
+        (first.path / "NOTES.md").write_text(f"{n}\n")
+        first.git("add", "NOTES.md")
+        first.git("commit", "-qm", f"note {n}")
+    first.push()
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{tmp_path / 'remote.git'}",
+         str(tmp_path / "ci")],
+        check=True,
+    )  # fmt: skip
+    ci = GitopsCheckout(tmp_path / "ci", "main")
+    assert not ci.has(base)
+    fetched = ci.reach(base)
+    assert fetched >= 100 and ci.has(base)
+    assert len(ci.commits_since(base, ["NOTES.md"])) == 120
+    assert ci.reach(base) == 0  # there now: nothing more to fetch
+    with pytest.raises(GitError, match="is not in the history of origin/main"):
+        ci.reach("1" * 40)

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 PUSH_ATTEMPTS = 5
+# A shallow checkout is deepened by this many commits at first, doubling, and fetched whole
+# once that many have not been enough.
+DEEPEN_STEP, DEEPEN_WHOLE = 50, 800
 TREE = "040000"  # git's mode of a directory entry
 BLOB = "100644"
 # The committer where neither git's config nor the environment names one (a CI runner).
@@ -139,6 +142,32 @@ class GitopsCheckout:
         interrupted `up` rendered and nobody committed yet: it is stashed around the rebase)."""
         self.fetch()
         self.git("rebase", "--quiet", "--autostash", f"{self.remote}/{self.branch}")
+
+    def has(self, commit: str) -> bool:
+        return self.succeeds("cat-file", "-e", f"{commit}^{{commit}}")
+
+    def reach(self, commit: str) -> int:
+        """Fetch history until `commit` is here (a shallow clone, as CI's checkout makes one,
+        has only the branch's head): deepened step by step, then whole. Returns how many
+        commits were fetched for it (0: it was here)."""
+        if not commit or self.has(commit):
+            return 0
+        deepened = 0
+        while self.git("rev-parse", "--is-shallow-repository") == "true":
+            step = max(DEEPEN_STEP, deepened)
+            self.git("fetch", "--quiet", f"--deepen={step}", self.remote, self.branch)
+            deepened += step
+            if self.has(commit):
+                return deepened
+            if deepened >= DEEPEN_WHOLE:
+                self.git("fetch", "--quiet", "--unshallow", self.remote, self.branch)
+        if not self.has(commit):
+            self.fetch()
+        if not self.has(commit):
+            raise GitError(
+                f"commit {commit[:12]} is not in the history of {self.remote}/{self.branch}"
+            )
+        return deepened
 
     def succeeds(self, *args: str) -> bool:
         return self.git(*args, check=False, raw=True) == 0

@@ -67,17 +67,34 @@ class Journal:
         if path.is_file():
             data = json.loads(path.read_text())
             if version is not None and data["version"] != version:
-                raise JournalError(
-                    f"a rollout of {data['version']} was interrupted ({path}); finish it first "
-                    f"with `python -m hecate fleet rollout {data['version']}` (it carries on "
-                    "where it stopped), or remove that directory to leave the fleet as it is"
-                )
+                raise JournalError(cls._unfinished(data["version"], directory, remote))
             known = {f for f in cls.__dataclass_fields__ if f not in ("directory", "remote")}
             data = {k: v for k, v in data.items() if k in known}
             return cls(directory, **data, remote=remote), True
         if version is None:
             raise JournalError("no interrupted rollout to carry on with")
         return cls(directory, version, remote=remote), False
+
+    @staticmethod
+    def _unfinished(version: str, directory: Path, remote: RemoteJournal | None) -> str:
+        """The refusal while another version's rollout is unfinished, with the two commands
+        that end that state, each as it runs from the project's directory."""
+        carry_on = f"python -m hecate fleet rollout {version}"
+        if remote is None:
+            give_up = f"rm -r {directory}"
+            where = f"its journal is {directory}"
+        else:
+            checkout = remote.checkout
+            give_up = (
+                f"git -C {checkout.path} push {checkout.remote} --delete {remote.ref}"
+                f" && rm -rf {directory}"
+            )
+            where = f"its journal is {remote.ref} in the gitops remote, where every runner finds it"
+        return (
+            f"a rollout of {version} was interrupted ({where}); carry it on with `{carry_on}` "
+            "(from any runner: it goes on where it stopped), or give it up, leaving the fleet as "
+            f"it is, with `{give_up}`"
+        )
 
     def _data(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("directory", "remote")}

@@ -201,6 +201,8 @@ class RemoteLock:
 class RemoteJournal:
     """The journal's copy in the remote: written whole on every save, read by any runner."""
 
+    ref = JOURNAL_REF
+
     def __init__(self, checkout: GitopsCheckout):
         self.checkout = checkout
         self._sha: str | None = None  # what the remote holds, as last read or written

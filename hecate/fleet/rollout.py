@@ -278,7 +278,16 @@ class Rollout:
             self._after_interruption(previous)
         for checkout in checkouts:
             checkout.update()
-            journal.bases.setdefault(checkout.identity(), checkout.remote_head())
+            base = journal.bases.setdefault(checkout.identity(), checkout.remote_head())
+            # A shallow checkout (CI's) carrying on: the commits since the base are read.
+            if fetched := checkout.reach(base):
+                self.progress.event(
+                    "rollout",
+                    "",
+                    "deepen",
+                    f"a shallow checkout: fetched up to {fetched} more commits of "
+                    f"{checkout.branch} to reach the rollout's base {base[:12]}",
+                )
         journal.save()
         if journal.rolling_back:
             # Interrupted while rolling a failed wave back: finish that, as it would have.

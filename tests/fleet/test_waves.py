@@ -245,12 +245,16 @@ def test_a_rollout_killed_and_run_again_on_a_fresh_runner_ends_where_it_would_ha
     for path in (fleet_project.root / ".rollout").iterdir():
         assert THROWAWAY_KEY.encode() not in path.read_bytes(), path
 
-    runner = fleet_project.clone(tmp_path / "runner", committed)
+    # The next runner's gitops checkout is CI's: actions/checkout's depth 1.
+    runner = fleet_project.clone(tmp_path / "runner", committed, depth=1)
     report = runner.json("rollout", version, "--plain")
     fleet_project.take_over_from(runner)
     assert report["result"] == "rolled out", (phase, report)
     events = report["events"]
     assert any(e["step"] == "resume" for e in events), phase
+    # Its base (the branch's head when the rollout began) lay below the shallow clone's one
+    # commit: fetched, and said.
+    assert any(e["step"] == "deepen" for e in events), (phase, events)
     # No commit lost or duplicated, every cluster on the version, the state as git says.
     assert deploy_commits(fleet_project, version, start) == dict.fromkeys(STACKS, 1), phase
     assert_on(fleet_project, version)
