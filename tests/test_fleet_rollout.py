@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 
 import pytest
 
+from hecate.fleet.commit_messages import changed_settings, deploy_message, rollback_message
 from hecate.fleet.plan import Wave
-from hecate.fleet.rollout import (
-    Rollout,
-    RolloutFailed,
-    changed_settings,
-    deploy_message,
-    rollback_message,
-)
+from hecate.fleet.rollout import Rollout, RolloutFailed
 from hecate.fleet.stacks import ChangeSummary
 
 BEFORE = {"hecate:version": "v1", "hecate:logLevel": "l1", "hecate:env.A": "a1"}
@@ -120,81 +114,3 @@ def test_after_a_failure_no_further_stack_starts_and_those_under_way_finish():
         parallel_rollout(2, deploy)._deploy_all(Wave("w", ("s0", "s1", "s2", "s3"), 0))
     assert sorted(started) == ["s0", "s1"], started
     assert finished == ["s0"], "the stack under way was cut off"
-
-
-# --- the soak: Flux's heartbeat waited out, trouble and a long Unknown not ----------------------
-
-
-class Clock:
-    """time.monotonic for the rollout module, moved on by the rollout's own sleep."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def soaking_rollout(monkeypatch, readings, grace: float = 30.0):
-    """A Rollout with what a soak reads: the plan's grace, a clock, one stack whose cluster
-    gives `readings(now)` and whose gate is the unit tests' own."""
-    from hecate.fleet import rollout as module
-    from hecate.fleet.plan import RolloutPlan
-    from tests.test_fleet_cluster_health import check
-
-    clock = Clock()
-    monkeypatch.setattr(module.time, "monotonic", clock)
-    events: list[tuple[str, str, str, str]] = []
-    rollout = object.__new__(Rollout)
-    rollout.plan = RolloutPlan((), 600.0, grace)
-    rollout.sleep = clock.sleep
-    rollout.progress = type("P", (), {"event": lambda self, *e: events.append(e)})()
-    rollout._judge = lambda stack, commit, template: check  # type: ignore[method-assign]
-    start = clock.now
-    client = type("C", (), {"read": lambda self: readings(clock.now - start)})()
-    rollout.clients = {"dev": client}
-    return rollout, events
-
-
-def test_flux_reconciling_the_same_revision_never_fails_a_soak(monkeypatch):
-    from tests.test_fleet_cluster_health import HEALTHY, HEARTBEAT
-
-    # A heartbeat of a few seconds every 20 s, for the whole 180 s soak.
-    def readings(t: float):
-        return replace(HEALTHY, flux=HEARTBEAT) if t % 20 < 3 else HEALTHY
-
-    rollout, events = soaking_rollout(monkeypatch, readings)
-    rollout._soak(Wave("dev", ("dev",), 180.0), {"dev": ""}, {"dev": None})
-    assert any("holding again after" in e[3] for e in events), events
-
-
-def test_unknown_for_longer_than_the_grace_fails_the_soak_saying_for_how_long(monkeypatch):
-    from tests.test_fleet_cluster_health import HEALTHY, HEARTBEAT
-
-    def readings(t: float):
-        return replace(HEALTHY, flux=HEARTBEAT) if t >= 50 else HEALTHY
-
-    rollout, _ = soaking_rollout(monkeypatch, readings, grace=30.0)
-    with pytest.raises(RolloutFailed) as failed:
-        rollout._soak(Wave("dev", ("dev",), 180.0), {"dev": ""}, {"dev": None})
-    assert failed.value.step == "soak"
-    assert failed.value.detail.startswith("Unknown for 31 s, over the plan's grace of 30 s")
-    assert "Ready Unknown Progressing" in failed.value.detail
-
-
-def test_trouble_fails_the_soak_at_once_naming_the_reading(monkeypatch):
-    from tests.test_fleet_cluster_health import DAEMON, HEALTHY
-
-    def readings(t: float):
-        return (
-            replace(HEALTHY, daemon=replace(DAEMON, ready=2, unavailable=1)) if t >= 40 else HEALTHY
-        )
-
-    rollout, _ = soaking_rollout(monkeypatch, readings)
-    with pytest.raises(RolloutFailed) as failed:
-        rollout._soak(Wave("dev", ("dev",), 180.0), {"dev": ""}, {"dev": None})
-    assert failed.value.detail.startswith("the gate stopped holding (40 s into the 180 s soak)")
-    assert "3/3 updated, 2 ready" in failed.value.detail

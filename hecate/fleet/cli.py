@@ -40,9 +40,10 @@ from . import shards
 from .gitops_repo import GitError, RemoteUnreachable
 from .journal import JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
+from .preflight import PreflightError
 from .remote_state import LockHeld
 from .report import PreviewReport, PreviewRow, Progress, RolloutReport, append_report
-from .rollout import DEFAULT_PARALLEL, PreflightError, Rollout
+from .rollout import DEFAULT_PARALLEL, Rollout
 from .stacks import ChangeSummary, FleetProject
 from .status import StackStatus, fleet_status
 from .versions import DowngradeRefused

@@ -30,20 +30,21 @@ from ..project import stack_file_with
 from .cluster_health import (
     FAILED,
     PASSED,
-    TROUBLE,
     ClusterClient,
     ClusterHealth,
     Gate,
     gate,
-    soak_reading,
 )
+from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message, rollback_message
 from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
 from .journal import Journal, RolloutLock, _alive
 from .plan import RolloutPlan, Wave
+from .preflight import check_contexts, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
+from .soak import Soak, SoakBroken
 from .stacks import VERSION_KEY, ChangeSummary, FleetProject, RenderedTemplate, StackTarget
-from .versions import DowngradeRefused, is_older, running_version
+from .versions import DowngradeRefused, is_older
 
 POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
 # Stacks of a wave deployed at once: each is an engine and a Python program, about one core's
@@ -51,66 +52,10 @@ POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollou
 DEFAULT_PARALLEL = 4
 
 
-class PreflightError(ValueError):
-    """What the rollout would need and does not have, found before anything changes."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            "refused before anything changed:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
-
-
 class RolloutFailed(RuntimeError):
     def __init__(self, wave: str, stack: str, step: str, detail: str):
         self.wave, self.stack, self.step, self.detail = wave, stack, step, detail
         super().__init__(f"{stack or wave}: {step}: {detail}")
-
-
-# The stack output in which the program lists a digest of each setting it deployed.
-SETTINGS_DIGEST = "settingsDigest"
-VERSION_SETTING = "hecate:version"
-NAMED_IN_SUBJECT = 4  # settings named in a commit's subject; all of them in its body
-
-
-def changed_settings(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """The settings (or entries, `hecate:env.X`) whose digests differ, sorted; [] when the
-    state before holds none (a first deploy, or one made before the digests existed)."""
-    if not before:
-        return []
-    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-
-
-def _named(settings: list[str]) -> tuple[str, str]:
-    """The settings for a subject (a few, then how many more) and, when cut, a body."""
-    if len(settings) <= NAMED_IN_SUBJECT:
-        return ", ".join(settings), ""
-    shown = ", ".join(settings[:NAMED_IN_SUBJECT])
-    more = len(settings) - NAMED_IN_SUBJECT
-    return f"{shown} and {more} more", "Settings changed:\n" + "\n".join(f"- {s}" for s in settings)
-
-
-def deploy_message(cluster: str, version: str, changed: list[str] | None = None) -> str:
-    """`deploy(<cluster>): hecate-daemon <version>` for a version; a configuration change names
-    its settings: `deploy(<cluster>): hecate:logLevel (hecate-daemon 0.7.2)`."""
-    changed = changed or []
-    others = [c for c in changed if c != VERSION_SETTING]
-    named, body = _named(others)
-    if not changed or VERSION_SETTING in changed:
-        subject = f"deploy({cluster}): hecate-daemon {version}" + (f", {named}" if named else "")
-    else:
-        subject = f"deploy({cluster}): {named} (hecate-daemon {version})"
-    return f"{subject}\n\n{body}" if body else subject
-
-
-def rollback_message(
-    cluster: str, version: str, failed: str, changed: list[str] | None = None
-) -> str:
-    if version != failed:
-        return f"rollback({cluster}): hecate-daemon {version} (from {failed})"
-    named, body = _named([c for c in changed or [] if c != VERSION_SETTING])
-    subject = f"rollback({cluster}): hecate-daemon {version}, {named or 'its configuration'} undone"
-    return f"{subject}\n\n{body}" if body else subject
 
 
 @dataclass
@@ -153,30 +98,9 @@ class Rollout:
             self.project.target(stack, **{VERSION_KEY: self.version})
 
     def preflight(self) -> None:
-        """Every cluster the plan touches can be named with the kubeconfig the rollout uses,
-        or PreflightError naming each stack: a missing context must not be found when dev's
-        commit is already pushed."""
-        problems = [
-            f"stack {stack}: {why}"
-            for stack in self.plan.stacks
-            if (why := self.clients[stack].missing_context())
-        ]
-        if problems:
-            raise PreflightError(problems)
-        self._check_direction()
-
-    def _pods_run(self, stack: str) -> str:
-        """The newest release version the stack's daemon pods run ("" unknown: unreachable,
-        no pods yet, another image)."""
-        health = self.clients[stack].read()
-        if not health.reachable or health.daemon is None:
-            return ""
-        return running_version(health.daemon.images, self.targets[stack].settings.image)
-
-    def _check_direction(self) -> None:
-        """DowngradeRefused unless every cluster whose pods' version is known moves forward
-        or stays (or --allow-downgrade): a stale branch merged, or a version typed wrong, must
-        not take the fleet back without a word."""
+        """Before anything changes: every cluster named in the kubeconfig, none moved
+        backwards unasked (hecate/fleet/preflight.py); records what the pods run."""
+        check_contexts({s: self.clients[s] for s in self.plan.stacks})
         moves = []
         for stack in self.plan.stacks:
             outcome = self.report.stacks[stack]
@@ -188,6 +112,9 @@ class Rollout:
             raise DowngradeRefused(moves)
         for stack, _, running, target in moves:
             self.progress.event("rollout", stack, "downgrade", f"{running} → {target} (allowed)")
+
+    def _pods_run(self, stack: str) -> str:
+        return pods_version(self.clients[stack], self.targets[stack].settings.image)
 
     def _record_pods_after(self) -> None:
         for stack in self.plan.stacks:
@@ -612,43 +539,12 @@ class Rollout:
         """The gates must keep holding for the soak. Trouble fails the wave at once; an Unknown
         reading (Flux reconciling the same revision, an API server that does not answer) only
         once it has lasted longer than the plan's grace (timeouts.unknown)."""
-        grace = self.plan.unknown_grace_seconds
-        self.progress.event(
-            wave.name, "", "soak", f"{wave.soak_seconds:.0f} s (Unknown waited out {grace:.0f} s)"
-        )
-        start = time.monotonic()
-        end = start + wave.soak_seconds
         judges = {s: self._judge(s, pushed.get(s, ""), templates[s]) for s in wave.stacks}
-        unknown_since: dict[str, float] = {}
-        while time.monotonic() < end:
-            self.sleep(min(POLL_SECONDS, max(0.0, end - time.monotonic())))
-            for stack in wave.stacks:
-                reading = soak_reading(self.clients[stack].read(), judges[stack])
-                now = time.monotonic()
-                into = f"{now - start:.0f} s into the {wave.soak_seconds:.0f} s soak"
-                if reading.state == PASSED:
-                    if stack in unknown_since:
-                        lasted = now - unknown_since.pop(stack)
-                        self.progress.event(
-                            wave.name, stack, "soak", f"holding again after {lasted:.0f} s Unknown"
-                        )
-                    continue
-                if reading.state == TROUBLE:
-                    raise RolloutFailed(
-                        wave.name,
-                        stack,
-                        "soak",
-                        f"the gate stopped holding ({into}): {reading.detail}",
-                    )
-                first = unknown_since.setdefault(stack, now)
-                if now - first > grace:
-                    raise RolloutFailed(
-                        wave.name,
-                        stack,
-                        "soak",
-                        f"Unknown for {now - first:.0f} s, over the plan's grace of {grace:.0f} s "
-                        f"(timeouts.unknown; {into}): {reading.detail}",
-                    )
+        soak = Soak(wave.name, wave.soak_seconds, self.plan.unknown_grace_seconds, self.progress)
+        try:
+            soak.hold({s: self.clients[s].read for s in wave.stacks}, judges, self.sleep)
+        except SoakBroken as broken:
+            raise RolloutFailed(wave.name, broken.stack, "soak", broken.detail) from None
 
     # --- failure --------------------------------------------------------------------------
 
