@@ -25,6 +25,8 @@ COMPONENTS = (
     "source-controller",
     "kustomize-controller",
     "sealed-secrets-controller",
+    "registry",
+    "crane",
 )
 SEALED_SECRETS_NAMESPACE = "kube-system"
 SEALED_SECRETS_ACCOUNT = "sealed-secrets-controller"

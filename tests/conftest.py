@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -40,3 +42,14 @@ def committed_copy(tmp_path) -> Path:
     for name in ["Pulumi.yaml", "rollout-plan.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
+
+
+@pytest.fixture
+def repository(committed_copy):
+    """The committed project as a git repository on main."""
+    from hecate.fleet.gitops_repo import IDENTITY
+
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", **IDENTITY}
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "the project"]):
+        subprocess.run(["git", *args], cwd=committed_copy, check=True, env=env)
+    return committed_copy

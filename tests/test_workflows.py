@@ -72,3 +72,26 @@ def test_a_dispatched_rollout_goes_back_only_when_the_dispatch_says_so():
     )
     assert step["env"]["DOWNGRADE"] == "${{ inputs.allow_downgrade && '--allow-downgrade' || '' }}"
     assert '${DOWNGRADE:+"$DOWNGRADE"}' in step["run"]
+
+
+def test_a_daemon_release_opens_a_pull_request_and_main_rolls_out_only_what_main_holds():
+    release = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    triggers = release[True]  # PyYAML reads `on:` as True
+    assert triggers["repository_dispatch"] == {"types": ["hecate-daemon-release"]}
+    assert triggers["schedule"] and "workflow_dispatch" in triggers
+    runs = _steps("release.yml")
+    assert "python -m hecate fleet release" in runs and "--newest" in runs
+    assert "gh pr create --base main" in runs
+    main = yaml.safe_load((ROOT / ".github" / "workflows" / "main.yml").read_text())
+    # One version of record: no version to dispatch, nothing written back after the fact.
+    assert "version" not in (main[True]["workflow_dispatch"] or {}).get("inputs", {})
+    assert "git push" not in _steps("main.yml")
+
+
+def test_no_run_step_interpolates_event_data():
+    """Event data (a dispatch payload, a branch name) reaches a script through `env` only, so
+    that no payload can become shell code."""
+    for workflow in WORKFLOWS:
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), (workflow.name, step.get("name"))

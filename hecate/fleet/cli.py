@@ -14,6 +14,9 @@
                                                wave's stacks N at a time, gated; never to
                                                an older version than a cluster's pods run
                                                unless --allow-downgrade
+    fleet release VERSION|--newest [--stacks S,...] [--skip-registry-check] [--pre-releases]
+                      [--json]                 the version into the stack files, committed on
+                                               a branch release/VERSION (the pull request's)
     fleet kubeconfig --output FILE [--duration 24h] [--json]
                                                a kubeconfig for the fleet tool's own identity
                                                (FLEET_KUBECONFIG), one context per cluster
@@ -167,6 +170,39 @@ def kubeconfig(args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
+# --- release ------------------------------------------------------------------------------
+
+
+def release(args: argparse.Namespace, out: TextIO) -> int:
+    from . import release as releases
+
+    project = FleetProject(args.root)
+    stacks = args.stacks.split(",") if args.stacks else project.stacks
+    try:
+        if bool(args.version) == args.newest:
+            raise releases.ReleaseRefused("give a VERSION or --newest (one of the two)")
+        runner = releases.Release(project, stacks, check_registry=not args.skip_registry_check)
+        version = args.version or runner.newest(args.pre_releases)
+        changes = runner.check(version) if version else []
+        branch = runner.commit(version, changes) if version and changes else ""
+    except releases.ReleaseRefused as error:
+        print(f"fleet release: {error}", file=sys.stderr)
+        return BAD_INPUT
+    except releases.ReleaseFailed as error:
+        print(f"fleet release: {error}", file=sys.stderr)
+        return FAILED
+    if args.json:
+        rows = [asdict(c) for c in changes]
+        print(json.dumps({"version": version or "", "branch": branch, "stacks": rows}), file=out)
+    elif not branch:
+        held = runner.held()
+        print(f"nothing to release: the stack files hold {version or held} already", file=out)
+    else:
+        print_table("hecate fleet release", changes, out, releases.Released.HEADERS)
+        print(f"committed on {branch}: push it and open a pull request", file=out)
+    return OK
+
+
 # --- the command line --------------------------------------------------------------------
 
 
@@ -251,6 +287,23 @@ def parser() -> argparse.ArgumentParser:
         help="wait this long for another runner's rollout to end (default: refuse at once)",
     )
     r.set_defaults(run=rollout)
+
+    rel = commands.add_parser("release", help="a daemon version into the stack files, on a branch")
+    rel.add_argument("version", nargs="?", help="the daemon version (a tag of the stacks' image)")
+    rel.add_argument(
+        "--newest",
+        action="store_true",
+        help="the newest release in the registry newer than the stack files hold (if any)",
+    )
+    rel.add_argument("--pre-releases", action="store_true", help="--newest may be a pre-release")
+    rel.add_argument("--stacks", help="only these stacks, comma-separated (default: every one)")
+    rel.add_argument(
+        "--skip-registry-check",
+        action="store_true",
+        help="do not ask the registry whether the tag exists (a machine that cannot reach it)",
+    )
+    rel.add_argument("--json", action="store_true", help="the version, branch and changes")
+    rel.set_defaults(run=release)
 
     k = commands.add_parser("kubeconfig", help="a kubeconfig for the fleet tool's identity")
     k.add_argument("--output", type=Path, required=True, help="the file to write (mode 0600)")

@@ -46,6 +46,12 @@ _NETWORK = ("fetch", "push", "ls-remote")
 PROBE_SECONDS = 20
 
 
+def committer_env(path: Path) -> dict[str, str]:
+    """A committer for git in `path`: git's own configuration where it names one, else the
+    project's (IDENTITY), as environment variables."""
+    return _identity(path)
+
+
 @functools.cache
 def _identity(path: Path) -> dict[str, str]:
     configured = subprocess.run(
