@@ -17,31 +17,27 @@ from testbed.paths import BIN
 CLUSTER = "beam-cluster"
 
 
-@pytest.fixture(scope="module")
-def identity(deployments, tmp_path_factory):
-    """beam deployed (so Flux applied the identity), and the kubeconfig made for it."""
-    deployment = deployments["beam"]
-    written = tmp_path_factory.mktemp("fleet-access") / "fleet.kubeconfig"
-    done = subprocess.run(
+def make_kubeconfig(deployment, written, *extra: str) -> subprocess.CompletedProcess:
+    """`fleet kubeconfig` for the deployment's stack, made with the fleet's admin kubeconfig."""
+    return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "hecate",
-            "fleet",
-            "--kubeconfig",
-            str(deployment.fleet.kubeconfig),
-            "kubeconfig",
-            "--output",
-            str(written),
-            "--duration",
-            "1h",
-            "--json",
+            sys.executable, "-m", "hecate", "fleet",
+            "--kubeconfig", str(deployment.fleet.kubeconfig),
+            "kubeconfig", "--output", str(written), *extra,
         ],
         cwd=deployment.project.path,
         env={**deployment.project.env, "PYTHONPATH": str(deployment.project.path)},
         capture_output=True,
         text=True,
-    )
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def identity(deployments, tmp_path_factory):
+    """beam deployed (so Flux applied the identity), and the kubeconfig made for it."""
+    deployment = deployments["beam"]
+    written = tmp_path_factory.mktemp("fleet-access") / "fleet.kubeconfig"
+    done = make_kubeconfig(deployment, written, "--duration", "1h", "--json")
     assert done.returncode == 0, done.stderr
     return deployment, written, json.loads(done.stdout)
 
@@ -154,23 +150,7 @@ def every_identity(identity, deployments, tmp_path_factory):
     for stack in ("dev", "edge"):
         deployment = deployments[stack]
         written = tmp_path_factory.mktemp(f"fleet-access-{stack}") / "fleet.kubeconfig"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "hecate",
-                "fleet",
-                "--kubeconfig",
-                str(deployment.fleet.kubeconfig),
-                "kubeconfig",
-                "--output",
-                str(written),
-            ],
-            cwd=deployment.project.path,
-            env={**deployment.project.env, "PYTHONPATH": str(deployment.project.path)},
-            capture_output=True,
-            text=True,
-        )
+        done = make_kubeconfig(deployment, written)
         assert done.returncode == 0, done.stderr
         made[deployment.cluster] = (deployment, written)
     return made
