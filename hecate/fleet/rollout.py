@@ -98,9 +98,15 @@ class Rollout:
             self.project.target(stack, **{VERSION_KEY: self.version})
 
     def preflight(self) -> None:
-        """Before anything changes: every cluster named in the kubeconfig, none moved
-        backwards unasked (hecate/fleet/preflight.py); records what the pods run."""
+        """Before anything changes: every cluster named in the kubeconfig
+        (hecate/fleet/preflight.py)."""
         check_contexts({s: self.clients[s] for s in self.plan.stacks})
+
+    def _check_direction(self) -> None:
+        """DowngradeRefused when a cluster would go back unasked; what each cluster's pods run
+        is recorded. Run under the fleet's lock, before anything changes: only the holder
+        moves the fleet, so what it reads stays true (a rollout that lost the race for the lock
+        is refused for that, never for what the winner then deployed)."""
         moves = []
         for stack in self.plan.stacks:
             outcome = self.report.stacks[stack]
@@ -179,6 +185,7 @@ class Rollout:
                 local = held.enter_context(RolloutLock(self.project.root))
                 remote, previous = None, None
             try:
+                self._check_direction()
                 self._run(
                     checkouts,
                     remote,

@@ -130,7 +130,14 @@ def test_pods_that_cannot_start_fail_the_wave_in_the_kubelets_words(
 ):
     before = fleet_project.version("dev")
     report = fleet_project.json(
-        "rollout", version, "--plan", dev_only(tmp_path), "--plain", expect=1
+        # (0.0.x: older than what runs; a failing version may be any version.)
+        "rollout",
+        version,
+        "--plan",
+        dev_only(tmp_path),
+        "--plain",
+        "--allow-downgrade",
+        expect=1,
     )
     # As soon as Flux's health check gives up (hecate:healthTimeout), not at the gate's timeout.
     failed_with(report, "Kustomization hecate HealthCheckFailed: ")
