@@ -115,7 +115,6 @@ def test_a_gitops_remote_that_goes_away_stops_the_rollout_and_the_same_command_f
     stack_file = fleet_project.root / "Pulumi.dev.yaml"
     committed, start = stack_file.read_text(), head(fleet_project)
     checkout = fleet_project.checkout
-    local_head = git("rev-parse", "HEAD", cwd=checkout)
     log, command = tmp_path / "rollout.log", ("rollout", "0.7.21", "--plan", dev_only(tmp_path))
     process = fleet_project.start(*command, "--plain", "--json", log=log)
     stopped = False
@@ -136,7 +135,7 @@ def test_a_gitops_remote_that_goes_away_stops_the_rollout_and_the_same_command_f
     assert "journal" not in failure, failure
     # Everything here as it was before the wave: no unpushed commit, nothing rendered
     # and left over, the stack file on the old version.
-    assert git("rev-parse", "HEAD", cwd=checkout) == local_head
+    assert git("rev-parse", "HEAD", cwd=checkout) == start
     assert git("status", "--porcelain", cwd=checkout) == ""
     assert stack_file.read_text() == committed
     assert head(fleet_project) == start, "nothing reached the remote"
