@@ -179,6 +179,12 @@ def test_a_kubeconfig_without_a_context_the_plan_needs_is_refused_before_anythin
 ):
     """Found before the first commit, not when beam's turn comes after dev and edge moved."""
     kubeconfig = kubeconfig_of(tmp_path / "fleet.kubeconfig", ("dev-cluster", "edge-cluster"))
+    # Its current context the one it lacks, as a kubeconfig with beam's entry cut out has it.
+    kubeconfig.write_text(
+        kubeconfig.read_text().replace(
+            "current-context: dev-cluster", "current-context: beam-cluster"
+        )
+    )
     code, err = run(committed_copy, capsys, "--kubeconfig", str(kubeconfig), "rollout", "0.7.3")
     assert code == 2, err
     assert (

@@ -389,3 +389,46 @@ def test_anything_else_that_is_not_the_gate_holding_is_trouble(health, words):
 
 def test_a_holding_gate_is_a_holding_soak():
     assert soak_reading(HEALTHY, check) == SoakReading(PASSED, check(HEALTHY).detail)
+
+
+class FluxObjects:
+    """The custom-objects API of a cluster whose source-controller handles a reconcile
+    request `handles_after` reads after it was made (None: never)."""
+
+    def __init__(self, handles_after: int | None):
+        self.calls: list[tuple[str, str]] = []
+        self.requested: dict[str, str] = {}
+        self.reads = 0
+        self.handles_after = handles_after
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body, **_):
+        self.calls.append((plural, name))
+        self.requested[f"{plural}/{name}"] = body["metadata"]["annotations"][
+            "reconcile.fluxcd.io/requestedAt"
+        ]
+
+    def get_namespaced_custom_object(self, group, version, namespace, plural, name, **_):
+        self.reads += 1
+        handled = self.handles_after is not None and self.reads > self.handles_after
+        token = self.requested.get(f"{plural}/{name}", "") if handled else ""
+        return {"metadata": {"name": name}, "status": {"lastHandledReconcileAt": token}}
+
+
+@pytest.mark.parametrize("handles_after", [3, None])
+def test_a_reconcile_asks_the_sources_first_and_the_syncs_once_they_fetched(
+    monkeypatch, handles_after
+):
+    """As `flux reconcile kustomization --with-source`: a sync asked at once would apply the
+    artifact it has, and wait on that one's health check before it takes the new commit."""
+    api = FluxObjects(handles_after)
+    client = ClusterClient("dev-cluster")
+    monkeypatch.setattr(client, "_custom", lambda: api)
+    token = client.request_reconcile(sources_within=0.5 if handles_after is None else 10)
+    sources = [("gitrepositories", "flux-system"), ("gitrepositories", "hecate-gitops")]
+    syncs = [("kustomizations", "flux-system"), ("kustomizations", "hecate")]
+    assert api.calls == sources + syncs
+    assert set(api.requested.values()) == {token}
+    if handles_after is not None:
+        assert api.reads >= handles_after + 2  # the syncs waited until both sources fetched
+    else:
+        assert api.reads >= 2  # and a source that never answers delays them boundedly

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from .. import naming
+from .. import naming, safe_yaml
 
 # Flux's objects; `flux bootstrap` names its own source and sync `flux-system`.
 FLUX_GROUP_SOURCE = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
@@ -37,6 +39,8 @@ DAEMON_TOLERATED = (
 )
 # Each request to an API server: an unreachable cluster is reported, never waited on.
 REQUEST_TIMEOUT = 5
+# How long a reconcile request waits for the sources to fetch before it asks the syncs anyway.
+SOURCES_WITHIN = 30.0
 
 PASSED, WAITING, FAILED = "passed", "waiting", "failed"
 
@@ -148,19 +152,14 @@ class ClusterClient:
 
     def missing_context(self) -> str | None:
         """Why this context cannot be used, from the kubeconfig alone (no cluster is asked), or
-        None: the file must be readable and hold the context."""
-        from kubernetes import config
-
+        None: a readable file (or, with $KUBECONFIG, files) that names the context."""
+        names, problem = kubeconfig_contexts(self.kubeconfig)
         where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        try:
-            contexts, _ = config.list_kube_config_contexts(config_file=self.kubeconfig)
-        except Exception as error:  # the loader raises ConfigException, OSError, YAML errors
-            return f"the kubeconfig {where} cannot be read: {_describe(error)}"
-        names = sorted(c.get("name", "") for c in contexts or [])
+        if problem:
+            return f"the kubeconfig {where} cannot be read: {problem}"
         if self.context not in names:
-            return f"the kubeconfig {where} has no context {self.context!r} (it has: " + (
-                f"{', '.join(names)})" if names else "none)"
-            )
+            has = ", ".join(sorted(names)) or "none"
+            return f"the kubeconfig {where} has no context {self.context!r} (it has: {has})"
         return None
 
     def _custom(self) -> Any:
@@ -337,17 +336,33 @@ class ClusterClient:
             synced.get("status") == "True" and current, synced.get("message", "") or "not yet"
         )
 
-    def request_reconcile(self) -> str:
+    def request_reconcile(self, sources_within: float = SOURCES_WITHIN) -> str:
         """Ask Flux to reconcile now, as `flux reconcile kustomization hecate --with-source`
-        does, from the bootstrap sync down: a new `requestedAt` on each source and sync."""
+        does: a new `requestedAt` on each source, and once they have handled it (fetched what
+        was pushed; at most `sources_within` seconds), on each sync. Asked at once, a sync
+        would reconcile the artifact it has, and with a health check that waits on pods that
+        are not ready (a rollback's), it would keep the new commit waiting for its timeout."""
         token = datetime.now(UTC).isoformat(timespec="microseconds")
+        sources = [(FLUX_GROUP_SOURCE, BOOTSTRAP), (FLUX_GROUP_SOURCE, naming.GIT_REPOSITORY)]
+        self._request(sources, token)
+        deadline = time.monotonic() + sources_within
+        while time.monotonic() < deadline and not all(
+            self._handled(kind, name, token) for kind, name in sources
+        ):
+            time.sleep(0.2)
+        self._request(
+            [(FLUX_GROUP_KUSTOMIZE, BOOTSTRAP), (FLUX_GROUP_KUSTOMIZE, naming.KUSTOMIZATION)],
+            token,
+        )
+        return token
+
+    def _handled(self, kind: tuple[str, str, str], name: str, token: str) -> bool:
+        """Whether the object has handled the reconcile request `token` (or does not exist)."""
+        obj = self._get(kind, naming.FLUX_NAMESPACE, name)
+        return obj is None or obj.get("status", {}).get("lastHandledReconcileAt") == token
+
+    def _request(self, targets: list[tuple[tuple[str, str, str], str]], token: str) -> None:
         patch = {"metadata": {"annotations": {REQUESTED_AT: token}}}
-        targets = [
-            (FLUX_GROUP_SOURCE, BOOTSTRAP),
-            (FLUX_GROUP_KUSTOMIZE, BOOTSTRAP),
-            (FLUX_GROUP_SOURCE, naming.GIT_REPOSITORY),
-            (FLUX_GROUP_KUSTOMIZE, naming.KUSTOMIZATION),
-        ]
         for (group, version, plural), name in targets:
             try:
                 self._custom().patch_namespaced_custom_object(
@@ -363,7 +378,27 @@ class ClusterClient:
             except Exception as error:
                 if not _is_missing(error):  # a cluster bootstrapped under other names
                     raise
-        return token
+
+
+def kubeconfig_contexts(path: str | None) -> tuple[list[str], str]:
+    """The context names of the kubeconfig the client would load (`path`, else each file of
+    $KUBECONFIG, else ~/.kube/config), and a problem ("" when none)."""
+    files = [path] if path else [f for f in os.environ.get("KUBECONFIG", "").split(os.pathsep) if f]
+    names: list[str] = []
+    read = 0
+    for file in files or ["~/.kube/config"]:
+        try:
+            document = safe_yaml.load(Path(file).expanduser().read_text(), file) or {}
+        except OSError as error:
+            if path:
+                return [], error.strerror or str(error)
+            continue  # $KUBECONFIG may name files that do not exist, as kubectl allows
+        except safe_yaml.YamlRefused as refused:
+            return [], str(refused)
+        read += 1
+        contexts = document.get("contexts") if isinstance(document, dict) else None
+        names += [str(c["name"]) for c in contexts or [] if isinstance(c, dict) and "name" in c]
+    return names, "" if read else "no such file"
 
 
 def pod_troubles(pods: list[dict[str, Any]]) -> tuple[str, ...]:

@@ -25,9 +25,11 @@ HEARTBEAT_PATCH = [
         "mergePatch": {"spec": {"interval": "20s"}},
     }
 ]
+# The gate's timeout: more than Flux's health check, which a sync busy with pods that are not
+# ready holds for its own timeout before it takes the next commit.
 SOAKED_DEV = """\
 timeouts:
-  gate: 3m
+  gate: 5m
   unknown: 1m
 waves:
   - name: dev
