@@ -206,10 +206,10 @@ class GitopsCheckout:
     def knows(self, commit: str) -> bool:
         """Whether `commit` is one of this repository's (fetching once if unknown): a Flux
         revision of another repository is not."""
-        if self.succeeds("cat-file", "-e", f"{commit}^{{commit}}"):
+        if self.has(commit):
             return True
         self.fetch()
-        return self.succeeds("cat-file", "-e", f"{commit}^{{commit}}")
+        return self.has(commit)
 
     def reached_by(self, commit: str) -> Callable[[str], bool | None]:
         """For the gate: whether a revision Flux applied includes `commit` (None: a revision
@@ -228,7 +228,7 @@ class GitopsCheckout:
         """Whether `descendant` is `ancestor` or comes after it (fetching once if unknown)."""
         if descendant == ancestor:
             return True
-        if not self.succeeds("cat-file", "-e", f"{descendant}^{{commit}}"):
+        if not self.has(descendant):
             self.fetch()
         return self.succeeds("merge-base", "--is-ancestor", ancestor, descendant)
 

@@ -42,11 +42,10 @@ from .plan import RolloutPlan, Wave
 from .preflight import check_contexts, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
-from .soak import Soak, SoakBroken
+from .soak import POLL_SECONDS, Soak, SoakBroken
 from .stacks import VERSION_KEY, ChangeSummary, FleetProject, RenderedTemplate, StackTarget
 from .versions import DowngradeRefused, is_older
 
-POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
 # Stacks of a wave deployed at once: each is an engine and a Python program, about one core's
 # worth while it previews and renders.
 DEFAULT_PARALLEL = 4
