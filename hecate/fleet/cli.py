@@ -184,7 +184,13 @@ def release(args: argparse.Namespace, out: TextIO) -> int:
         runner = releases.Release(project, stacks, check_registry=not args.skip_registry_check)
         version = args.version or runner.newest(args.pre_releases)
         changes = runner.check(version) if version else []
-        branch = runner.commit(version, changes) if version and changes else ""
+        pending = runner.pending(version) if changes else ""
+        if pending and not args.newest:
+            raise releases.ReleaseRefused(
+                f"the branch {pending} is on the remote already: its pull request is open, or "
+                f"was closed unmerged (delete the branch to release {version} again)"
+            )
+        branch = runner.commit(version, changes) if changes and not pending else ""
     except releases.ReleaseRefused as error:
         print(f"fleet release: {error}", file=sys.stderr)
         return BAD_INPUT
@@ -193,7 +199,12 @@ def release(args: argparse.Namespace, out: TextIO) -> int:
         return FAILED
     if args.json:
         rows = [asdict(c) for c in changes]
-        print(json.dumps({"version": version or "", "branch": branch, "stacks": rows}), file=out)
+        report = {"version": version or "", "branch": branch, "pending": pending, "stacks": rows}
+        print(json.dumps(report), file=out)
+    elif pending:
+        print(
+            f"nothing to release: {pending} is on the remote already, awaiting its merge", file=out
+        )
     elif not branch:
         held = runner.held()
         print(f"nothing to release: the stack files hold {version or held} already", file=out)

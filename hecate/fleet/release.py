@@ -7,9 +7,11 @@ preview, and merging it is what rolls it out (main.yml, on push).
 Refused before anything is written (exit 2): a version that is not a release version, one
 below what a chosen stack file holds (never backwards by a release; `fleet rollout
 --allow-downgrade` is the way back), a tag the stacks' image registry does not hold (unless
-`--skip-registry-check`), uncommitted changes to the stack files, a branch that exists.
+`--skip-registry-check`), uncommitted changes to the stack files, a branch that exists (here or
+on the remote).
 `--newest` asks the registry for the newest release newer than the stack files hold, and does
-nothing (exit 0) when there is none.
+nothing (exit 0) when there is none or its branch is on the remote already (the hourly run
+finds the pull request it opened an hour ago).
 """
 
 from __future__ import annotations
@@ -138,8 +140,9 @@ class Release:
             if is_older(version, before):
                 raise ReleaseRefused(
                     f"{version} is older than {before}, which Pulumi.{stack}.yaml holds: a "
-                    "release never goes backwards (to go back on purpose: "
-                    f"`python -m hecate fleet rollout {version} --allow-downgrade`)"
+                    "release never goes backwards (to go back on purpose, set the stack files "
+                    "back on main and roll out with --allow-downgrade: main.yml's "
+                    "allow_downgrade input)"
                 )
             if before != version:
                 changes.append(
@@ -160,6 +163,15 @@ class Release:
                         "(or, for a registry this machine cannot reach, --skip-registry-check)"
                     )
         return changes
+
+    def pending(self, version: str) -> str:
+        """`release/<version>` if the remote `origin` has that branch already (its pull
+        request is open, or was closed unmerged), else ""."""
+        branch = f"{BRANCH_PREFIX}{version}"
+        remotes = _git(self.project.root, "remote").split()
+        if "origin" not in remotes:
+            return ""
+        return branch if _git(self.project.root, "ls-remote", "--heads", "origin", branch) else ""
 
     def commit(self, version: str, changes: list[Released]) -> str:
         """The branch `release/<version>` with one commit of the changed stack files; the
