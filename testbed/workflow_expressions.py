@@ -46,6 +46,30 @@ def tokens(source: str) -> list[Token]:
     return found
 
 
+def check(source: str, contexts: Mapping[str, Any], functions: set[str]) -> None:
+    """Refuses (UnknownExpression) an expression that uses an unknown function or context, or
+    a secret or variable not given, without evaluating it: for the steps of a job that a
+    run skips."""
+    found = tokens(source)
+    for at, token in enumerate(found):
+        after_dot = at > 0 and found[at - 1].text == "."
+        if token.kind != "name" or after_dot or token.text in ("true", "false", "null"):
+            continue
+        if at + 1 < len(found) and found[at + 1].text == "(":
+            if token.text not in functions:
+                raise UnknownExpression(
+                    f"${{{{ {source.strip()} }}}}: unknown function {token.text}()"
+                )
+        elif token.text not in contexts:
+            raise UnknownExpression(f"${{{{ {source.strip()} }}}}: unknown context {token.text!r}")
+        elif token.text in STRICT and at + 2 < len(found) and found[at + 1].text == ".":
+            key = found[at + 2].text
+            if key not in contexts[token.text]:
+                raise UnknownExpression(
+                    f"${{{{ {source.strip()} }}}}: {token.text}.{key} is not given to the harness"
+                )
+
+
 def truthy(value: Any) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return False

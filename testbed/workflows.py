@@ -37,7 +37,16 @@ import yaml
 
 from .gh_recorder import STATE, load
 from .paths import ROOT
-from .workflow_expressions import Evaluator, UnknownExpression, interpolate, text, truthy
+from .workflow_expressions import (
+    EXPRESSION,
+    FUNCTIONS,
+    Evaluator,
+    UnknownExpression,
+    check,
+    interpolate,
+    text,
+    truthy,
+)
 
 JOB_KEYS = {"runs-on", "needs", "if", "outputs", "steps", "strategy", "timeout-minutes", "env"}
 STEP_KEYS = {"id", "name", "uses", "with", "run", "env", "if"}
@@ -119,7 +128,7 @@ class Harness:
     def __init__(
         self,
         workdir: Path,
-        remotes: dict[str, Path],
+        remotes: dict[str, Path | str],
         secrets: dict[str, str],
         variables: dict[str, str] | None = None,
         owner: str = "hecate-social",
@@ -154,7 +163,7 @@ class Harness:
     # -- GitHub's side of the road, done here with git --
 
     def head(self, branch: str = "main", repository: str = "hecate-infra") -> str:
-        out = _git("ls-remote", "--heads", str(self._remote(repository)), branch)
+        out = _git("ls-remote", "--heads", self._url(repository), branch)
         if not out:
             raise HarnessError(f"{repository} has no branch {branch}")
         return out.split()[0]
@@ -185,7 +194,12 @@ class Harness:
         self.gh_state.write_text(json.dumps(state, indent=2))
         return self.head(pull["base"])
 
-    def _remote(self, repository: str) -> Path:
+    def _url(self, repository: str) -> str:
+        """Where a repository is cloned from: a bare directory's file:// URL, or a git server's."""
+        remote = self._remote(repository)
+        return remote if isinstance(remote, str) else f"file://{remote}"
+
+    def _remote(self, repository: str) -> Path | str:
         name = repository if "/" in repository else f"{self.owner}/{repository}"
         if name not in self.remotes:
             raise HarnessError(
@@ -194,6 +208,59 @@ class Harness:
         return self.remotes[name]
 
     # -- runs --
+
+    def validate(self, spec: dict, workflow: str) -> None:
+        """Every job and step of the workflow, run or not: their keys, actions and inputs,
+        and every expression's functions, contexts, secrets and variables."""
+        contexts = {
+            **dict.fromkeys(("github", "env", "inputs", "matrix", "strategy", "needs")),
+            **dict.fromkeys(("steps", "runner")),
+            "secrets": self.secrets,
+            "vars": self.variables,
+        }
+        functions = {*FUNCTIONS, "hashFiles", "always", "success", "failure", "cancelled"}
+
+        def expressions(value: Any, where: str, implicit: bool = False) -> None:
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    expressions(inner, f"{where}.{key}", implicit and key == "if")
+            elif isinstance(value, list):
+                for index, inner in enumerate(value):
+                    expressions(inner, f"{where}[{index}]")
+            elif isinstance(value, str):
+                found = [m[1] for m in EXPRESSION.finditer(value)]
+                try:
+                    for source in found or ([value] if implicit else []):
+                        check(source, contexts, functions)
+                except UnknownExpression as error:
+                    raise HarnessError(f"{workflow}: {where}: {error}") from None
+
+        expressions(spec.get("env"), "env")
+        for name, job in (spec.get("jobs") or {}).items():
+            unknown = sorted(set(job) - JOB_KEYS)
+            if unknown:
+                raise HarnessError(f"{workflow}: job {name}: unknown key {', '.join(unknown)}")
+            if "if" in job:
+                expressions({"if": job["if"]}, f"job {name}", implicit=True)
+            for key in ("env", "outputs", "strategy"):
+                expressions(job.get(key), f"job {name}: {key}")
+            for number, step in enumerate(job.get("steps") or [], 1):
+                where = f"job {name}: step {number}"
+                unknown = sorted(set(step) - STEP_KEYS)
+                if unknown:
+                    raise HarnessError(f"{workflow}: {where}: unknown key {', '.join(unknown)}")
+                uses = step.get("uses")
+                if uses is not None and uses not in ACTIONS:
+                    known = ", ".join(ACTIONS)
+                    raise HarnessError(
+                        f"{workflow}: {where}: unknown action {uses} (known: {known})"
+                    )
+                inputs = set(step.get("with") or {}) - (ACTIONS[uses][1] if uses else set())
+                if inputs:
+                    raise HarnessError(
+                        f"{workflow}: {where}: {uses} has no input {', '.join(sorted(inputs))} here"
+                    )
+                expressions(step, where, implicit=True)
 
     def kill(self) -> None:
         """Kills the step that runs now, and everything it started (a stopped runner)."""
@@ -233,6 +300,7 @@ class Harness:
             "workspace": None,
         }
         context = _Context(self, spec, run_dir, github, inputs, event, sha, workflow)
+        self.validate(spec, workflow)
         unknown_before = len(self.github()["unknown"])
         done: dict[str, JobRun] = {}
         for name in _job_order(spec.get("jobs") or {}, workflow):
@@ -277,9 +345,6 @@ class _Context:
     workflow: str
 
     def job(self, name: str, job: dict, done: dict[str, JobRun]) -> JobRun:
-        unknown = sorted(set(job) - JOB_KEYS)
-        if unknown:
-            raise HarnessError(f"{self.workflow}: job {name}: unknown key {', '.join(unknown)}")
         needs = {n: {"result": done[n].result, "outputs": done[n].outputs} for n in _needs(job)}
         base = {
             "github": self.github,
@@ -412,9 +477,6 @@ class _Job:
         timeout = float(self.job.get("timeout-minutes", 360)) * 60
         started = time.monotonic()
         for number, step in enumerate(self.job.get("steps") or [], 1):
-            unknown = sorted(set(step) - STEP_KEYS)
-            if unknown:
-                raise HarnessError(f"{self.where}: step {number}: unknown key {', '.join(unknown)}")
             label = step.get("name") or step.get("uses") or str(step.get("run", "")).splitlines()[0]
             status = {
                 "always": lambda: True,
@@ -458,16 +520,7 @@ class _Job:
                 k: self.context.evaluate(v, evaluator, f"{where}: with.{k}")
                 for k, v in (step.get("with") or {}).items()
             }
-            if step["uses"] not in ACTIONS:
-                raise HarnessError(
-                    f"{where}: unknown action {step['uses']} (known: {', '.join(ACTIONS)})"
-                )
-            action, allowed = ACTIONS[step["uses"]]
-            unknown = sorted(set(given) - allowed)
-            if unknown:
-                raise HarnessError(
-                    f"{where}: {step['uses']} has no input {', '.join(unknown)} here"
-                )
+            action = ACTIONS[step["uses"]][0]  # known: validate() checked it
             try:
                 log = action(self, given) or ""
             except subprocess.CalledProcessError as error:
@@ -534,7 +587,7 @@ class _Job:
         if "token" in given and not given["token"]:
             raise HarnessError(f"{self.where}: actions/checkout: the token is empty")
         repository = given.get("repository") or self.contexts["github"]["repository"]
-        remote = self.context.harness._remote(repository)
+        url = self.context.harness._url(repository)
         ours = repository == self.contexts["github"]["repository"]
         branch = self.context.event.branch if ours else "main"
         sha = self.context.sha if ours else self.context.harness.head("main", repository)
@@ -542,7 +595,7 @@ class _Job:
         dest.mkdir(parents=True, exist_ok=True)
         for args in (
             ("init", "--quiet", "--initial-branch", branch),
-            ("remote", "add", "origin", f"file://{remote}"),
+            ("remote", "add", "origin", url),
             ("fetch", "--quiet", "--depth=1", "origin", f"+{sha}:refs/remotes/origin/{branch}"),
             ("checkout", "--quiet", "-B", branch, f"refs/remotes/origin/{branch}"),
         ):

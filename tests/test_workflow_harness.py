@@ -1,0 +1,212 @@
+"""The workflow harness itself (testbed/workflows.py): what it runs as GitHub would, and what
+it refuses by name. Small workflows on a throwaway remote; the project's own workflows are run
+in tests/e2e/test_release_workflow.py and tests/fleet/test_waves_road.py."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from testbed.github_remotes import commit_to, infra_remote
+from testbed.workflow_expressions import Evaluator, UnknownExpression, interpolate
+from testbed.workflows import Event, Harness, HarnessError
+
+CHAIN = """\
+name: chain
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      flag:
+        type: boolean
+        default: false
+env:
+  FROM_SECRET: ${{ secrets.TOKEN }}
+jobs:
+  plan:
+    runs-on: ubuntu-latest
+    outputs:
+      legs: ${{ steps.legs.outputs.legs }}
+      note: ${{ steps.legs.outputs.note }}
+    steps:
+      - id: legs
+        run: |
+          echo 'legs=["a","b"]' >> "$GITHUB_OUTPUT"
+          { echo 'note<<END'; echo 'two'; echo 'lines'; echo 'END'; } >> "$GITHUB_OUTPUT"
+  leg:
+    needs: plan
+    strategy:
+      fail-fast: false
+      matrix:
+        leg: ${{ fromJSON(needs.plan.outputs.legs) }}
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          LEG: ${{ matrix.leg }}
+          INDEX: ${{ strategy.job-index }}
+          FLAG: ${{ inputs.flag && '--flag' || '' }}
+        run: |
+          echo "leg $LEG at $INDEX [$FLAG] secret ${#FROM_SECRET} chars" >> "$GITHUB_STEP_SUMMARY"
+          [ "$LEG" != b ]
+      - if: failure()
+        run: echo "after a failure" >> "$GITHUB_STEP_SUMMARY"
+      - run: echo "after success" >> "$GITHUB_STEP_SUMMARY"
+  report:
+    needs: leg
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          RESULT: ${{ needs.leg.result }}
+        run: echo "leg was $RESULT" >> "$GITHUB_STEP_SUMMARY"
+  skipped:
+    needs: leg
+    runs-on: ubuntu-latest
+    steps:
+      - run: "true"
+"""
+
+
+@pytest.fixture
+def remote(tmp_path):
+    bare = tmp_path / "hecate-infra.git"
+    infra_remote(bare, {".github/workflows/chain.yml": CHAIN})
+    return bare
+
+
+def harness(tmp_path, remote, **secrets) -> Harness:
+    return Harness(
+        tmp_path / "github", {"hecate-infra": remote}, secrets=secrets or {"TOKEN": "s3"}
+    )
+
+
+def with_workflow(remote, text: str) -> str:
+    return commit_to(remote, {".github/workflows/chain.yml": text}, "the workflow")
+
+
+def test_jobs_run_in_order_with_outputs_a_matrix_if_and_the_status_functions(tmp_path, remote):
+    run = harness(tmp_path, remote).run(
+        "chain.yml", Event("workflow_dispatch", inputs={"flag": True})
+    )
+    plan, leg, report = run.job("plan"), run.job("leg"), run.job("report")
+    assert plan.outputs == {"legs": '["a","b"]', "note": "two\nlines"}
+    assert leg.result == "failure"  # leg b failed; fail-fast false, so both legs ran
+    assert leg.summary == (
+        "leg a at 0 [--flag] secret 2 chars\nafter success\n"
+        "leg b at 1 [--flag] secret 2 chars\nafter a failure\n"
+    )
+    assert report.summary == "leg was failure\n"  # always(), after a failed need
+    assert run.job("skipped").result == "skipped"  # success() of its needs, by default
+    assert run.conclusion == "failure"
+
+
+def test_a_push_has_no_inputs_and_a_boolean_expression_gives_an_operand(tmp_path, remote):
+    run = harness(tmp_path, remote).run("chain.yml", Event("push"))
+    assert "leg a at 0 [] secret" in run.job("leg").summary
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ("uses: actions/checkout@v4", None),  # known: the control
+        ("uses: actions/github-script@v7", "unknown action actions/github-script@v7"),
+        ("run: echo ${{ github.event.x && toLower('A') }}", "unknown function toLower()"),
+        ("run: echo ${{ job.status }}", "unknown context 'job'"),
+        ("run: echo ${{ secrets.OTHER }}", "secrets.OTHER is not given to the harness"),
+        ("run: echo ${{ vars.SOME }}", "vars.SOME is not given to the harness"),
+        ("shell: python\n        run: print(1)", "unknown key shell"),
+    ],
+)
+def test_what_the_harness_does_not_know_fails_the_run_by_name(tmp_path, remote, change, named):
+    text = CHAIN.replace('      - run: "true"', f"      - {change}")
+    with_workflow(remote, text)
+    github = harness(tmp_path, remote)
+    if named is None:
+        assert github.run("chain.yml", Event("push")).job("skipped").result == "skipped"
+        return
+    with pytest.raises(HarnessError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        github.run("chain.yml", Event("push"))
+
+
+def test_an_action_input_the_harness_does_not_know_is_named(tmp_path, remote):
+    with_workflow(
+        remote,
+        CHAIN.replace(
+            '- run: "true"', "- uses: actions/checkout@v4\n        with:\n          fetch-depth: 0"
+        ),
+    )
+    with pytest.raises(HarnessError, match="actions/checkout@v4 has no input fetch-depth"):
+        harness(tmp_path, remote).run("chain.yml", Event("push"))
+
+
+def test_an_unknown_gh_call_fails_the_run_even_when_the_step_goes_on(tmp_path, remote):
+    step = "- env:\n          GH_TOKEN: x\n        run: gh release create v1 || true"
+    with_workflow(
+        remote, CHAIN.replace("needs: leg\n    runs-on", "runs-on").replace('- run: "true"', step)
+    )
+    with pytest.raises(HarnessError, match="gh release create v1"):
+        harness(tmp_path, remote).run("chain.yml", Event("push"))
+
+
+def test_the_recorder_edits_the_last_comment_only_once_there_is_one(tmp_path, remote):
+    steps = """- uses: actions/checkout@v4
+      - env:
+          GH_TOKEN: x
+        run: |
+          git push origin HEAD:topic
+          gh pr create --base main --head topic --title t --body b
+          for text in first second; do
+            echo "$text" > body
+            gh pr comment 1 --edit-last --body-file body || gh pr comment 1 --body-file body
+          done"""
+    with_workflow(
+        remote, CHAIN.replace("needs: leg\n    runs-on", "runs-on").replace('- run: "true"', steps)
+    )
+    github = harness(tmp_path, remote)
+    run = github.run("chain.yml", Event("push"))
+    assert run.job("skipped").result == "success", run.log
+    assert github.github()["pulls"][0]["comments"] == ["second\n"]
+
+
+def test_a_workflow_that_does_not_run_on_the_event_is_refused(tmp_path, remote):
+    with pytest.raises(HarnessError, match="does not run on schedule"):
+        harness(tmp_path, remote).run("chain.yml", Event("schedule"))
+    with pytest.raises(HarnessError, match="no workflow_dispatch input other"):
+        harness(tmp_path, remote).run("chain.yml", Event("workflow_dispatch", inputs={"other": 1}))
+
+
+# -- expressions --
+
+
+def evaluate(source: str, **contexts):
+    return Evaluator(contexts).evaluate(source)
+
+
+def test_and_or_give_an_operand_and_equality_ignores_case():
+    assert evaluate("a && 'yes' || 'no'", a=True) == "yes"
+    assert evaluate("a && 'yes' || 'no'", a=None) == "no"
+    assert evaluate("x.y.z || 'default'", x={}) == "default"
+    assert evaluate("v == 'TRUE'", v="true") is True
+    assert evaluate("n == '1'", n=1.0) is True
+    assert evaluate("!(n > 1)", n=2.0) is False
+    assert evaluate("x['a-b']", x={"a-b": 3}) == 3
+    assert evaluate("format('{0}/{1}', 1, 'x')") == "1/x"
+
+
+def test_interpolation_keeps_the_type_of_a_whole_expression_and_texts_the_rest():
+    evaluator = Evaluator({"m": {"n": 1.0, "b": True}})
+    assert interpolate("${{ m.n }}", evaluator) == 1.0
+    assert interpolate("n=${{ m.n }} b=${{ m.b }} x=${{ m.x }}", evaluator) == "n=1 b=true x="
+
+
+@given(st.text(alphabet="abc'", max_size=12))
+def test_a_string_literal_reads_back_as_written(value):
+    literal = "'" + value.replace("'", "''") + "'"
+    assert evaluate(literal) == value
+
+
+@pytest.mark.parametrize("source", ["a ==", "(a", "a +  b", "a | b", "'open"])
+def test_a_malformed_expression_is_refused(source):
+    with pytest.raises(UnknownExpression):
+        evaluate(source, a=1, b=2)
