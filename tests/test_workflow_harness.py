@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from testbed.github_remotes import commit_to, infra_remote
-from testbed.workflow_expressions import Evaluator, UnknownExpression, interpolate
 from testbed.workflows import Event, Harness, HarnessError
+from testbed.workflows.expressions import Evaluator, UnknownExpression, interpolate
 
 CHAIN = """\
 name: chain

@@ -95,3 +95,23 @@ def test_no_run_step_interpolates_event_data():
         for job in yaml.safe_load(workflow.read_text())["jobs"].values():
             for step in job["steps"]:
                 assert "${{" not in step.get("run", ""), (workflow.name, step.get("name"))
+
+
+# Each workflow's jobs, and the test that runs them as written through the workflow harness
+# (testbed/workflows/); a job added to a workflow must be added here, and run there.
+RUN_AS_WRITTEN = {
+    "release.yml": ("tests/e2e/test_release_workflow.py", {"release"}),
+    "pull-request.yml": ("tests/fleet/test_waves_road.py", {"shards", "preview", "report"}),
+    "main.yml": ("tests/fleet/test_waves_road.py", {"rollout"}),
+}
+NOT_RUN = {("pull-request.yml", "test"): "it is `bash .ci/run`: CI itself, the suite"}
+
+
+def test_every_job_of_every_workflow_is_run_by_a_test():
+    assert {w.name for w in WORKFLOWS} == set(RUN_AS_WRITTEN)
+    for workflow in WORKFLOWS:
+        jobs = set(yaml.safe_load(workflow.read_text())["jobs"])
+        test, run = RUN_AS_WRITTEN[workflow.name]
+        skipped = {job for (name, job) in NOT_RUN if name == workflow.name}
+        assert jobs == run | skipped, f"{workflow.name}: jobs {sorted(jobs)}"
+        assert f'"{workflow.name}"' in (ROOT / test).read_text(), f"{test} runs no {workflow.name}"

@@ -33,6 +33,14 @@ class Road:
     def main_holds(self) -> set[str]:
         return {yaml.safe_load(t)["config"]["hecate:version"] for t in self.stack_files().values()}
 
+    def set_on_main(self, old: str, new: str, message: str) -> str:
+        """Every stack file's version line changed from `old` to `new` on main; its head."""
+        files = {
+            name: text.replace(f"hecate:version: {old}", f"hecate:version: {new}")
+            for name, text in self.stack_files().items()
+        }
+        return commit_to(self.remote, files, message)
+
     def rollout(self, event: Event) -> WorkflowRun:
         return self.github.run("main.yml", event)
 
@@ -151,11 +159,7 @@ def test_a_tag_in_the_registry_reaches_every_cluster_through_a_reviewed_pull_req
 
 
 def test_a_stale_branch_that_sets_the_version_back_is_refused_until_a_dispatch_allows_it(road):
-    stale = {
-        name: text.replace("hecate:version: 0.7.3", "hecate:version: 0.7.2")
-        for name, text in road.stack_files().items()
-    }
-    sha = commit_to(road.remote, stale, "tidy the stack files (from an old branch)")
+    sha = road.set_on_main("0.7.3", "0.7.2", "tidy the stack files (from an old branch)")
     head = road.gitops_head()
     refused = road.rollout(Event("push", sha=sha))
     step = refused.job("rollout").step(ROLL_OUT)
@@ -175,11 +179,7 @@ def test_a_stale_branch_that_sets_the_version_back_is_refused_until_a_dispatch_a
 
 
 def test_a_rollout_killed_after_dev_s_push_is_carried_on_by_the_next_run_from_depth_1_clones(road):
-    release = {
-        name: text.replace("hecate:version: 0.7.2", "hecate:version: 0.7.3")
-        for name, text in road.stack_files().items()
-    }
-    sha = commit_to(road.remote, release, "Merge pull request #2 from release/0.7.3")
+    sha = road.set_on_main("0.7.2", "0.7.3", "Merge pull request #2 from release/0.7.3")
     before = road.gitops_head()
     thread, done = road.in_background(Event("push", sha=sha))
     road.wait_for_deploy(before, "dev", thread)

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 TOKEN = re.compile(
     r"\s*(?:(?P<number>-?\d+(?:\.\d+)?)|(?P<string>'(?:[^']|'')*')"
@@ -130,7 +130,7 @@ class Evaluator:
             self._fail(f"unexpected {self.tokens[self.at].text!r}")
         return value
 
-    def _fail(self, why: str):
+    def _fail(self, why: str) -> NoReturn:
         raise UnknownExpression(f"${{{{ {self.source.strip()} }}}}: {why}")
 
     def _peek(self) -> str | None:

@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
     path = Path(os.environ[STATE])
     state = load(path)
     call = {"argv": argv, "token": bool(os.environ.get("GH_TOKEN"))}
-    handler = KNOWN.get(tuple(argv[:2]))
+    handler = KNOWN.get((argv[0], argv[1])) if len(argv) > 1 else None
     if handler is None:
         state["unknown"].append(call)
         path.write_text(json.dumps(state, indent=2))
