@@ -119,7 +119,7 @@ fleet-down: $(VENV)/.installed
 
 # Style first: a violation fails `make test`, and so CI.
 test: lint $(ENGINE) $(TESTBED) tools
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q --durations=20 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	bash scripts/lint

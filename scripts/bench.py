@@ -7,7 +7,9 @@
   engine  `pulumi preview` and `pulumi up` of a stack, against the same engine's
           preview of an empty Python program (the floor).
 
-Usage: scripts/bench.py [mocks|engine ...] [--runs N] [--stack NAME]
+Usage: scripts/bench.py [mocks|engine ...] [--runs N] [--stack NAME] [--smoke]
+  --smoke  one run of each, without the unit suite: what the tests run, so that the bench
+           cannot rot unseen (tests/e2e/test_benches.py)
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def side_by_side(commands: dict[str, tuple], runs: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def bench_mocks(stack: str, runs: int) -> None:
+def bench_mocks(stack: str, runs: int, smoke: bool = False) -> None:
     python = sys.executable
     medians = side_by_side(
         {
@@ -86,6 +88,8 @@ def bench_mocks(stack: str, runs: int) -> None:
     floor = medians["bare import"]
     for name, value in medians.items():
         print(f"{name:32} {value:6.2f} s  {value / floor:4.2f}x")
+    if smoke:  # the tests run the smoke mode: not the suite inside the suite
+        return
     # `make unit` itself: the Makefile alone says which tests need neither engine nor cluster.
     suite = side_by_side(
         {"unit suite": (["make", "--no-print-directory", "-s", "unit"], {})},
@@ -189,15 +193,15 @@ STEPS = {
         "import pulumi\n"
         "from hecate.cluster import ClusterObjects, HecateCluster\n"
         "from hecate.gitops_tree import open_tree\n"
-        "from hecate.settings import load\n"
+        "from hecate.project import running_settings\n"
     ),
     "settings, tree and objects, no resource": (
         "import os\n"
         "import pulumi\n"
         "from hecate.cluster import ClusterObjects\n"
         "from hecate.gitops_tree import open_tree\n"
-        "from hecate.settings import load\n"
-        "settings = load()\n"
+        "from hecate.project import running_settings\n"
+        "settings = running_settings()\n"
         "tree = open_tree(settings, pulumi.get_stack(), os.getcwd())\n"
         "objects = ClusterObjects.of(settings)\n"
     ),
@@ -207,8 +211,8 @@ STEPS = {
         "from hecate.cluster import ClusterObjects\n"
         "from hecate.delivery import GitopsDirectory\n"
         "from hecate.gitops_tree import open_tree\n"
-        "from hecate.settings import load\n"
-        "settings = load()\n"
+        "from hecate.project import running_settings\n"
+        "settings = running_settings()\n"
         "tree = open_tree(settings, pulumi.get_stack(), os.getcwd())\n"
         "objects = ClusterObjects.of(settings)\n"
         "GitopsDirectory(tree, settings.workloads_dir).declare(\n"
@@ -228,9 +232,12 @@ def main() -> None:
     parser.add_argument("what", nargs="*", help="mocks, engine, or both (the default)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stack", default="beam")
+    parser.add_argument("--smoke", action="store_true", help="one run, no unit suite (the tests)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
+    if args.smoke:
+        args.runs = 1
     print(f"{os.cpu_count()} cores, median of {args.runs} runs")
     what = args.what or ["mocks", "engine"]
     if set(what) - {"mocks", "engine"}:
@@ -238,7 +245,7 @@ def main() -> None:
             f"unknown benchmark {sorted(set(what) - {'mocks', 'engine'})}: choose mocks or engine"
         )
     if "mocks" in what:
-        bench_mocks(args.stack, args.runs)
+        bench_mocks(args.stack, args.runs, args.smoke)
     if "engine" in what:
         bench_engine(args.stack, args.runs)
 
