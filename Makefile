@@ -36,7 +36,13 @@ TESTBED := $(HECATE_CACHE)/stamps/testbed-$(shell cat scripts/install-testbed sc
 FLEET_DIR ?= .fleet
 NODES ?= 3
 
-.PHONY: bench-scale pulumi-env generate up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
+.PHONY: bench-scale env pulumi-env generate up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
+
+# A shell set up as make sets itself up: `eval "$(make -s env)"` puts the engine and the
+# `hecate` command on PATH and gives pulumi this project's backend (docs/getting-started.md).
+env:
+	@printf 'export PATH=%s:%s:"$$PATH"\n' "$(HECATE_CACHE)/bin" "$(CURDIR)/$(VENV)/bin"
+	@env | grep -E '^(PULUMI_[A-Z_]+|HECATE_CACHE)=' | sort | sed "s/'/'\\\\''/g; s/=/='/; s/^/export /; s/$$/'/"
 
 # What pulumi runs with under make, one NAME=value a line (tests/test_makefile.py).
 pulumi-env:
@@ -72,9 +78,11 @@ stack: stack-settings $(VENV)/.installed $(ENGINE) $(POLICY_VENV)/.installed
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK) --secrets-provider passphrase
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# The project itself, editable, for its `hecate` command (its dependencies are the pins above).
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 # The policy pack and checkov each get a virtualenv of their own: their pins clash with the program's.

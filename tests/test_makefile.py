@@ -74,3 +74,26 @@ def test_make_and_the_tools_give_pulumi_one_environment(tmp_path):
         assert done.returncode == 0, done.stderr
         from_make = dict(line.split("=", 1) for line in done.stdout.splitlines())
         assert from_make == _pulumi_vars(pulumi_env(ROOT, base))
+
+
+def test_one_line_gives_a_fresh_shell_the_engine_the_hecate_command_and_the_backend():
+    """`eval "$(make -s env)"`, in a shell with only the system's PATH: pulumi and hecate are
+    found, and pulumi gets the environment make gives it (quoted: a passphrase with a quote)."""
+    script = (
+        'eval "$(make -s env)" && command -v pulumi && command -v hecate && '
+        "hecate fleet --help >/dev/null && env | grep -E '^(PULUMI_[A-Z_]+|HECATE_CACHE)=' | sort"
+    )
+    given = {"PULUMI_BACKEND_URL": "s3://team-state", "PULUMI_CONFIG_PASSPHRASE": "it's a 'secret'"}
+    cache = os.environ.get("HECATE_CACHE", os.path.expanduser("~/.cache/hecate"))
+    base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ["HOME"], **given}
+    base["HECATE_CACHE"] = cache
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == os.path.join(cache, "bin", "pulumi")
+    assert lines[1] == str(ROOT / ".venv" / "bin" / "hecate")
+    shell_env = dict(line.split("=", 1) for line in lines[2:])
+    assert shell_env == _pulumi_vars(pulumi_env(ROOT, base))
+    assert shell_env["PULUMI_CONFIG_PASSPHRASE"] == "it's a 'secret'"

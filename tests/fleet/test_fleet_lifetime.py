@@ -56,7 +56,12 @@ def fleet_processes(workdir: Path) -> set[int]:
     return pids
 
 
-def gone_within(workdir: Path, seen: set[int], seconds: float = 30) -> None:
+# Bounds for a loaded 2-core machine: the property is that the fleet goes down, not how fast
+# (an owner taking a fleet down after Ctrl-C once took over 30 s beside other work).
+GONE_WITHIN = 180
+
+
+def gone_within(workdir: Path, seen: set[int], seconds: float = GONE_WITHIN) -> None:
     wait_for(
         f"every process of the fleet in {workdir} gone",
         lambda: not any(alive(pid) for pid in seen) and not Launcher(workdir).strays(),
@@ -81,7 +86,7 @@ def test_a_fleet_goes_down_with_its_owner_however_it_dies(death, tmp_path):
         # The cluster's control plane, its controllers, the git server and the watchdog.
         assert len(seen) >= 8, seen
         DEATHS[death](owner)
-        owner.wait(timeout=30)
+        owner.wait(timeout=GONE_WITHIN)
         gone_within(workdir, seen)
         log = (workdir / "logs" / "watchdog.log").read_text()
         assert "the owner of" in log and "watchdog: done" in log, log
