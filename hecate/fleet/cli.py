@@ -182,7 +182,7 @@ def release(args: argparse.Namespace, out: TextIO) -> int:
         if bool(args.version) == args.newest:
             raise releases.ReleaseRefused("give a VERSION or --newest (one of the two)")
         runner = releases.Release(project, stacks, check_registry=not args.skip_registry_check)
-        version = args.version or runner.newest(args.pre_releases)
+        version: str = args.version or runner.newest(args.pre_releases) or ""
         changes = runner.check(version) if version else []
         pending = runner.pending(version) if changes else ""
         if pending and not args.newest:

@@ -159,6 +159,32 @@ class ClusterClient:
             return f"the kubeconfig {where} has no context {self.context!r} (it has: {has})"
         return None
 
+    def may(self, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:
+        """Whether this identity may do that, as the API server answers a
+        SelfSubjectAccessReview (what `kubectl auth can-i` asks)."""
+        from kubernetes import client
+
+        attributes = client.V1ResourceAttributes(
+            verb=verb,
+            group=group,
+            resource=resource,
+            namespace=namespace or None,
+            name=name or None,
+        )
+        asked = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
+        )
+        review = client.AuthorizationV1Api(self._client()).create_self_subject_access_review(
+            asked, _request_timeout=REQUEST_TIMEOUT
+        )
+        return review.status is not None and bool(review.status.allowed)
+
+    def token(self) -> str:
+        """The bearer token the kubeconfig gives this context's user ("" for none)."""
+        keys = self._client().configuration.api_key  # the key's name varies by client version
+        value = keys.get("BearerToken") or keys.get("authorization") or ""
+        return str(value).removeprefix("Bearer ")
+
     def _custom(self) -> Any:
         from kubernetes import client
 

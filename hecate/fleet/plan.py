@@ -65,6 +65,13 @@ class RolloutPlan:
     def stacks(self) -> list[str]:
         return [stack for wave in self.waves for stack in wave.stacks]
 
+    @property
+    def worst_case_seconds(self) -> float:
+        """The longest a rollout of this plan can take on its clusters: each wave's gate to its
+        timeout, then its soak (a rollback's gate, too, at most once)."""
+        waves = sum(self.gate_timeout_seconds + wave.soak_seconds for wave in self.waves)
+        return waves + self.gate_timeout_seconds
+
 
 def _seconds(value: Any, name: str, problems: list[str]) -> float | None:
     """A duration: a Flux duration string (`30s`, `10m`, `1h30m`) or a number of seconds."""

@@ -1,13 +1,34 @@
 """What a rollout checks before anything changes: that the kubeconfig it uses names every
-cluster the plan touches, and what each cluster's daemon pods run now (so that nothing is
-moved backwards unasked: hecate/fleet/versions.py)."""
+cluster the plan touches, that each cluster answers and lets this identity do what the gate and
+the reconcile request do, that no token expires before the plan's worst case, and what each
+cluster's daemon pods run now (so that nothing is moved backwards unasked:
+hecate/fleet/versions.py)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
+from .. import naming
 from .cluster_health import ClusterClient
 from .versions import running_version
+
+KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
+SOURCE = "source.toolkit.fluxcd.io"
+# What the gate reads and the reconcile request patches (hecate/fleet_access.py grants each of
+# them to the fleet identity): verb, API group, resource, namespace, name.
+GATE_NEEDS = (
+    ("get", KUSTOMIZE, "kustomizations", naming.FLUX_NAMESPACE, naming.KUSTOMIZATION),
+    ("patch", KUSTOMIZE, "kustomizations", naming.FLUX_NAMESPACE, naming.KUSTOMIZATION),
+    ("get", SOURCE, "gitrepositories", naming.FLUX_NAMESPACE, naming.GIT_REPOSITORY),
+    ("patch", SOURCE, "gitrepositories", naming.FLUX_NAMESPACE, naming.GIT_REPOSITORY),
+    ("get", "apps", "daemonsets", naming.NAMESPACE, naming.DAEMON),
+    ("list", "", "pods", naming.NAMESPACE, ""),
+    ("list", "", "nodes", "", ""),
+)
 
 
 class PreflightError(ValueError):
@@ -28,6 +49,65 @@ def check_contexts(clients: Mapping[str, ClusterClient]) -> None:
         for stack, client in clients.items()
         if (why := client.missing_context())
     ]
+    if problems:
+        raise PreflightError(problems)
+
+
+def check_access(clients: Mapping[str, ClusterClient], clusters: Mapping[str, str]) -> None:
+    """PreflightError naming each stack whose cluster does not answer, or whose identity may
+    not do what the gate needs (each cluster asked at once)."""
+
+    def problems_of(stack: str) -> list[str]:
+        client = clients[stack]
+        try:
+            denied = [need for need in GATE_NEEDS if not client.may(*need)]
+        except Exception as error:  # the client's errors have no common base worth naming
+            reason = str(getattr(error, "reason", "") or error).splitlines()[0]
+            return [f"stack {stack} ({clusters[stack]}): the cluster cannot be reached ({reason})"]
+        return [
+            f"stack {stack} ({clusters[stack]}): the identity of context {client.context!r} may "
+            f"not {verb} {resource}{f'/{name}' if name else ''}"
+            f"{f' in {namespace}' if namespace else ''} (the gate needs it: "
+            "`python -m hecate fleet kubeconfig` issues the fleet identity that may)"
+            for verb, _, resource, namespace, name in denied
+        ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = [p for problems in pool.map(problems_of, list(clients)) for p in problems]
+    if found:
+        raise PreflightError(found)
+
+
+def token_expiry(token: str) -> datetime | None:
+    """When a service account token (a JWT) expires, from its `exp` claim (read, not
+    verified: the API server verifies it); None for a token that is not a JWT or never does."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def check_tokens(
+    clients: Mapping[str, ClusterClient], clusters: Mapping[str, str], worst_case: float
+) -> None:
+    """PreflightError naming each stack whose token expires before the plan's worst case
+    (every gate timing out and every soak held) is over."""
+    now = datetime.now(UTC)
+    problems = []
+    for stack, client in clients.items():
+        expiry = token_expiry(client.token())
+        if expiry is not None and (expiry - now).total_seconds() < worst_case:
+            left = max(0, int((expiry - now).total_seconds()))
+            problems.append(
+                f"stack {stack} ({clusters[stack]}): the token of context {client.context!r} "
+                f"expires at {expiry:%Y-%m-%d %H:%M:%S} UTC (in {left} s), before the plan's "
+                f"worst case of {int(worst_case)} s (every gate's timeout and every soak); "
+                "issue a longer one with `python -m hecate fleet kubeconfig --duration`"
+            )
     if problems:
         raise PreflightError(problems)
 

@@ -39,7 +39,7 @@ from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message, 
 from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
 from .journal import Journal, RolloutLock, _alive
 from .plan import RolloutPlan, Wave
-from .preflight import check_contexts, pods_version
+from .preflight import check_access, check_contexts, check_tokens, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
 from .soak import POLL_SECONDS, Soak, SoakBroken
@@ -97,9 +97,14 @@ class Rollout:
             self.project.target(stack, **{VERSION_KEY: self.version})
 
     def preflight(self) -> None:
-        """Before anything changes: every cluster named in the kubeconfig
+        """Before anything changes: every cluster named in the kubeconfig, answering, the gate's
+        rights granted, no token expiring before the plan's worst case
         (hecate/fleet/preflight.py)."""
-        check_contexts({s: self.clients[s] for s in self.plan.stacks})
+        clients = {s: self.clients[s] for s in self.plan.stacks}
+        clusters = {s: self.targets[s].settings.cluster for s in self.plan.stacks}
+        check_contexts(clients)
+        check_access(clients, clusters)
+        check_tokens(clients, clusters, self.plan.worst_case_seconds)
 
     def _check_direction(self) -> None:
         """DowngradeRefused when a cluster would go back unasked; what each cluster's pods run

@@ -17,8 +17,8 @@ from hecate.fleet.versions import is_older
 from testbed.processes import git
 from tests.fleet.waves import STACKS, assert_on, dev_only, head, set_dev
 
-# Flux's own periodic reconcile, every 20 s, on dev's hecate Kustomization: in a soak of 3 m,
-# about nine times Ready Unknown (Progressing) with nothing wrong.
+# Flux's own periodic reconcile, every 20 s, on dev's hecate Kustomization: in a soak of 90 s,
+# about four times Ready Unknown (Progressing) with nothing wrong.
 HEARTBEAT_PATCH = [
     {
         "target": {"kind": "Kustomization", "name": "hecate"},
@@ -63,16 +63,16 @@ def test_flux_reconciling_during_a_soak_never_rolls_a_healthy_wave_back(fleet_pr
         ):
             set_dev(fleet_project, key, value)
             started = datetime.now(UTC)
-            report = fleet_project.json("rollout", "--plan", plan(tmp_path, "3m"), "--plain")
+            report = fleet_project.json("rollout", "--plan", plan(tmp_path, "90s"), "--plain")
             assert report["result"] == "rolled out", (change, report["failure"])
             assert not any(e["step"] == "rollback" for e in report["events"]), change
             soaks = [e for e in report["events"] if e["step"] == "soak" and not e["stack"]]
-            assert soaks and soaks[0]["detail"].startswith("180 s"), soaks
+            assert soaks and soaks[0]["detail"].startswith("90 s"), soaks
             # Flux did reconcile dev's sync while the soak watched it: its Ready condition went
             # Unknown and back well after the soak began (the last time, within the last 20 s
             # of the soak or so).
             soak_began = started + timedelta(seconds=soaks[0]["seconds"])
-            assert ready_since(fleet_project, "dev-cluster") > soak_began + timedelta(seconds=60), (
+            assert ready_since(fleet_project, "dev-cluster") > soak_began + timedelta(seconds=40), (
                 change
             )
     finally:
@@ -176,6 +176,62 @@ def test_a_kubeconfig_without_beams_context_is_refused_before_the_first_commit(
     )  # fmt: skip
     assert long.code == 2 and "is over 30d" in long.err, long.text
     assert not (tmp_path / "k").exists()
+
+
+def test_an_identity_without_the_gate_s_rights_is_refused_before_the_first_commit(
+    fleet_project, tmp_path
+):
+    """beam's user is a service account bound to nothing: it may not read what the gate reads."""
+    cluster = "beam-cluster"
+    fleet = fleet_project.fleet
+    fleet.kubectl(cluster, "-n", "flux-system", "create", "serviceaccount", "hecate-nobody")
+    try:
+        token = fleet.kubectl(
+            cluster, "-n", "flux-system", "create", "token", "hecate-nobody", "--duration", "1h"
+        ).stdout.strip()
+        kubeconfig = yaml.safe_load(Path(fleet_project.env["KUBECONFIG"]).read_text())
+        user = next(c for c in kubeconfig["contexts"] if c["name"] == cluster)["context"]["user"]
+        next(u for u in kubeconfig["users"] if u["name"] == user)["user"] = {"token": token}
+        nobody = tmp_path / "nobody.kubeconfig"
+        nobody.write_text(yaml.safe_dump(kubeconfig))
+        start = head(fleet_project)
+        result = fleet_project.fleet_cmd(
+            "--kubeconfig", str(nobody), "rollout", "0.7.22", "--plain"
+        )
+    finally:
+        fleet.kubectl(cluster, "-n", "flux-system", "delete", "serviceaccount", "hecate-nobody")
+    assert result.code == 2, result.text
+    said = "stack beam (beam-cluster): the identity of context 'beam-cluster' may not"
+    assert f"{said} get daemonsets/hecate-daemon in hecate" in result.err, result.err
+    assert f"{said} patch kustomizations/hecate in flux-system" in result.err
+    assert "stack dev" not in result.err and "stack edge" not in result.err
+    assert head(fleet_project) == start
+    assert all(fleet_project.version(s) != "0.7.22" for s in STACKS)
+
+
+def test_a_token_that_expires_before_the_plan_could_end_is_refused_before_the_first_commit(
+    fleet_project, tmp_path
+):
+    short = tmp_path / "short.kubeconfig"
+    issued = fleet_project.fleet_cmd(
+        "--kubeconfig", str(fleet_project.fleet.kubeconfig), "kubeconfig", "--output", str(short),
+        "--duration", "10m",
+    )  # fmt: skip
+    assert issued.code == 0, issued.text
+    start = head(fleet_project)
+    # Gates of 5 m for two waves, a soak of 1 m, and a rollback's gate: 16 m at worst.
+    result = fleet_project.fleet_cmd(
+        "--kubeconfig", str(short), "rollout", "0.7.22", "--plan", plan(tmp_path, "1m"), "--plain"
+    )
+    assert result.code == 2, result.text
+    for stack in STACKS:
+        assert (
+            f"stack {stack} ({stack}-cluster): the token of context '{stack}-cluster' expires"
+            in (result.err)
+        ), result.err
+    assert "before the plan's worst case of 960 s" in result.err
+    assert head(fleet_project) == start
+    assert all(fleet_project.version(s) != "0.7.22" for s in STACKS)
 
 
 def test_a_rollout_that_would_take_clusters_back_is_refused_unless_asked_for(
