@@ -129,3 +129,25 @@ def test_a_plan_that_is_not_yaml_or_not_there_names_the_file(tmp_path):
         load_plan(tmp_path / "missing.yaml", STACKS)
     with pytest.raises(PlanError, match="must be a mapping"):
         plan("- dev\n- edge")
+
+
+def test_only_keeps_the_waves_order_for_the_chosen_stacks_and_drops_empty_waves():
+    whole = plan(
+        "waves:\n  - {name: canary, stacks: [dev]}\n  - {name: rest, stacks: [edge, beam], soak: 5m}\n"
+    )
+    edge = whole.only(["edge"])
+    assert [(w.name, w.stacks, w.soak_seconds) for w in edge.waves] == [("rest", ("edge",), 300)]
+    assert edge.gate_timeout_seconds == whole.gate_timeout_seconds
+    both = whole.only(["beam", "dev", "beam"])
+    assert [(w.name, w.stacks) for w in both.waves] == [("canary", ("dev",)), ("rest", ("beam",))]
+
+
+def test_only_a_stack_the_plan_does_not_hold_is_refused_naming_it():
+    with pytest.raises(PlanError) as refused:
+        plan("waves:\n  - {stacks: [dev]}\n").only(
+            ["edgy", "dev"], "rollout-plan.yaml with --only edgy,dev"
+        )
+    assert str(refused.value) == (
+        "invalid rollout plan rollout-plan.yaml with --only edgy,dev (nothing was rolled out):\n"
+        "  - edgy: no such stack in the plan; the plan's stacks are dev, beam, edge"
+    )

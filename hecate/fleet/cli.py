@@ -9,8 +9,9 @@
                                                the shards' reports as one, each stack once
     fleet shards [--per-shard 10]              the shards a CI job matrix runs, as JSON
     fleet rollout VERSION [--plan FILE] [--dry-run] [--no-rollback] [--parallel N] [--json]
-                      [--report FILE] [--allow-downgrade]
-                                               the version through the plan's waves, each
+                      [--report FILE] [--allow-downgrade] [--only STACK,...]
+                                               the version through the plan's waves (for
+                                               those stacks alone, with --only), each
                                                wave's stacks N at a time, gated; never to
                                                an older version than a cluster's pods run
                                                unless --allow-downgrade
@@ -111,6 +112,8 @@ def _preview_report(summaries: list[ChangeSummary], args: argparse.Namespace, ou
 def rollout(args: argparse.Namespace, out: TextIO) -> int:
     project = FleetProject(args.root)
     plan = load_plan(args.plan or project.root / PLAN_FILE, project.stacks)
+    if args.only:
+        plan = plan.only(args.only.split(","), f"{args.plan or PLAN_FILE} with --only {args.only}")
     report = RolloutReport(args.version or "as committed")
     with Progress(report, live=None if not args.plain else False) as progress:
         runner = Rollout(
@@ -279,6 +282,11 @@ def parser() -> argparse.ArgumentParser:
         "--allow-downgrade",
         action="store_true",
         help="may move clusters to an older version than their pods run (refused otherwise)",
+    )
+    r.add_argument(
+        "--only",
+        metavar="STACK[,STACK]",
+        help="the plan's waves for these stacks alone (a hotfix to one cluster)",
     )
     r.add_argument("--json", action="store_true", help="the final report as JSON")
     r.add_argument("--report", type=Path, help="append the Markdown report here")

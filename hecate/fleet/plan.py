@@ -65,6 +65,22 @@ class RolloutPlan:
     def stacks(self) -> list[str]:
         return [stack for wave in self.waves for stack in wave.stacks]
 
+    def only(self, stacks: Iterable[str], source: str = "--only") -> RolloutPlan:
+        """The plan restricted to `stacks` (a hotfix to one cluster): its waves in their order,
+        each with the chosen stacks alone, waves left empty dropped; PlanError for a stack the
+        plan does not hold."""
+        chosen = list(dict.fromkeys(stacks))
+        unknown = [s for s in chosen if s not in self.stacks]
+        if unknown or not chosen:
+            why = f"{', '.join(unknown)}: no such stack in the plan" if unknown else "no stack"
+            raise PlanError(source, [f"{why}; the plan's stacks are {', '.join(self.stacks)}"])
+        waves = tuple(
+            Wave(w.name, tuple(s for s in w.stacks if s in chosen), w.soak_seconds)
+            for w in self.waves
+            if any(s in chosen for s in w.stacks)
+        )
+        return RolloutPlan(waves, self.gate_timeout_seconds, self.unknown_grace_seconds)
+
     @property
     def worst_case_seconds(self) -> float:
         """The longest a rollout of this plan can take on its clusters: each wave's gate to its

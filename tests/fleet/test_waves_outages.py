@@ -265,3 +265,28 @@ def test_a_rollout_that_would_take_clusters_back_is_refused_unless_asked_for(
     assert (dev["pods_before"], dev["pods_after"]) == (running["dev"], "0.7.2"), dev
     assert any(e["step"] == "downgrade" for e in report["events"])
     assert_on(fleet_project, "0.7.2", ("dev",))
+
+
+def test_only_one_stack_is_rolled_out_with_only_and_the_others_are_not_touched(
+    fleet_project, tmp_path
+):
+    before = {s: fleet_project.version(s) for s in STACKS}
+    committed = (fleet_project.root / "Pulumi.edge.yaml").read_text()
+    start = head(fleet_project)
+    try:
+        report = fleet_project.json("rollout", "0.7.99", "--only", "edge", "--plain")
+        assert report["result"] == "rolled out", report["failure"]
+        assert sorted(report["stacks"]) == ["edge"]
+        subjects = [line.split(" ", 1)[1] for line in fleet_project.remote_log(start)]
+        assert subjects == ["deploy(edge-cluster): hecate-daemon 0.7.99"], subjects
+        assert_on(fleet_project, "0.7.99", ("edge",))
+        for stack in ("dev", "beam"):
+            assert fleet_project.version(stack) == before[stack]
+            assert fleet_project.running_image(f"{stack}-cluster")[0].endswith(f":{before[stack]}")
+        refused = fleet_project.fleet_cmd("rollout", "0.7.99", "--only", "edgy", "--plain")
+        assert refused.code == 2 and "edgy: no such stack in the plan" in refused.err, refused.text
+    finally:
+        # Back to what edge's stack file said: the fleet in step for the tests after this one.
+        (fleet_project.root / "Pulumi.edge.yaml").write_text(committed)
+        back = fleet_project.json("rollout", "--only", "edge", "--allow-downgrade", "--plain")
+        assert back["result"] == "rolled out", back["failure"]
