@@ -133,7 +133,8 @@ def test_a_plan_that_is_not_yaml_or_not_there_names_the_file(tmp_path):
 
 def test_only_keeps_the_waves_order_for_the_chosen_stacks_and_drops_empty_waves():
     whole = plan(
-        "waves:\n  - {name: canary, stacks: [dev]}\n  - {name: rest, stacks: [edge, beam], soak: 5m}\n"
+        "waves:\n  - {name: canary, stacks: [dev]}\n"
+        "  - {name: rest, stacks: [edge, beam], soak: 5m}\n"
     )
     edge = whole.only(["edge"])
     assert [(w.name, w.stacks, w.soak_seconds) for w in edge.waves] == [("rest", ("edge",), 300)]
