@@ -183,7 +183,7 @@ def shared_files(gitops: Path, shared_dir: str) -> list[str]:
 
 def kustomize_binary() -> str:
     """kustomize, from PATH or the project's cache (`make engine` builds it)."""
-    cache = Path(os.environ.get("HECATE_CACHE", Path.home() / ".cache" / "hecate")) / "bin"
+    cache = naming.engine_cache() / "bin"
     found = shutil.which("kustomize") or shutil.which("kustomize", path=str(cache))
     if not found:
         raise TreeRefused(

@@ -7,6 +7,10 @@ auto-named.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
 NAMESPACE = "hecate"
 CONFIG_MAP = "hecate-config"
 SECRET = "hecate-secrets"
@@ -25,6 +29,15 @@ DAEMON_SELECTOR = {"app": DAEMON}
 # (hecate-config's data, hecate-secrets' sealed data), so that a change of either rolls the pods.
 # Helm charts' `checksum/config`, the pattern Kubernetes users know.
 CONFIG_CHECKSUM = "checksum/config"
+# The stack setting a release changes (one name, used by the fleet tool throughout).
+VERSION_KEY = "hecate:version"
+
+
+def engine_cache(env: Mapping[str, str] | None = None) -> Path:
+    """Where the engine and the tools are built and cached: $HECATE_CACHE, else
+    ~/.cache/hecate (the Makefile's default too)."""
+    given = (os.environ if env is None else env).get("HECATE_CACHE")
+    return Path(given) if given else Path.home() / ".cache" / "hecate"
 
 
 def labels(

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import safe_yaml, settings
+from . import naming, safe_yaml, settings
 from .settings import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parents[1]  # the project this package belongs to
@@ -186,7 +186,7 @@ def pulumi_env(root: Path, base: Mapping[str, str] | None = None) -> dict[str, s
     """The environment `make up` gives pulumi (see the Makefile): the local file backend and its
     passphrase unless the caller set a backend of their own, and the engine from the cache."""
     env = dict(os.environ if base is None else base)
-    cache = Path(env.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
+    cache = naming.engine_cache(env)
     env["HECATE_CACHE"] = str(cache)
     local = f"file://{root.resolve()}/.pulumi-state"
     env.setdefault("PULUMI_BACKEND_URL", local)

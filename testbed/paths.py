@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from hecate.naming import engine_cache
+
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = Path(os.environ.get("HECATE_CACHE") or Path.home() / ".cache" / "hecate")
+CACHE = engine_cache()
 BIN = CACHE / "bin"
 CRDS = CACHE / "crds"
 TESTBED = CACHE / "testbed"  # CRDs and kwok stages for the local fleet

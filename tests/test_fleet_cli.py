@@ -31,9 +31,15 @@ def test_a_bad_plan_is_refused_before_anything_runs(committed_copy, capsys):
     assert not (committed_copy / ".rollout").exists()
 
 
-def test_another_rollout_left_unfinished_is_named(committed_copy, capsys):
-    """Its journal is in the gitops remote, where a fresh clone on another runner finds it."""
+def test_another_rollout_left_unfinished_is_named(committed_copy, capsys, monkeypatch):
+    """Its journal is in the gitops remote, where a fresh clone on another runner finds it.
+    (No cluster here: the pre-flight's questions to the clusters are answered yes; they are
+    tested in test_fleet_preflight.py and on the fleet.)"""
+    from hecate.fleet.cluster_health import ClusterClient
     from hecate.fleet.gitops_repo import GitopsCheckout
+
+    monkeypatch.setattr(ClusterClient, "may", lambda self, *need: True)
+    monkeypatch.setattr(ClusterClient, "token", lambda self: "")
     from hecate.fleet.remote_state import LOCK_REF, RemoteJournal
     from tests.test_fleet_remote_state import gitops_remote
 

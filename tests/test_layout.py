@@ -61,6 +61,25 @@ def test_the_fleet_tool_and_verify_stand_on_the_project_layer_not_on_each_other(
     assert importers(fleet, "hecate.project") and importers(verify, "hecate.project")
 
 
+def test_no_module_imports_another_s_private_names():
+    """A leading underscore is a module's own: what another module needs is made public."""
+    found = []
+    for path in python_files("hecate", "testbed", "tests", "policy", "scripts", "__main__.py"):
+        package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = node.module or ""
+            ours = node.level > 0 or module.split(".")[0] in ("hecate", "testbed", "tests")
+            private = [
+                a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")
+            ]
+            if ours and private:
+                where = ".".join((*package, module)) if node.level else module
+                found.append(f"{path.relative_to(ROOT)}: from {where} import {', '.join(private)}")
+    assert found == []
+
+
 def test_the_imports_are_resolved_as_python_resolves_them():
     """The checks above are only as good as this reader of imports."""
     assert "hecate.project" in imported(ROOT / "hecate" / "fleet" / "stacks.py") | imported(

@@ -123,7 +123,7 @@ def _is_missing(error: Exception) -> bool:
     return getattr(error, "status", None) == 404
 
 
-def _describe(error: Exception) -> str:
+def describe(error: Exception) -> str:
     status = getattr(error, "status", None)
     if status is not None:
         return f"HTTP {status} {getattr(error, 'reason', '')}".strip()
@@ -216,7 +216,7 @@ class ClusterClient:
         try:
             return ClusterHealth(self.context, "", self._flux(), self._daemon(), self._sealed())
         except Exception as error:  # the client's errors have no common base worth naming
-            return ClusterHealth(self.context, f"unreachable ({_describe(error)})")
+            return ClusterHealth(self.context, f"unreachable ({describe(error)})")
 
     def _flux(self) -> FluxStatus | None:
         obj = self._get(FLUX_GROUP_KUSTOMIZE, naming.FLUX_NAMESPACE, naming.KUSTOMIZATION)

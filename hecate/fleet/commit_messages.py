@@ -4,9 +4,10 @@ and after), and the rollback that undoes either."""
 
 from __future__ import annotations
 
+from ..naming import VERSION_KEY
+
 # The stack output in which the program lists a digest of each setting it deployed.
 SETTINGS_DIGEST = "settingsDigest"
-VERSION_SETTING = "hecate:version"
 NAMED_IN_SUBJECT = 4  # settings named in a commit's subject; all of them in its body
 
 
@@ -31,9 +32,9 @@ def deploy_message(cluster: str, version: str, changed: list[str] | None = None)
     """`deploy(<cluster>): hecate-daemon <version>` for a version; a configuration change names
     its settings: `deploy(<cluster>): hecate:logLevel (hecate-daemon 0.7.2)`."""
     changed = changed or []
-    others = [c for c in changed if c != VERSION_SETTING]
+    others = [c for c in changed if c != VERSION_KEY]
     named, body = _named(others)
-    if not changed or VERSION_SETTING in changed:
+    if not changed or VERSION_KEY in changed:
         subject = f"deploy({cluster}): hecate-daemon {version}" + (f", {named}" if named else "")
     else:
         subject = f"deploy({cluster}): {named} (hecate-daemon {version})"
@@ -45,6 +46,6 @@ def rollback_message(
 ) -> str:
     if version != failed:
         return f"rollback({cluster}): hecate-daemon {version} (from {failed})"
-    named, body = _named([c for c in changed or [] if c != VERSION_SETTING])
+    named, body = _named([c for c in changed or [] if c != VERSION_KEY])
     subject = f"rollback({cluster}): hecate-daemon {version}, {named or 'its configuration'} undone"
     return f"{subject}\n\n{body}" if body else subject

@@ -147,7 +147,7 @@ class RolloutLock:
     def __enter__(self) -> RolloutLock:
         if self.path.is_file():
             pid = int(self.path.read_text().strip() or 0)
-            if pid and _alive(pid):
+            if pid and alive(pid):
                 raise JournalError(
                     f"another rollout (pid {pid}) is running in this project ({self.path})"
                 )
@@ -159,7 +159,7 @@ class RolloutLock:
         self.path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):

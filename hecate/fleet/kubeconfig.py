@@ -20,7 +20,7 @@ import yaml
 
 from .. import fleet_access, naming, safe_yaml
 from ..grammars import token_duration_seconds
-from .cluster_health import REQUEST_TIMEOUT, ClusterClient, _describe
+from .cluster_health import REQUEST_TIMEOUT, ClusterClient, describe
 from .stacks import FleetProject
 
 DEFAULT_DURATION = "24h"
@@ -138,7 +138,7 @@ def issue(
         except Exception as error:
             raise KubeconfigError(
                 f"stack {stack}: context {context}: no token for ServiceAccount "
-                f"{naming.FLUX_NAMESPACE}/{fleet_access.SERVICE_ACCOUNT} ({_describe(error)}); "
+                f"{naming.FLUX_NAMESPACE}/{fleet_access.SERVICE_ACCOUNT} ({describe(error)}); "
                 "is the stack deployed (Flux applies the identity with clusters/"
                 f"{target.cluster}/), and may this kubeconfig create tokens?"
             ) from None

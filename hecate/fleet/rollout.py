@@ -37,7 +37,7 @@ from .cluster_health import (
 )
 from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message, rollback_message
 from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
-from .journal import Journal, RolloutLock, _alive
+from .journal import Journal, RolloutLock, alive
 from .plan import RolloutPlan, Wave
 from .preflight import check_access, check_contexts, check_tokens, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
@@ -289,7 +289,7 @@ class Rollout:
                 continue
             host, pid = info.get("hostname"), int(info.get("pid") or 0)
             why = ""
-            if host == socket.gethostname() and pid and not _alive(pid):
+            if host == socket.gethostname() and pid and not alive(pid):
                 why = f"its pulumi (pid {pid}) is gone"
             elif previous and host == previous.host:
                 since = datetime.fromisoformat(previous.since)

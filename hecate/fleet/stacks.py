@@ -22,7 +22,7 @@ from ..settings import Settings
 from .gitops_repo import GitopsCheckout
 
 POLICY_PACK = "policy"
-VERSION_KEY = "hecate:version"
+VERSION_KEY = naming.VERSION_KEY  # (kept importable from here)
 
 
 @dataclass(frozen=True)
