@@ -202,7 +202,7 @@ def release(args: argparse.Namespace, out: TextIO) -> int:
         return FAILED
     if args.json:
         rows = [asdict(c) for c in changes]
-        report = {"version": version or "", "branch": branch, "pending": pending, "stacks": rows}
+        report = {"version": version, "branch": branch, "pending": pending, "stacks": rows}
         print(json.dumps(report), file=out)
     elif pending:
         print(

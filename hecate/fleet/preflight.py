@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from .. import naming
-from .cluster_health import ClusterClient
+from .cluster_health import FLUX_GROUP_KUSTOMIZE, FLUX_GROUP_SOURCE, ClusterClient
 from .versions import running_version
 
-KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
-SOURCE = "source.toolkit.fluxcd.io"
+KUSTOMIZE, SOURCE = FLUX_GROUP_KUSTOMIZE[0], FLUX_GROUP_SOURCE[0]
 # What the gate reads and the reconcile request patches (hecate/fleet_access.py grants each of
 # them to the fleet identity): verb, API group, resource, namespace, name.
 GATE_NEEDS = (
@@ -100,12 +100,13 @@ def check_tokens(
     problems = []
     for stack, client in clients.items():
         expiry = token_expiry(client.token())
-        if expiry is not None and (expiry - now).total_seconds() < worst_case:
-            left = max(0, int((expiry - now).total_seconds()))
+        left = (expiry - now).total_seconds() if expiry is not None else math.inf
+        if left < worst_case:
             problems.append(
                 f"stack {stack} ({clusters[stack]}): the token of context {client.context!r} "
-                f"expires at {expiry:%Y-%m-%d %H:%M:%S} UTC (in {left} s), before the plan's "
-                f"worst case of {int(worst_case)} s (every gate's timeout and every soak); "
+                f"expires at {expiry:%Y-%m-%d %H:%M:%S} UTC (in {max(0, int(left))} s), before "
+                f"the plan's worst case of {int(worst_case)} s (every gate's timeout and every "
+                "soak); "
                 "issue a longer one with `python -m hecate fleet kubeconfig --duration`"
             )
     if problems:

@@ -27,9 +27,10 @@ import semver
 
 from .. import safe_yaml
 from ..grammars import is_release_version
+from ..naming import VERSION_KEY
 from .gitops_repo import committer_env
 from .registry import Registry, RegistryError
-from .stacks import VERSION_KEY, FleetProject
+from .stacks import FleetProject
 from .versions import is_older
 
 BRANCH_PREFIX = "release/"

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from ..naming import VERSION_KEY
 from ..project import stack_file_with
 from .cluster_health import (
     FAILED,
@@ -43,7 +44,7 @@ from .preflight import check_access, check_contexts, check_tokens, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
 from .soak import POLL_SECONDS, Soak, SoakBroken
-from .stacks import VERSION_KEY, ChangeSummary, FleetProject, RenderedTemplate, StackTarget
+from .stacks import ChangeSummary, FleetProject, RenderedTemplate, StackTarget
 from .versions import DowngradeRefused, is_older
 
 # Stacks of a wave deployed at once: each is an engine and a Python program, about one core's

@@ -22,7 +22,6 @@ from ..settings import Settings
 from .gitops_repo import GitopsCheckout
 
 POLICY_PACK = "policy"
-VERSION_KEY = naming.VERSION_KEY  # (kept importable from here)
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class FleetProject:
 
     def committed_version(self, stack: str) -> str | None:
         """hecate:version as the stack file itself says it."""
-        return self.files.committed(stack, VERSION_KEY)
+        return self.files.committed(stack, naming.VERSION_KEY)
 
     def checkout(self, target: StackTarget) -> GitopsCheckout:
         path = Path(os.path.normpath(self.root / target.settings.gitops_dir))
@@ -141,7 +140,7 @@ class FleetProject:
             return auto.Stack.create(stack, workspace)
 
     def set_version(self, stack: str, version: str) -> None:
-        self.stack(stack).set_config(VERSION_KEY, auto.ConfigValue(value=version))
+        self.stack(stack).set_config(naming.VERSION_KEY, auto.ConfigValue(value=version))
 
     def preview(self, stack: str, config_file: Path | None = None) -> ChangeSummary:
         """`pulumi preview --policy-pack policy` (a failure or a policy violation: `ok=False`),
