@@ -4,13 +4,13 @@ out), with the stack files and the rollout plan a test gives."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from .deployment import git_env
 from .paths import ROOT
+from .processes import git
 
 # What hecate-infra's CI needs of the project: the program, the workflows and the build.
 INFRA_FILES = [
@@ -29,19 +29,12 @@ INFRA_FILES = [
     "scripts",
 ]
 IGNORED = shutil.ignore_patterns(".venv", "__pycache__", "*.pyc", ".pytest_cache")
-AUTHOR = {
-    "GIT_AUTHOR_NAME": "hecate-team",
-    "GIT_AUTHOR_EMAIL": "team@hecate.invalid",
-    "GIT_COMMITTER_NAME": "hecate-team",
-    "GIT_COMMITTER_EMAIL": "team@hecate.invalid",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-}
 
 
 def infra_remote(bare: Path, files: dict[str, str]) -> str:
     """A bare hecate-infra at `bare`, main holding the project's files and `files` (path →
     text: the stack files, the plan); main's commit."""
-    _git("init", "--quiet", "--bare", "--initial-branch", "main", str(bare))
+    git("init", "--quiet", "--bare", "--initial-branch", "main", str(bare), cwd=bare.parent)
     with tempfile.TemporaryDirectory(dir=bare.parent) as work:
         tree = Path(work) / "tree"
         tree.mkdir()
@@ -53,11 +46,8 @@ def infra_remote(bare: Path, files: dict[str, str]) -> str:
                 shutil.copy(source, tree / name)
         for name, text in files.items():
             (tree / name).write_text(text)
-        _git("init", "--quiet", "--initial-branch", "main", cwd=tree)
-        _git("add", "-A", cwd=tree)
-        _git("commit", "--quiet", "-m", "hecate-infra", cwd=tree)
-        _git("push", "--quiet", str(bare), "main", cwd=tree)
-        return _git("rev-parse", "HEAD", cwd=tree)
+        git("init", "--quiet", "--initial-branch", "main", cwd=tree)
+        return _commit_and_push(tree, "hecate-infra", str(bare), "main")
 
 
 def commit_to(bare: Path, files: dict[str, str], message: str, branch: str = "main") -> str:
@@ -65,24 +55,20 @@ def commit_to(bare: Path, files: dict[str, str], message: str, branch: str = "ma
     teammate's push; the new head."""
     with tempfile.TemporaryDirectory(dir=bare.parent) as work:
         clone = Path(work) / "clone"
-        _git("clone", "--quiet", "--branch", branch, str(bare), str(clone))
+        git("clone", "--quiet", "--branch", branch, str(bare), str(clone), cwd=bare.parent)
         for name, text in files.items():
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             (clone / name).write_text(text)
-        _git("add", "-A", cwd=clone)
-        _git("commit", "--quiet", "-m", message, cwd=clone)
-        _git("push", "--quiet", "origin", branch, cwd=clone)
-        return _git("rev-parse", "HEAD", cwd=clone)
+        return _commit_and_push(clone, message, "origin", branch)
 
 
 def show(bare: Path, path: str, ref: str = "main") -> str:
-    return _git("show", f"{ref}:{path}", cwd=bare)
+    return git("show", f"{ref}:{path}", cwd=bare)
 
 
-def _git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **AUTHOR}, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
+def _commit_and_push(tree: Path, message: str, *push: str) -> str:
+    """Everything in `tree` committed (as the test bed) and pushed; the commit."""
+    env = git_env()
+    for args in (("add", "-A"), ("commit", "--quiet", "-m", message), ("push", "--quiet", *push)):
+        git(*args, cwd=tree, env=env)
+    return git("rev-parse", "HEAD", cwd=tree)

@@ -210,3 +210,10 @@ def test_a_string_literal_reads_back_as_written(value):
 def test_a_malformed_expression_is_refused(source):
     with pytest.raises(UnknownExpression):
         evaluate(source, a=1, b=2)
+
+
+def test_an_unknown_strategy_key_is_named_even_in_a_job_that_does_not_run(tmp_path, remote):
+    strategy = "  skipped:\n    needs: leg\n    strategy:\n      max-parallel: 2\n"
+    with_workflow(remote, CHAIN.replace("  skipped:\n    needs: leg\n", strategy))
+    with pytest.raises(HarnessError, match="job skipped: unknown strategy key max-parallel"):
+        harness(tmp_path, remote).run("chain.yml", Event("push"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import fnmatch
 import glob
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..paths import ROOT
+from ..processes import git
 from .runs import HarnessError
 
 if TYPE_CHECKING:
@@ -148,22 +148,3 @@ ACTIONS = {
     "actions/upload-artifact@v4": (upload, {"name", "path"}),
     "actions/download-artifact@v4": (download, {"pattern", "merge-multiple", "path"}),
 }
-
-
-def committer() -> dict[str, str]:
-    who = {"GIT_AUTHOR_NAME": "github", "GIT_AUTHOR_EMAIL": "noreply@github.com"}
-    return {
-        **os.environ,
-        **who,
-        "GIT_COMMITTER_NAME": who["GIT_AUTHOR_NAME"],
-        "GIT_COMMITTER_EMAIL": who["GIT_AUTHOR_EMAIL"],
-    }
-
-
-def git(*args: str, cwd: Path | None = None, env: dict | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise subprocess.CalledProcessError(
-            done.returncode, ["git", *args], done.stdout, done.stderr
-        )
-    return done.stdout.strip()

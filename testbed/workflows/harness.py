@@ -14,11 +14,13 @@ from typing import Any
 
 import yaml
 
-from ..paths import ROOT
-from .actions import ACTIONS, committer, git
+from ..deployment import git_env
+from ..paths import CACHE, ROOT
+from ..processes import git
+from .actions import ACTIONS
 from .expressions import EXPRESSION, FUNCTIONS, UnknownExpression, check
 from .gh_recorder import load
-from .jobs import JOB_KEYS, STEP_KEYS, Context, job_order
+from .jobs import JOB_KEYS, STEP_KEYS, STRATEGY_KEYS, Context, job_order
 from .runs import Event, HarnessError, JobRun, WorkflowRun
 
 
@@ -35,7 +37,7 @@ class Harness:
         self.workdir, self.owner = workdir, owner
         self.remotes = {f"{owner}/{name}": path for name, path in remotes.items()}
         self.secrets, self.variables = secrets, variables or {}
-        self.cache = cache or Path(os.environ.get("HECATE_CACHE", "~/.cache/hecate")).expanduser()
+        self.cache = cache or CACHE
         self.gh_state = workdir / "github.json"
         self.artifacts = workdir / "artifacts"
         self.runs = 0
@@ -60,7 +62,7 @@ class Harness:
     # -- GitHub's side of the road, done here with git --
 
     def head(self, branch: str = "main", repository: str = "hecate-infra") -> str:
-        out = git("ls-remote", "--heads", self.url(repository), branch)
+        out = git("ls-remote", "--heads", self.url(repository), branch, cwd=self.workdir)
         if not out:
             raise HarnessError(f"{repository} has no branch {branch}")
         return out.split()[0]
@@ -73,7 +75,7 @@ class Harness:
         assert pull["state"] == "open", pull
         clone = self.workdir / f"merge-{number}"
         remote = self._remote("hecate-infra")
-        git("clone", "--quiet", "--branch", pull["base"], str(remote), str(clone))
+        git("clone", "--quiet", "--branch", pull["base"], str(remote), str(clone), cwd=self.workdir)
         git("fetch", "--quiet", "origin", pull["head"], cwd=clone)
         git(
             "merge",
@@ -83,7 +85,7 @@ class Harness:
             f"Merge pull request #{number} from {pull['head']}",
             "FETCH_HEAD",
             cwd=clone,
-            env=committer(),
+            env=git_env(),
         )
         git("push", "--quiet", "origin", pull["base"], cwd=clone)
         shutil.rmtree(clone)
@@ -137,6 +139,11 @@ class Harness:
             unknown = sorted(set(job) - JOB_KEYS)
             if unknown:
                 raise HarnessError(f"{workflow}: job {name}: unknown key {', '.join(unknown)}")
+            unknown = sorted(set(job.get("strategy") or {}) - STRATEGY_KEYS)
+            if unknown:
+                raise HarnessError(
+                    f"{workflow}: job {name}: unknown strategy key {', '.join(unknown)}"
+                )
             if "if" in job:
                 expressions({"if": job["if"]}, f"job {name}", implicit=True)
             for key in ("env", "outputs", "strategy"):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..processes import FleetError
 from .actions import ACTIONS, hash_files
 from .expressions import Evaluator, UnknownExpression, interpolate, text, truthy
 from .gh_recorder import STATE
@@ -70,12 +71,7 @@ class Context:
         }
         if not self._condition(job.get("if"), base, status, f"job {name}"):
             return JobRun(name, "skipped")
-        strategy = job.get("strategy") or {}
-        unknown = sorted(set(strategy) - STRATEGY_KEYS)
-        if unknown:
-            raise HarnessError(
-                f"{self.workflow}: job {name}: unknown strategy key {', '.join(unknown)}"
-            )
+        strategy = job.get("strategy") or {}  # its keys: checked by Harness.validate()
         legs = self._matrix(strategy.get("matrix"), base, name)
         run = JobRun(name, "success")
         for index, matrix in enumerate(legs):
@@ -233,8 +229,8 @@ class Job:
             action = ACTIONS[step["uses"]][0]  # known: validate() checked it
             try:
                 log = action(self, given) or ""
-            except subprocess.CalledProcessError as error:
-                return StepRun(label, "failure", 1, f"{error}\n{error.stderr or ''}")
+            except FleetError as error:  # a git command of the action failed
+                return StepRun(label, "failure", 1, f"{error}\n")
             return StepRun(label, "success", 0, log)
         script = self.temp / f"step-{number}.sh"
         script.write_text(self.context.evaluate(step["run"], self._evaluator(), f"{where}: run"))
@@ -268,7 +264,6 @@ class Job:
         if step_id:
             self.contexts["steps"][step_id]["outputs"] = _key_values(files["OUTPUT"].read_text())
         self.env.update(_key_values(files["ENV"].read_text()))
-        (self.temp / f"summary-{number}").write_text(files["SUMMARY"].read_text())
         return StepRun(label, "success" if code == 0 else "failure", code, log_file.read_text())
 
     def _defaults(self) -> dict[str, str]:
