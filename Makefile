@@ -51,6 +51,7 @@ pulumi-env:
 # Pulumi.yaml's config block and docs/settings.md's table, from hecate/settings.py's Settings.
 generate: $(VENV)/.installed
 	$(VENV)/bin/python -m hecate.reference
+	$(VENV)/bin/python -m hecate.fleet.workflow
 
 # Every preview, including the one `up` starts with, runs the policy pack.
 up: stack

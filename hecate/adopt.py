@@ -190,6 +190,27 @@ def _image(reference: str, file: str) -> tuple[str, str]:
     return repository, tag
 
 
+def _socket_readiness(probe: Any) -> dict[str, Any] | None:
+    """The guide's socket probe as hecate:readinessProbe (Kubernetes' defaults where it has none,
+    so the pods are probed as before); None for any other probe, which a patch keeps."""
+    if not isinstance(probe, dict) or probe.get("exec", {}).get("command") != [
+        "test",
+        "-S",
+        naming.SOCKET,
+    ]:
+        return None
+    numbers = {
+        "initialDelaySeconds": 0,
+        "periodSeconds": 10,
+        "timeoutSeconds": 1,
+        "failureThreshold": 3,
+    }
+    known = {k: probe.get(k, default) for k, default in numbers.items()}
+    if set(probe) - {"exec", *numbers}:
+        return None
+    return {"check": "socket", **known}
+
+
 def _settings_from(handmade: HandmadeCluster) -> tuple[dict[str, Any], list[str]]:
     """What the settings express of the hand-made objects, as short keys, and notes."""
     built, notes = handmade.built, []
@@ -213,6 +234,13 @@ def _settings_from(handmade: HandmadeCluster) -> tuple[dict[str, Any], list[str]
     rolling = (daemon["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}
     if "maxUnavailable" in rolling and rolling["maxUnavailable"] != 1:
         config["maxUnavailable"] = rolling["maxUnavailable"]
+    if (probe := _socket_readiness(container.get("readinessProbe"))) is not None:
+        config["readinessProbe"] = probe
+        notes.append(
+            "the hand-made readiness probe checks that the socket exists, kept as "
+            "hecate:readinessProbe {check: socket}; once the move is settled, `check: health` "
+            "makes Ready the daemon's own health check (docs/operations.md, the gate)"
+        )
     for key, name in (("tolerations", "tolerations"), ("nodeSelector", "nodeSelector")):
         if pod.get(key):
             config[name] = pod[key]

@@ -10,7 +10,7 @@ import pulumi
 from . import naming
 from .delivery import Target
 from .kubernetes_object import Manifest
-from .settings import Settings, json_sha256
+from .settings import ReadinessProbe, Settings, json_sha256
 
 _SOCKET_PROBE = {"exec": {"command": ["test", "-S", naming.SOCKET]}}
 # The daemon needs only its two host paths and the host network: nothing else of the node's.
@@ -20,6 +20,38 @@ _HARDENED_CONTAINER = {
     "readOnlyRootFilesystem": True,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+def health_probe_command(timeout_seconds: int) -> list[str]:
+    """The guide's health check as a probe: `--fail` so that an error status fails it (the
+    guide's `-s` alone exits 0 on a 503), and curl gives up before the kubelet does."""
+    return [
+        "curl",
+        "--silent",
+        "--show-error",
+        "--fail",
+        "--max-time",
+        str(timeout_seconds),
+        "--unix-socket",
+        naming.SOCKET,
+        naming.HEALTH_URL,
+    ]
+
+
+def readiness_probe(probe: ReadinessProbe) -> dict[str, Any]:
+    """Ready is the daemon's own answer: the DaemonSet's ready count, and with it the rollout's
+    gate and `hecate fleet status`, count only pods whose health check passes."""
+    if probe.check == "health":
+        action: dict[str, Any] = {"exec": {"command": health_probe_command(probe.timeout_seconds)}}
+    else:
+        action = _SOCKET_PROBE
+    return {
+        **action,
+        "initialDelaySeconds": probe.initial_delay_seconds,
+        "periodSeconds": probe.period_seconds,
+        "timeoutSeconds": probe.timeout_seconds,
+        "failureThreshold": probe.failure_threshold,
+    }
 
 
 def pod_spec(settings: Settings) -> dict[str, Any]:
@@ -38,8 +70,9 @@ def pod_spec(settings: Settings) -> dict[str, Any]:
             {"name": "socket-dir", "mountPath": naming.SOCKET_DIR},
             {"name": "data-dir", "mountPath": naming.DATA_DIR},
         ],
+        # The liveness probe stays the guide's: a daemon slow to answer is not restarted for it.
         "livenessProbe": {**_SOCKET_PROBE, "initialDelaySeconds": 10, "periodSeconds": 30},
-        "readinessProbe": {**_SOCKET_PROBE, "initialDelaySeconds": 5, "periodSeconds": 10},
+        "readinessProbe": readiness_probe(settings.readiness_probe),
         "resources": {
             "requests": {"memory": resources.request_memory, "cpu": resources.request_cpu},
             "limits": {"memory": resources.limit_memory, "cpu": resources.limit_cpu},

@@ -60,9 +60,12 @@ def labels(
     return result
 
 
+HEALTH_URL = "http://localhost/api/health"  # the daemon's own health check, over its socket
+
+
 def health_check_command(context: str) -> str:
     """The guide's health check, against one daemon pod of the cluster."""
     return (
         f"kubectl --context {context} exec -n {NAMESPACE} daemonset/{DAEMON} -- "
-        f"curl -s --unix-socket {SOCKET} http://localhost/api/health"
+        f"curl -s --unix-socket {SOCKET} {HEALTH_URL}"
     )

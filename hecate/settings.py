@@ -43,6 +43,15 @@ MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly", "dev")
 MAX_API_KEY_BYTES = 16 * 1024
 MAX_SEALED_BYTES = 64 * 1024
 
+READINESS_CHECKS = ("health", "socket")
+# The guide's delay and period; a health check that answers within 3 s, three misses in a row.
+DEFAULT_READINESS = {
+    "check": "health",
+    "initialDelaySeconds": 5,
+    "periodSeconds": 10,
+    "timeoutSeconds": 3,
+    "failureThreshold": 3,
+}
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # What the program itself puts in hecate-config: hecate:env may not shadow it.
@@ -88,6 +97,17 @@ class ComputeResources:
     request_memory: str
     limit_cpu: str
     limit_memory: str
+
+
+@dataclass(frozen=True)
+class ReadinessProbe:
+    """When a daemon pod counts as Ready: what the probe asks, and how often and how patiently."""
+
+    check: str  # `health`: the daemon's /api/health answers; `socket`: the socket file exists
+    initial_delay_seconds: int
+    period_seconds: int
+    timeout_seconds: int
+    failure_threshold: int
 
 
 @dataclass(frozen=True)
@@ -334,6 +354,44 @@ def _resources(value: Any, name: str, problems: _Problems) -> ComputeResources |
                 f"is below its request {request!r}; a limit must be >= its request",
             )
     return ComputeResources(**parsed) if len(parsed) == 4 else None
+
+
+def _readiness_probe(value: Any, name: str, problems: _Problems) -> ReadinessProbe | None:
+    shape = "an object {check, initialDelaySeconds, periodSeconds, timeoutSeconds, …}"
+    value = _object(value, name, problems, shape, tuple(DEFAULT_READINESS))
+    if value is None:
+        return None
+    given = {**DEFAULT_READINESS, **value}
+    check = given["check"]
+    if check not in READINESS_CHECKS:
+        problems.add(f"{name}.check", check, f"is not one of {', '.join(READINESS_CHECKS)}")
+    # Kubernetes' own bounds (a delay may be 0), and an hour as a sanity ceiling.
+    numbers: dict[str, int] = {}
+    for key, least in (
+        ("initialDelaySeconds", 0),
+        ("periodSeconds", 1),
+        ("timeoutSeconds", 1),
+        ("failureThreshold", 1),
+    ):
+        number = given[key]
+        if isinstance(number, bool) or not isinstance(number, int) or not least <= number <= 3600:
+            problems.add(f"{name}.{key}", number, f"is not a whole number from {least} to 3600")
+        else:
+            numbers[key] = number
+    period, timeout = numbers.get("periodSeconds"), numbers.get("timeoutSeconds")
+    if period and timeout and timeout > period:
+        # A probe still running when the next is due is a probe the kubelet skips.
+        problems.add(f"{name}.timeoutSeconds", timeout, f"is over periodSeconds ({period})")
+        return None
+    if check not in READINESS_CHECKS or len(numbers) < 4:
+        return None
+    return ReadinessProbe(
+        check,
+        numbers["initialDelaySeconds"],
+        numbers["periodSeconds"],
+        numbers["timeoutSeconds"],
+        numbers["failureThreshold"],
+    )
 
 
 def _max_unavailable(value: Any, name: str, problems: _Problems) -> int | str | None:
@@ -755,6 +813,16 @@ class Settings:
         "`{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit below its request is refused",
         _resources,
         DEFAULT_RESOURCES,
+    )
+    readiness_probe: ReadinessProbe = setting(
+        "readinessProbe",
+        "object",
+        "when a daemon pod counts as Ready, and so when a rollout's gate passes: `{check, "
+        "initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold}`; `check: health` "
+        "runs the guide's health check (`/api/health` over the socket, which must answer), "
+        "`socket` the guide's probe (the socket exists)",
+        _readiness_probe,
+        DEFAULT_READINESS,
     )
     max_unavailable: int | str = setting(
         "maxUnavailable",

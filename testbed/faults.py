@@ -1,6 +1,6 @@
 """Faults the tests inject on the local fleet: kwok Stages that give the daemon's pods of a
 chosen image what a kubelet reports for an image that never becomes ready, a tag that does not
-exist, and a daemon that crashes."""
+exist, a daemon that crashes, and a daemon that runs but fails its health check."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ UNREADY_SUFFIX = "-unready"
 # And what a kubelet reports for a tag that does not exist, and for a daemon that crashes.
 IMAGE_MISSING_VERSION = "0.0.404"
 CRASHING_VERSION = "0.0.500"
+# A daemon whose /api/health answers 503: running, never Ready, the kubelet's probe event.
+UNHEALTHY_VERSION = "0.0.503"
+PROBE_FAILED = "Readiness probe failed: curl: (22) The requested URL returned error: 503"
 
 
-def _failing_stage(name: str, image_suffix: str, status: str) -> dict:
+def _failing_stage(name: str, image_suffix: str, status: str, event: dict | None = None) -> dict:
     """Pods of an image ending in `image_suffix` get `status`, in place of the stock pod-ready
-    stage (the weight). A status that stays Pending holds no time, so that applying it again
-    changes nothing."""
+    stage (the weight), and `event` as the kubelet would record it. A status that stays Pending
+    holds no time, so that applying it again changes nothing."""
+    next_step: dict = {"statusTemplate": status}
+    if event is not None:
+        next_step["event"] = event
     return {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Stage",
@@ -35,7 +41,7 @@ def _failing_stage(name: str, image_suffix: str, status: str) -> dict:
                 ]
             },
             "weight": 1,
-            "next": {"statusTemplate": status},
+            "next": next_step,
         },
     }
 
@@ -115,4 +121,10 @@ def stages(unready_image: str) -> list[dict]:
         _failing_stage("hecate-unready", unready_image, UNREADY_STATUS),
         _failing_stage("hecate-image-missing", f":{IMAGE_MISSING_VERSION}", IMAGE_MISSING_STATUS),
         _failing_stage("hecate-crash-loop", f":{CRASHING_VERSION}", CRASH_LOOP_STATUS),
+        _failing_stage(
+            "hecate-unhealthy",
+            f":{UNHEALTHY_VERSION}",
+            UNREADY_STATUS,
+            {"type": "Warning", "reason": "Unhealthy", "message": PROBE_FAILED},
+        ),
     ]

@@ -140,3 +140,29 @@ def test_a_list_whose_names_are_not_text_is_kept_whole_not_matched_by_name():
     assert adopt.kept_fields(handmade, rendered) == [
         {"op": "replace", "path": "", "value": handmade}
     ]
+
+
+def test_the_guides_socket_probe_is_kept_as_the_setting_and_any_other_probe_as_a_patch(
+    project, capsys
+):
+    assert run(project, "--stack", "beam", "--dry-run", "--json") == 0
+    adopted = yaml.safe_load(capsys.readouterr().out)
+    assert adopted["settings"]["hecate:readinessProbe"] == {
+        "check": "socket",
+        "initialDelaySeconds": 5,
+        "periodSeconds": 10,
+        "timeoutSeconds": 1,
+        "failureThreshold": 3,
+    }
+    assert not [c for c in adopted["keptByPatch"] if "Probe" in c["path"]]
+
+    daemon = project / "gitops" / guide_tree.SHARED / "daemonset.yaml"
+    written = yaml.safe_load(daemon.read_text())
+    probe = written["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe["exec"]["command"] = ["/bin/hecate", "ping"]
+    daemon.write_text(yaml.safe_dump(written))
+    assert run(project, "--stack", "beam", "--dry-run", "--json") == 0
+    adopted = yaml.safe_load(capsys.readouterr().out)
+    assert "hecate:readinessProbe" not in adopted["settings"]
+    kept = [c["path"] for c in adopted["keptByPatch"]]
+    assert kept == ["/spec/template/spec/containers/0/readinessProbe/exec/command"]

@@ -11,6 +11,13 @@ from tests import guide, schemas
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+PROBE_PATH = ".spec.template.spec.containers[daemon].readinessProbe"
+
+
+def container(evaluation) -> dict:
+    return evaluation.get(DAEMON_SET, "hecate-daemon").manifest["spec"]["template"]["spec"][
+        "containers"
+    ][0]
 
 
 def test_beam_declares_every_field_the_guide_writes():
@@ -22,7 +29,11 @@ def test_beam_declares_every_field_the_guide_writes():
         ("infrastructure/hecate/namespace.yaml", "kubernetes:core/v1:Namespace", "hecate"),
     ]:
         declared = beam.get(type_, name).manifest
-        assert guide.missing_or_different(written[file], declared) == [], file
+        departures = guide.missing_or_different(written[file], declared)
+        # One departure, on purpose: Ready is the guide's health check, not the socket's file.
+        assert [p.split(":")[0] for p in departures] == (
+            [f"{PROBE_PATH}.exec.command"] if file.endswith("daemonset.yaml") else []
+        ), file
     # The "Deployment Model" excerpt too: the host network and the socket directory.
     assert (
         guide.missing_or_different(guide.excerpt(), beam.get(DAEMON_SET, "hecate-daemon").manifest)
@@ -135,7 +146,7 @@ def test_hardened_by_default_and_guide_exact_without():
     assert {"name": "tmp", "emptyDir": {}} in hardened["volumes"]
     assert {"name": "tmp", "mountPath": "/tmp"} in hardened["containers"][0]["volumeMounts"]
 
-    plain = evaluate("beam", {"hardened": False})
+    plain = evaluate("beam", {"hardened": False, "readinessProbe": {"check": "socket"}})
     spec = container_of(plain)
     assert "securityContext" not in spec["containers"][0]
     assert [v["name"] for v in spec["volumes"]] == ["socket-dir", "data-dir"]
@@ -143,6 +154,33 @@ def test_hardened_by_default_and_guide_exact_without():
     assert (
         guide.missing_or_different(written, plain.get(DAEMON_SET, "hecate-daemon").manifest) == []
     )
+
+
+def test_ready_is_the_guides_health_check_against_the_socket():
+    probe = container(committed("beam"))["readinessProbe"]
+    guide_check = naming.health_check_command("beam-cluster").split(" -- ")[1].split()
+    command = probe["exec"]["command"]
+    # The guide's command (curl, its socket, its URL), failing on an error status and timing out.
+    assert command[0] == guide_check[0] and command[-3:] == guide_check[-3:]
+    assert "--fail" in command and command[command.index("--max-time") + 1] == "3"
+    assert {k: v for k, v in probe.items() if k != "exec"} == {
+        "initialDelaySeconds": 5,
+        "periodSeconds": 10,
+        "timeoutSeconds": 3,
+        "failureThreshold": 3,
+    }
+    # Liveness stays on the socket: a slow answer makes a pod unready, never restarts it.
+    assert container(committed("beam"))["livenessProbe"]["exec"]["command"][0] == "test"
+
+
+def test_the_probes_thresholds_are_settings_and_curl_gives_up_with_the_kubelet():
+    tuned = {"periodSeconds": 20, "timeoutSeconds": 8, "failureThreshold": 2}
+    probe = container(evaluate("beam", {"readinessProbe": tuned}))["readinessProbe"]
+    assert {k: probe[k] for k in tuned} == tuned and probe["initialDelaySeconds"] == 5
+    command = probe["exec"]["command"]
+    assert command[command.index("--max-time") + 1] == "8"
+    socket = container(evaluate("beam", {"readinessProbe": {"check": "socket"}}))
+    assert socket["readinessProbe"]["exec"]["command"] == ["test", "-S", naming.SOCKET]
 
 
 # --- A change of what the daemon reads at start rolls its pods --------------------------------

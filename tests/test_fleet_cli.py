@@ -51,7 +51,7 @@ def test_another_rollout_left_unfinished_is_named(committed_copy, capsys, monkey
     code, err = run(committed_copy, capsys, "--kubeconfig", str(kubeconfig), "rollout", "0.7.4")
     assert code == 2
     assert "a rollout of 0.7.3 was interrupted" in err
-    assert "python -m hecate fleet rollout 0.7.3" in err
+    assert "`hecate fleet rollout 0.7.3`" in err
     assert "refs/hecate/rollout-journal in the gitops remote" in err
     # The way to give it up works as written, from the project's directory: then the other
     # version is no longer refused for it.

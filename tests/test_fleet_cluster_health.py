@@ -263,6 +263,27 @@ def test_pod_troubles_name_the_kubelets_and_the_schedulers_reasons_with_their_no
     )
 
 
+def test_a_failing_readiness_probe_is_named_pod_by_pod_with_the_kubelets_words():
+    from hecate.fleet.cluster_health import pod_troubles
+
+    def running(name: str, node: str, ready: str) -> dict:
+        pod = _pod(node, "Running", conditions=[{"type": "Ready", "status": ready}])
+        return {**pod, "metadata": {"name": name}}
+
+    failed = "Readiness probe failed: curl: (22) The requested URL returned error: 503"
+    pods = [
+        running("hecate-daemon-b", "node-1", "False"),
+        running("hecate-daemon-a", "node-0", "False"),
+        # Ready again since its last failed probe: no longer a cause.
+        running("hecate-daemon-c", "node-2", "True"),
+    ]
+    events = {f"hecate-daemon-{x}": failed for x in "abc"}
+    assert pod_troubles(pods, events) == (
+        f"Unhealthy on hecate-daemon-a (node-0), hecate-daemon-b (node-1): {failed}",
+    )
+    assert pod_troubles(pods) == ()
+
+
 def test_a_failed_health_check_and_a_waiting_gate_name_the_pods_and_the_source():
     troubled = replace(DAEMON, ready=2, troubles=("ErrImagePull on node-0: not found",))
     failing = replace(

@@ -109,6 +109,37 @@ def test_a_stack_the_plan_does_not_name_goes_last_or_is_refused():
             "waves: [{name: a, stacks: [dev]}, {name: a, stacks: [edge, beam]}]",
             "waves: the name 'a' is given to more than one wave",
         ),
+        (
+            "waves: [{stacks: [dev, edge, beam], gate: 5m}]",
+            "waves[0].gate: unknown key; the keys are approval, name, soak, stacks, verify",
+        ),
+        (
+            "waves: [{stacks: [dev, edge, beam], approval: maybe}]",
+            "waves[0].approval: 'maybe' is not one of required, none",
+        ),
+        (
+            "waves: [{stacks: [dev, edge, beam], verify: scripts/smoke.sh}]",
+            "waves[0].verify: 'scripts/smoke.sh' is not a list of checks such as "
+            "[{name: smoke, command: [scripts/smoke.sh], timeout: 2m}]",
+        ),
+        (
+            "waves: [{stacks: [dev, edge, beam], verify: [{command: scripts/smoke.sh --quick}]}]",
+            "waves[0].verify[0].command: 'scripts/smoke.sh --quick' is not a list of strings "
+            "(the program and its arguments, e.g. [scripts/smoke.sh, --quick]; no shell)",
+        ),
+        (
+            "waves: [{stacks: [dev, edge, beam], verify: [{command: [curl, 3]}]}]",
+            "waves[0].verify[0].command: ['curl', 3] is not a list of strings "
+            "(the program and its arguments, e.g. [scripts/smoke.sh, --quick]; no shell)",
+        ),
+        (
+            "waves: [{stacks: [dev, edge, beam], verify: [{command: [/bin/true], timeout: 0s}]}]",
+            "waves[0].verify[0].timeout: must be more than 0s: a check needs time to run",
+        ),
+        (
+            "waves: [{stacks: [dev, edge, beam], verify: [{command: [/bin/true], retries: 3}]}]",
+            "waves[0].verify[0].retries: unknown key; the keys are command, name, timeout",
+        ),
     ],
 )
 def test_bad_plans_are_refused_with_the_setting_the_value_and_what_is_allowed(text, expected):
@@ -152,3 +183,38 @@ def test_only_a_stack_the_plan_does_not_hold_is_refused_naming_it():
         "invalid rollout plan rollout-plan.yaml with --only edgy,dev (nothing was rolled out):\n"
         "  - edgy: no such stack in the plan; the plan's stacks are dev, beam, edge"
     )
+
+
+def test_checks_and_approvals_per_wave():
+    parsed = plan(
+        "waves:\n"
+        "  - name: dev\n    stacks: [dev]\n    soak: 1m\n    verify:\n"
+        "      - {name: smoke, command: [scripts/smoke.sh, --quick], timeout: 30s}\n"
+        "      - {command: [/usr/bin/true]}\n"
+        "  - {name: prod, stacks: [edge, beam], approval: required}\n"
+    )
+    dev, prod = parsed.waves
+    assert [(c.name, c.command, c.timeout_seconds) for c in dev.verify] == [
+        ("smoke", ("scripts/smoke.sh", "--quick"), 30),
+        ("true", ("/usr/bin/true",), 300),  # named after its program; five minutes
+    ]
+    assert (dev.approval_required, prod.approval_required) == (False, True)
+    # Each check on each cluster, after the gate and after the soak: in the token's budget.
+    assert dev.checks_seconds == 2 * 330
+    assert parsed.worst_case_seconds == 600 + 60 + 660 + 600 + 600
+    # --only keeps a wave's checks and its approval.
+    assert parsed.only(["beam"]).waves[0].approval_required
+    assert parsed.only(["dev"]).waves[0].verify == dev.verify
+
+
+def test_only_waves_that_need_an_approval_can_be_approved():
+    parsed = plan(
+        "waves: [{name: dev, stacks: [dev]},"
+        " {name: prod, stacks: [edge, beam], approval: required}]"
+    )
+    parsed.check_approvals(["prod"])
+    with pytest.raises(PlanError) as refused:
+        parsed.check_approvals(["dev", "prod"], "rollout-plan.yaml with --approve dev,prod")
+    assert refused.value.problems == ["dev: not a wave that needs an approval (prod)"]
+    with pytest.raises(PlanError, match="none: no wave has `approval: required`"):
+        plan("waves: [{stacks: [dev, edge, beam]}]").check_approvals(["wave 1"])

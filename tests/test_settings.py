@@ -10,6 +10,7 @@ from hecate.settings import (
     SETTINGS,
     ComputeResources,
     ConfigError,
+    ReadinessProbe,
     Settings,
     parse,
     parse_config,
@@ -40,6 +41,8 @@ def test_defaults_are_the_guides():
     assert settings.gitops_dir == "./gitops"
     assert settings.max_unavailable == 1
     assert dict(settings.sealed_secrets) == {}
+    # The guide's delay and period; Ready is the daemon's health check, not the socket's file.
+    assert settings.readiness_probe == ReadinessProbe("health", 5, 10, 3, 3)
 
 
 def test_settings_are_frozen():
@@ -153,6 +156,16 @@ BAD_INPUTS = [
         "not a kubeseal-sealed value",
     ),
     ({"maxUnavailable": "0"}, "hecate:maxUnavailable", "percentage"),
+    ({"readinessProbe": {"check": "http"}}, "hecate:readinessProbe.check", "health, socket"),
+    ({"readinessProbe": {"periodSeconds": 0}}, "hecate:readinessProbe.periodSeconds", "1 to 3600"),
+    ({"readinessProbe": {"timeoutSeconds": "3"}}, "hecate:readinessProbe.timeoutSeconds", "number"),
+    ({"readinessProbe": {"failureThreshold": True}}, "hecate:readinessProbe.failureThreshold", "1"),
+    (
+        {"readinessProbe": {"periodSeconds": 5, "timeoutSeconds": 10}},
+        "hecate:readinessProbe.timeoutSeconds",
+        "is over periodSeconds (5)",
+    ),
+    ({"readinessProbe": {"exec": ["true"]}}, "hecate:readinessProbe.exec", "not a known field"),
     ({"maxUnavailable": "150%"}, "hecate:maxUnavailable", "percentage"),
     ({"logLevl": "debug"}, "hecate:logLevl", "not a known setting"),
     ({"hardened": "maybe"}, "hecate:hardened", "is not true or false"),
@@ -370,6 +383,7 @@ SHAPES = {
     "env": {"HECATE_MODEL": "llama3"},
     "resources": {"requests": {"cpu": "1"}},
     "maxUnavailable": 1,
+    "readinessProbe": {"check": "socket"},
     "hardened": True,
     "tolerations": [{"operator": "Exists"}],
     "nodeSelector": {"pool": "gpu"},

@@ -129,6 +129,43 @@ def test_what_the_harness_does_not_know_fails_the_run_by_name(tmp_path, remote, 
         github.run("chain.yml", Event("push"))
 
 
+GATED = """\
+name: gated
+on: push
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    outputs:
+      next: ${{ steps.say.outputs.next }}
+    steps:
+      - id: say
+        run: echo "next=prod" >> "$GITHUB_OUTPUT"
+  prod:
+    needs: first
+    environment: ${{ needs.first.outputs.next }}
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "in prod" >> "$GITHUB_STEP_SUMMARY"
+  after:
+    needs: prod
+    runs-on: ubuntu-latest
+    steps:
+      - run: "true"
+"""
+
+
+def test_a_job_in_an_environment_waits_until_the_environment_approves_it(tmp_path, remote):
+    commit_to(remote, {".github/workflows/gated.yml": GATED}, "a gated workflow")
+    github = harness(tmp_path, remote)
+    waiting = github.run("gated.yml", Event("push"))
+    assert [j.result for j in waiting.jobs] == ["success", "waiting", "skipped"]
+    assert waiting.conclusion == "waiting"
+    github.approved_environments.add("prod")
+    approved = github.run("gated.yml", Event("push"))
+    assert approved.job("prod").summary == "in prod\n"
+    assert approved.conclusion == "success"
+
+
 def test_an_action_input_the_harness_does_not_know_is_named(tmp_path, remote):
     with_workflow(
         remote,

@@ -10,6 +10,10 @@
     fleet shards [--per-shard 10]              the shards a CI job matrix runs, as JSON
     fleet rollout VERSION [--plan FILE] [--dry-run] [--no-rollback] [--parallel N] [--json]
                       [--report FILE] [--allow-downgrade] [--only STACK,...]
+                      [--approve WAVE,...]
+    fleet rollout --abort [--plan FILE] [--json]
+                                               the unfinished rollout (interrupted or waiting
+                                               for an approval) rolled back, the fleet freed
                                                the version through the plan's waves (for
                                                those stacks alone, with --only), each
                                                wave's stacks N at a time, gated; never to
@@ -24,8 +28,9 @@
 
 Exit status: 0 fine; 1 drift, unhealthy, changes where none were expected, a failed preview or
 a failed rollout (rolled back or not); 2 bad input (nothing ran); 3 another runner's rollout
-holds the fleet (nothing ran; the message names it); 130 interrupted (run the same rollout
-again, from any runner, to carry on).
+holds the fleet (nothing ran; the message names it); 4 the rollout stopped before a wave with
+`approval: required` (not a failure: nothing of that wave changed; carry on with --approve
+WAVE); 130 interrupted (run the same rollout again, from any runner, to carry on).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from ..settings import ConfigError
 from ..table import print_table
 from . import shards
 from .gitops_repo import GitError, RemoteUnreachable
-from .journal import JournalError
+from .journal import AS_COMMITTED, JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
 from .preflight import PreflightError
 from .remote_state import LockHeld
@@ -52,7 +57,11 @@ from .stacks import ChangeSummary, FleetProject
 from .status import StackStatus, fleet_status
 from .versions import DowngradeRefused
 
-OK, FAILED, BAD_INPUT, LOCKED, INTERRUPTED = 0, 1, 2, 3, 130
+OK, FAILED, BAD_INPUT, LOCKED, AWAITING_APPROVAL, INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+class UsageError(ValueError):
+    """Options that do not go together."""
 
 
 # --- status ------------------------------------------------------------------------------
@@ -114,7 +123,14 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
     plan = load_plan(args.plan or project.root / PLAN_FILE, project.stacks)
     if args.only:
         plan = plan.only(args.only.split(","), f"{args.plan or PLAN_FILE} with --only {args.only}")
-    report = RolloutReport(args.version or "as committed")
+    if args.abort and (args.version or args.approve or args.only or args.dry_run):
+        raise UsageError(
+            "--abort ends the unfinished rollout, whichever version it is: give it no version, "
+            "--approve, --only or --dry-run"
+        )
+    approve = tuple(args.approve.split(",")) if args.approve else ()
+    plan.check_approvals(approve, f"{args.plan or PLAN_FILE} with --approve {args.approve}")
+    report = RolloutReport(args.version or AS_COMMITTED)
     with Progress(report, live=None if not args.plain else False) as progress:
         runner = Rollout(
             project,
@@ -127,6 +143,8 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
             wait_seconds=args.wait,
             parallel=args.parallel,
             allow_downgrade=args.allow_downgrade,
+            approve=approve,
+            abort=args.abort,
         )
         runner.validate_version()
         if not args.dry_run:
@@ -144,6 +162,13 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
     print(report.as_json() if args.json else report.markdown(), file=out)
     if report.result == "interrupted":
         return INTERRUPTED
+    if report.result == "aborted":
+        return OK
+    if report.awaiting:
+        if args.awaiting_output:
+            with args.awaiting_output.open("a") as output:
+                output.write(f"awaiting={report.awaiting}\n")
+        return AWAITING_APPROVAL
     return OK if report.succeeded else FAILED
 
 
@@ -288,6 +313,25 @@ def parser() -> argparse.ArgumentParser:
         metavar="STACK[,STACK]",
         help="the plan's waves for these stacks alone (a hotfix to one cluster)",
     )
+    r.add_argument(
+        "--approve",
+        metavar="WAVE[,WAVE]",
+        help="approve these waves (`approval: required` in the plan): the rollout goes on "
+        "through them instead of stopping before them with exit 4",
+    )
+    r.add_argument(
+        "--abort",
+        action="store_true",
+        help="end the unfinished rollout (interrupted, or waiting for an approval): roll back "
+        "every wave it deployed, the last first, and free the fleet",
+    )
+    r.add_argument(
+        "--awaiting-output",
+        type=Path,
+        metavar="FILE",
+        help="when a wave waits for its approval, append `awaiting=WAVE` to FILE (a CI "
+        "step's $GITHUB_OUTPUT)",
+    )
     r.add_argument("--json", action="store_true", help="the final report as JSON")
     r.add_argument("--report", type=Path, help="append the Markdown report here")
     r.add_argument("--plain", action="store_true", help="plain progress lines, even on a TTY")
@@ -341,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args, sys.stdout))
     except (
+        UsageError,
         ConfigError,
         PlanError,
         JournalError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -326,8 +326,30 @@ class ClusterClient:
             stale,
             len(nodes),
             left_out,
-            pod_troubles([plain(pod) for pod in live]),
+            pod_troubles([plain(pod) for pod in live], self._probe_failures()),
         )
+
+    def _probe_failures(self) -> dict[str, str]:
+        """Pod name → the kubelet's newest `Unhealthy` event (`Readiness probe failed: …`) in
+        the daemon's namespace. Only a cause beside the counts: unreadable events leave it out."""
+        try:
+            events = self._core().list_namespaced_event(
+                naming.NAMESPACE,
+                field_selector="involvedObject.kind=Pod,reason=Unhealthy",
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except Exception:  # a cause's detail, never the reading's failure
+            return {}
+
+        def when(event: Any) -> str:
+            stamp = event.last_timestamp or event.event_time or event.first_timestamp
+            return stamp.isoformat() if stamp else ""
+
+        newest: dict[str, str] = {}
+        for event in sorted(events.items, key=when):
+            if (event.message or "").startswith("Readiness probe"):
+                newest[event.involved_object.name] = event.message.strip()
+        return newest
 
     def _revision(self, ds: Any) -> str:
         """The hash of the DaemonSet's current template: its newest ControllerRevision's, as the
@@ -417,12 +439,22 @@ def kubeconfig_contexts(path: str | None) -> tuple[list[str], str]:
     return names, "" if read else "no such file"
 
 
-def pod_troubles(pods: list[dict[str, Any]]) -> tuple[str, ...]:
-    """Why pods do not start, in the kubelet's and the scheduler's words, one line per cause
-    with the nodes it is on: a container waiting (`ImagePullBackOff`, `ErrImagePull`,
-    `CrashLoopBackOff` with its restart count) or a pod not scheduled (`Pending`)."""
+def pod_troubles(
+    pods: list[dict[str, Any]], probe_failures: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """Why pods do not start or are not Ready, in the kubelet's and the scheduler's words, one
+    line per cause with the nodes it is on: a container waiting (`ImagePullBackOff`,
+    `ErrImagePull`, `CrashLoopBackOff` with its restart count), a pod not scheduled (`Pending`),
+    or a running pod whose readiness probe fails (`Unhealthy`, from `probe_failures`: pod name →
+    the kubelet's last event message), named pod by pod."""
     causes: dict[tuple[str, str], list[str]] = {}
     for pod in pods:
+        name = (pod.get("metadata") or {}).get("name", "")
+        failed = (probe_failures or {}).get(name)
+        if failed and _condition(pod, "Ready").get("status") != "True":
+            node = pod.get("spec", {}).get("nodeName") or "no node"
+            causes.setdefault(("Unhealthy", failed), []).append(f"{name} ({node})")
+            continue
         node = pod.get("spec", {}).get("nodeName") or "no node"
         status = pod.get("status", {})
         waiting = [

@@ -25,6 +25,15 @@ from .remote_state import RemoteJournal
 DIRECTORY = ".rollout"
 
 
+AS_COMMITTED = "as committed"  # a rollout of each stack's committed config, no version given
+
+
+def rollout_command(version: str, *options: str) -> str:
+    """The `hecate fleet rollout` that carries on a rollout of `version`."""
+    words = ["hecate fleet rollout", *([] if version == AS_COMMITTED else [version]), *options]
+    return " ".join(words)
+
+
 class JournalError(RuntimeError):
     pass
 
@@ -39,6 +48,8 @@ class Journal:
     digests: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> settingsDigest
     rolling_back: str = ""  # the failed wave whose rollback is under way
     failure: str = ""  # why it failed, as the report said it
+    awaiting: str = ""  # the wave the rollout stopped before, for its approval
+    approved: list[str] = field(default_factory=list)  # waves approved (--approve), kept
     remote: RemoteJournal | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -67,19 +78,23 @@ class Journal:
         if path.is_file():
             data = json.loads(path.read_text())
             if version is not None and data["version"] != version:
-                raise JournalError(cls._unfinished(data["version"], directory, remote))
+                raise JournalError(
+                    cls._unfinished(data["version"], directory, remote, data.get("awaiting", ""))
+                )
             known = {f for f in cls.__dataclass_fields__ if f not in ("directory", "remote")}
             data = {k: v for k, v in data.items() if k in known}
             return cls(directory, **data, remote=remote), True
         if version is None:
-            raise JournalError("no interrupted rollout to carry on with")
+            raise JournalError("no unfinished rollout (interrupted or waiting for an approval)")
         return cls(directory, version, remote=remote), False
 
     @staticmethod
-    def _unfinished(version: str, directory: Path, remote: RemoteJournal | None) -> str:
+    def _unfinished(
+        version: str, directory: Path, remote: RemoteJournal | None, awaiting: str = ""
+    ) -> str:
         """The refusal while another version's rollout is unfinished, with the two commands
         that end that state, each as it runs from the project's directory."""
-        carry_on = f"python -m hecate fleet rollout {version}"
+        carry_on = rollout_command(version, *(("--approve", awaiting) if awaiting else ()))
         if remote is None:
             give_up = f"rm -r {directory}"
             where = f"its journal is {directory}"
@@ -90,8 +105,9 @@ class Journal:
                 f" && rm -rf {directory}"
             )
             where = f"its journal is {remote.ref} in the gitops remote, where every runner finds it"
+        stopped = f"waits for the approval of wave {awaiting}" if awaiting else "was interrupted"
         return (
-            f"a rollout of {version} was interrupted ({where}); carry it on with `{carry_on}` "
+            f"a rollout of {version} {stopped} ({where}); carry it on with `{carry_on}` "
             "(from any runner: it goes on where it stopped), or give it up, leaving the fleet as "
             f"it is, with `{give_up}`"
         )
@@ -125,8 +141,8 @@ class Journal:
         for path in self.directory.glob("*"):
             if path.name != "lock":
                 path.unlink()
-        self.waves_done, self.before, self.digests = [], {}, {}
-        self.rolling_back = self.failure = ""
+        self.waves_done, self.before, self.digests, self.approved = [], {}, {}, []
+        self.rolling_back = self.failure = self.awaiting = ""
 
 
 def _write(path: Path, text: str) -> None:

@@ -11,8 +11,13 @@
       - name: dev
         stacks: [dev]
         soak: 0s         # a wave's own soak, over the one above
+        verify:          # the team's own checks, per cluster, after the gates and the soak
+          - name: smoke
+            command: [scripts/smoke.sh, --quick]   # run from the project, no shell
+            timeout: 2m                          # default 5m
       - stacks: [edge]
       - stacks: [beam]
+        approval: required   # the rollout stops before this wave until it is approved
 
 Parsed once into frozen objects, every problem reported together, before anything runs.
 """
@@ -20,7 +25,7 @@ Parsed once into frozen objects, every problem reported together, before anythin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +35,14 @@ from ..grammars import duration_seconds, is_flux_duration
 PLAN_FILE = "rollout-plan.yaml"
 UNLISTED = ("last", "refuse")
 _KEYS = {"soak", "timeouts", "unlisted", "waves"}
-_WAVE_KEYS = {"name", "stacks", "soak"}
+_WAVE_KEYS = {"name", "stacks", "soak", "verify", "approval"}
 _TIMEOUT_KEYS = {"gate", "unknown"}
+_CHECK_KEYS = {"name", "command", "timeout"}
+APPROVALS = ("required", "none")
 DEFAULT_SOAK = 0.0
 DEFAULT_GATE_TIMEOUT = 600.0
 DEFAULT_UNKNOWN_GRACE = 60.0
+DEFAULT_CHECK_TIMEOUT = 300.0
 
 
 class PlanError(ValueError):
@@ -49,10 +57,28 @@ class PlanError(ValueError):
 
 
 @dataclass(frozen=True)
+class Check:
+    """A check of the team's own (`verify:`): a command, run once per cluster of the wave."""
+
+    name: str
+    command: tuple[str, ...]
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
 class Wave:
     name: str
     stacks: tuple[str, ...]
     soak_seconds: float
+    verify: tuple[Check, ...] = ()
+    approval_required: bool = False
+
+    @property
+    def checks_seconds(self) -> float:
+        """The longest the wave's checks can take: each on each cluster, after the gates and
+        again after the soak."""
+        runs = 2 if self.soak_seconds else 1
+        return runs * len(self.stacks) * sum(c.timeout_seconds for c in self.verify)
 
 
 @dataclass(frozen=True)
@@ -75,17 +101,30 @@ class RolloutPlan:
             why = f"{', '.join(unknown)}: no such stack in the plan" if unknown else "no stack"
             raise PlanError(source, [f"{why}; the plan's stacks are {', '.join(self.stacks)}"])
         waves = tuple(
-            Wave(w.name, tuple(s for s in w.stacks if s in chosen), w.soak_seconds)
+            replace(w, stacks=tuple(s for s in w.stacks if s in chosen))
             for w in self.waves
             if any(s in chosen for s in w.stacks)
         )
         return RolloutPlan(waves, self.gate_timeout_seconds, self.unknown_grace_seconds)
 
+    def check_approvals(self, waves: Iterable[str], source: str = "--approve") -> None:
+        """PlanError unless each wave is one of the plan's that needs an approval."""
+        needing = [w.name for w in self.waves if w.approval_required]
+        wrong = [w for w in waves if w not in needing]
+        if wrong:
+            allowed = ", ".join(needing) or "none: no wave has `approval: required`"
+            raise PlanError(
+                source, [f"{', '.join(wrong)}: not a wave that needs an approval ({allowed})"]
+            )
+
     @property
     def worst_case_seconds(self) -> float:
         """The longest a rollout of this plan can take on its clusters: each wave's gate to its
-        timeout, then its soak (a rollback's gate, too, at most once)."""
-        waves = sum(self.gate_timeout_seconds + wave.soak_seconds for wave in self.waves)
+        timeout, then its soak and its checks (a rollback's gate, too, at most once)."""
+        waves = sum(
+            self.gate_timeout_seconds + wave.soak_seconds + wave.checks_seconds
+            for wave in self.waves
+        )
         return waves + self.gate_timeout_seconds
 
 
@@ -113,6 +152,48 @@ def _seconds(value: Any, name: str, problems: list[str]) -> float | None:
 def _unknown_keys(value: dict, known: set[str], where: str, problems: list[str]) -> None:
     for key in sorted(set(value) - known, key=str):
         problems.append(f"{where}{key}: unknown key; the keys are {', '.join(sorted(known))}")
+
+
+def _checks(value: Any, where: str, problems: list[str]) -> tuple[Check, ...]:
+    """A wave's `verify:`, each check `{name, command: [program, arg, …], timeout}`."""
+    example = "[{name: smoke, command: [scripts/smoke.sh], timeout: 2m}]"
+    if not isinstance(value, list):
+        problems.append(f"{where}: {value!r} is not a list of checks such as {example}")
+        return ()
+    checks = []
+    for index, raw in enumerate(value):
+        at = f"{where}[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{at}: {raw!r} is not a check such as {example[1:-1]}")
+            continue
+        _unknown_keys(raw, _CHECK_KEYS, f"{at}.", problems)
+        command = raw.get("command")
+        # A list, never a shell line: what runs is exactly what the plan says.
+        if (
+            not isinstance(command, list)
+            or not command
+            or not all(isinstance(part, str) and part for part in command)
+        ):
+            problems.append(
+                f"{at}.command: {command!r} is not a list of strings (the program and its "
+                "arguments, e.g. [scripts/smoke.sh, --quick]; no shell)"
+            )
+            continue
+        timeout = DEFAULT_CHECK_TIMEOUT
+        if "timeout" in raw:
+            seconds = _seconds(raw["timeout"], f"{at}.timeout", problems)
+            if seconds == 0:
+                problems.append(f"{at}.timeout: must be more than 0s: a check needs time to run")
+                continue
+            if seconds is None:
+                continue
+            timeout = seconds
+        name = raw.get("name", Path(command[0]).name)
+        if not isinstance(name, str) or not name:
+            problems.append(f"{at}.name: {name!r} is not a name")
+            continue
+        checks.append(Check(name, tuple(command), timeout))
+    return tuple(checks)
 
 
 def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) -> RolloutPlan:
@@ -176,7 +257,19 @@ def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) ->
             else:
                 placed[stack] = name
         wave_soak = _seconds(raw["soak"], f"{where}.soak", problems) if "soak" in raw else soak
-        waves.append(Wave(name, tuple(s for s in members if placed.get(s) == name), wave_soak or 0))
+        checks = _checks(raw["verify"], f"{where}.verify", problems) if "verify" in raw else ()
+        approval = raw.get("approval", "none")
+        if approval not in APPROVALS:
+            problems.append(f"{where}.approval: {approval!r} is not one of {', '.join(APPROVALS)}")
+        waves.append(
+            Wave(
+                name,
+                tuple(s for s in members if placed.get(s) == name),
+                wave_soak or 0,
+                checks,
+                approval == "required",
+            )
+        )
     names = [wave.name for wave in waves]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"waves: the name {name!r} is given to more than one wave")

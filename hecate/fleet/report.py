@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from .journal import rollout_command
 from .stacks import ChangeSummary
 
 
@@ -127,9 +128,10 @@ class RolloutReport:
     version: str
     dry_run: bool = False
     # rolled out, failed, rolled back, dry run, interrupted, stopped (the lock lost, or the
-    # gitops remote gone: run the same command again)
+    # gitops remote gone: run the same command again), awaiting approval
     result: str = "running"
     failed_wave: str = ""
+    awaiting: str = ""  # the wave waiting for its approval (result `awaiting approval`)
     failure: str = ""
     seconds: float = 0.0
     stacks: dict[str, StackOutcome] = field(default_factory=dict)
@@ -150,6 +152,12 @@ class RolloutReport:
         if self.failure:
             ended = "stopped" if self.result == "stopped" else "failed"
             lines += [f"**Wave {self.failed_wave} {ended}**: {self.failure}", ""]
+        if self.awaiting:
+            lines += [
+                f"**Wave {self.awaiting} waits for approval**: nothing of it has changed; "
+                f"carry on with `{rollout_command(self.version, '--approve', self.awaiting)}`",
+                "",
+            ]
         lines += [
             "| wave | stack | cluster | before | after | pods ran | changed | result | commits |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -28,6 +28,7 @@ from typing import TextIO
 
 from ..naming import VERSION_KEY
 from ..project import stack_file_with
+from .checks import check_environment, run_check
 from .cluster_health import (
     FAILED,
     PASSED,
@@ -38,7 +39,7 @@ from .cluster_health import (
 )
 from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message, rollback_message
 from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
-from .journal import Journal, RolloutLock, alive
+from .journal import AS_COMMITTED, Journal, JournalError, RolloutLock, alive, rollout_command
 from .plan import RolloutPlan, Wave
 from .preflight import check_access, check_contexts, check_tokens, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
@@ -71,6 +72,8 @@ class Rollout:
     wait_seconds: float = 0  # how long to wait for another runner's rollout to end
     parallel: int = DEFAULT_PARALLEL  # stacks of a wave deployed at once
     allow_downgrade: bool = False  # may move a cluster's pods to an older version
+    approve: tuple[str, ...] = ()  # waves with `approval: required` approved for this run
+    abort: bool = False  # end the unfinished rollout: roll back what it deployed
 
     def __post_init__(self) -> None:
         self.locks: list[RemoteLock] = []
@@ -190,7 +193,8 @@ class Rollout:
                 local = held.enter_context(RolloutLock(self.project.root))
                 remote, previous = None, None
             try:
-                self._check_direction()
+                if not self.abort:  # an abort only ever goes back to what ran before
+                    self._check_direction()
                 self._run(
                     checkouts,
                     remote,
@@ -211,7 +215,11 @@ class Rollout:
         previous: Holder | None,
         local_interrupted: bool,
     ) -> RolloutReport:
-        journal, resumed = Journal.open(self.project.root, self.report.version, remote)
+        version = None if self.abort else self.report.version
+        journal, resumed = Journal.open(self.project.root, version, remote)
+        if self.abort:
+            self.report.version = journal.version
+            self.version = None if journal.version == AS_COMMITTED else journal.version
         if resumed or previous or local_interrupted:
             self.progress.event("rollout", "", "resume", self._resume_note(journal))
             self._after_interruption(previous)
@@ -228,6 +236,9 @@ class Rollout:
                     f"{checkout.branch} to reach the rollout's base {base[:12]}",
                 )
         journal.save()
+        if self.abort:
+            self._abort(journal)
+            return self.report
         if journal.rolling_back:
             # Interrupted while rolling a failed wave back: finish that, as it would have.
             self._resume_rollback(journal)
@@ -246,6 +257,8 @@ class Rollout:
                         outcome.commits = self._commits(stack, journal)
                     self._outcome(stack, "rolled out", after=self.version_of(stack))
                 continue
+            if not self._approved(wave, journal):
+                return self.report
             try:
                 self._wave(wave, journal)
                 journal.waves_done.append(wave.name)
@@ -259,6 +272,33 @@ class Rollout:
         journal.finish()
         self.report.result = "rolled out"
         return self.report
+
+    def _approved(self, wave: Wave, journal: Journal) -> bool:
+        """Whether the wave may go: it needs no approval, or has it (now, or recorded in the
+        journal by an earlier run). Otherwise the rollout stops before it, nothing of the wave
+        changed, the journal saying which wave waits (a result of its own, not a failure)."""
+        if not wave.approval_required or wave.name in journal.approved:
+            return True
+        if wave.name in self.approve:
+            journal.approved.append(wave.name)
+            journal.awaiting = ""
+            journal.save()
+            self.progress.event(wave.name, "", "approved", "--approve " + wave.name)
+            return True
+        journal.awaiting = wave.name
+        journal.save()
+        self.report.result = "awaiting approval"
+        self.report.awaiting = wave.name
+        for stack in wave.stacks:
+            self._outcome(stack, "awaiting approval")
+        self.progress.event(
+            wave.name,
+            "",
+            "awaiting approval",
+            f"approve and carry on with "
+            f"`{rollout_command(self.report.version, '--approve', wave.name)}`",
+        )
+        return False
 
     def _check_lock(self) -> None:
         for lock in self.locks:
@@ -315,14 +355,39 @@ class Rollout:
                 self._reconcile(wave.name, stack)
         templates = {stack: self._template(stack, self.version_of(stack)) for stack in wave.stacks}
         self._wait_gates(wave, pushed, templates)
+        self._verify(wave, "gate")
         # The soak guards the next wave: after the last one there is nothing left to hold back.
         if changed and wave.soak_seconds and wave != self.plan.waves[-1]:
             self._soak(wave, pushed, templates)
+            self._verify(wave, "soak")
         for stack in wave.stacks:
             outcome = self.report.stacks[stack]
             if outcome.result != "unchanged":
                 outcome.result = "rolled out"
             outcome.after = self.version_of(stack)
+
+    def _verify(self, wave: Wave, after: str) -> None:
+        """The wave's own checks (`verify:`), on each of its clusters in turn; the first that
+        fails fails the wave, its last lines the cause."""
+        for stack in wave.stacks if wave.verify else ():
+            t = self.targets[stack]
+            env = check_environment(
+                stack,
+                t.cluster,
+                t.context,
+                self.version_of(stack),
+                wave.name,
+                after,
+                self.kubeconfig or "",
+            )
+            for check in wave.verify:
+                self.progress.event(wave.name, stack, "verify", f"{check.name} (after the {after})")
+                result = run_check(check, self.project.root, env)
+                if not result.passed:
+                    raise RolloutFailed(wave.name, stack, "verify", result.describe())
+                self.progress.event(
+                    wave.name, stack, "verify passed", f"{check.name} in {result.seconds:.1f} s"
+                )
 
     def _through_flux(self, stack: str) -> bool:
         return self.targets[stack].settings.delivery == "gitops"
@@ -621,6 +686,32 @@ class Rollout:
             "answers, and it carries on from there"
         )
 
+    def _abort(self, journal: Journal) -> None:
+        """Every wave the unfinished rollout touched rolled back, the last first; then the
+        journal is gone and the fleet free. A rollback that fails keeps the journal: the same
+        `--abort` carries it on."""
+        touched = [w for w in self.plan.waves if any(s in journal.before for s in w.stacks)]
+        missing = sorted(set(journal.before) - set(self.plan.stacks))
+        if missing:
+            raise JournalError(
+                f"the unfinished rollout of {journal.version} touched {', '.join(missing)}, "
+                "which this plan does not hold: abort with the plan (--plan) it ran with"
+            )
+        names = ", ".join(w.name for w in reversed(touched)) or "no wave"
+        self.progress.event("rollout", "", "abort", f"rolling back {names}")
+        for wave in reversed(touched):
+            try:
+                self._roll_back(wave, journal)
+            except (RolloutFailed, RemoteUnreachable) as failed:
+                self.report.result, self.report.failed_wave = "failed", wave.name
+                self.report.failure = (
+                    f"the abort's rollback of wave {wave.name} failed: {failed}; run "
+                    "`hecate fleet rollout --abort` again to carry it on"
+                )
+                return
+        journal.finish()
+        self.report.result = "aborted"
+
     def _resume_rollback(self, journal: Journal) -> None:
         wave = next(w for w in self.plan.waves if w.name == journal.rolling_back)
         self.report.result, self.report.failed_wave = "failed", wave.name
@@ -703,11 +794,18 @@ def plan_lines(rollout: Rollout) -> list[str]:
     for index, wave in enumerate(rollout.plan.waves, 1):
         soak = f", soak {wave.soak_seconds:.0f} s" if wave.soak_seconds else ""
         lines.append(f"wave {index} ({wave.name}{soak}):")
+        if wave.approval_required:
+            lines.append("  stops for approval first (--approve " + wave.name + ")")
         for stack in wave.stacks:
             t: StackTarget = rollout.targets[stack]
             lines.append(
                 f"  {stack}: {t.cluster} (context {t.context}) "
                 f"{t.settings.version} → {rollout.version_of(stack)}"
+            )
+        for check in wave.verify:
+            lines.append(
+                f"  verify {check.name}: {' '.join(check.command)} "
+                f"(timeout {check.timeout_seconds:.0f} s)"
             )
     lines.append(f"gate timeout: {rollout.plan.gate_timeout_seconds:.0f} s per wave")
     return lines

@@ -35,6 +35,9 @@ class Harness:
         cache: Path | None = None,
     ):
         self.workdir, self.owner = workdir, owner
+        # Environments whose protection rules let a job start now (its reviewers approved):
+        # a job in any other environment waits, as on GitHub, and is not run.
+        self.approved_environments: set[str] = set()
         self.remotes = {f"{owner}/{name}": path for name, path in remotes.items()}
         self.secrets, self.variables = secrets, variables or {}
         self.cache = cache or CACHE
@@ -146,7 +149,7 @@ class Harness:
                 )
             if "if" in job:
                 expressions({"if": job["if"]}, f"job {name}", implicit=True)
-            for key in ("env", "outputs", "strategy"):
+            for key in ("env", "outputs", "strategy", "environment"):
                 expressions(job.get(key), f"job {name}: {key}")
             for number, step in enumerate(job.get("steps") or [], 1):
                 where = f"job {name}: step {number}"
@@ -182,6 +185,8 @@ class Harness:
         source = git("show", f"{sha}:.github/workflows/{workflow}", cwd=remote)
         spec = yaml.safe_load(source)
         triggers = spec.get(True, spec.get("on")) or {}
+        if not isinstance(triggers, dict):  # `on: push` or `on: [push, pull_request]`
+            triggers = dict.fromkeys([triggers] if isinstance(triggers, str) else triggers)
         if event.name not in triggers:
             raise HarnessError(
                 f"{workflow} does not run on {event.name} (on: {', '.join(triggers)})"

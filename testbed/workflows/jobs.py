@@ -21,7 +21,17 @@ from .runs import Event, HarnessError, JobRun, StepRun
 if TYPE_CHECKING:
     from .harness import Harness
 
-JOB_KEYS = {"runs-on", "needs", "if", "outputs", "steps", "strategy", "timeout-minutes", "env"}
+JOB_KEYS = {
+    "runs-on",
+    "needs",
+    "if",
+    "outputs",
+    "steps",
+    "strategy",
+    "timeout-minutes",
+    "env",
+    "environment",
+}
 STEP_KEYS = {"id", "name", "uses", "with", "run", "env", "if"}
 STRATEGY_KEYS = {"matrix", "fail-fast"}
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -71,6 +81,12 @@ class Context:
         }
         if not self._condition(job.get("if"), base, status, f"job {name}"):
             return JobRun(name, "skipped")
+        if "environment" in job:
+            where = f"job {name}: environment"
+            environment = self.evaluate(job["environment"], Evaluator(base), where)
+            if environment not in self.harness.approved_environments:
+                # Held by the environment's protection rules until someone approves it.
+                return JobRun(name, "waiting")
         strategy = job.get("strategy") or {}  # its keys: checked by Harness.validate()
         legs = self._matrix(strategy.get("matrix"), base, name)
         run = JobRun(name, "success")

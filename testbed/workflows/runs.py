@@ -63,7 +63,9 @@ class WorkflowRun:
 
     @property
     def conclusion(self) -> str:
-        return "failure" if any(j.result == "failure" for j in self.jobs) else "success"
+        if any(j.result == "failure" for j in self.jobs):
+            return "failure"
+        return "waiting" if any(j.result == "waiting" for j in self.jobs) else "success"
 
     @property
     def log(self) -> str:

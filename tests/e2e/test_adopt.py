@@ -77,6 +77,8 @@ def test_the_adopted_stack_renders_every_hand_made_field(tmp_path):
         == hand_made_daemon_set()["spec"]["template"]["spec"]["tolerations"]
     )
     assert settings["hecate:nodeSelector"] == {"hecate.test/gpu": "true"}
+    # The guide's socket probe is kept as the setting that says so, not as a patch.
+    assert settings["hecate:readinessProbe"]["check"] == "socket"
     stack_file = yaml.safe_load((project.path / "Pulumi.edge.yaml").read_text())["config"]
     assert stack_file["hecate:sealedSecrets"] == OWN_SEALED
     assert "hecate:logLevel" not in stack_file and "hecate:resources" not in stack_file

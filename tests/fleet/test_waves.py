@@ -20,7 +20,13 @@ import yaml
 from hecate import naming
 from testbed.components import BRANCH
 from testbed.deployment import git_env
-from testbed.faults import CRASHING_VERSION, IMAGE_MISSING_VERSION, UNREADY_SUFFIX
+from testbed.faults import (
+    CRASHING_VERSION,
+    IMAGE_MISSING_VERSION,
+    PROBE_FAILED,
+    UNHEALTHY_VERSION,
+    UNREADY_SUFFIX,
+)
 from testbed.processes import FleetError, git, wait_for
 from testbed.rollout_project import RolloutProject
 from tests.fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
@@ -119,14 +125,17 @@ def failed_with(report: dict, cause: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "cause"),
+    ("version", "causes"),
     [
-        (IMAGE_MISSING_VERSION, "pods: ImagePullBackOff on node-"),
-        (CRASHING_VERSION, "pods: CrashLoopBackOff (restarts 5) on node-"),
+        (IMAGE_MISSING_VERSION, ["pods: ImagePullBackOff on node-"]),
+        (CRASHING_VERSION, ["pods: CrashLoopBackOff (restarts 5) on node-"]),
+        # Running, but the daemon's own health check fails (the readiness probe): named pod by
+        # pod, in the probe's words.
+        (UNHEALTHY_VERSION, ["pods: Unhealthy on hecate-daemon-", PROBE_FAILED]),
     ],
 )
 def test_pods_that_cannot_start_fail_the_wave_in_the_kubelets_words(
-    fleet_project, tmp_path, version, cause
+    fleet_project, tmp_path, version, causes
 ):
     before = fleet_project.version("dev")
     report = fleet_project.json(
@@ -141,7 +150,8 @@ def test_pods_that_cannot_start_fail_the_wave_in_the_kubelets_words(
     )
     # As soon as Flux's health check gives up (hecate:healthTimeout), not at the gate's timeout.
     failed_with(report, "Kustomization hecate HealthCheckFailed: ")
-    failed_with(report, cause)
+    for cause in causes:
+        failed_with(report, cause)
     assert report["result"] == "rolled back"
     assert_on(fleet_project, before)
 

@@ -198,3 +198,41 @@ def test_a_rollout_killed_after_dev_s_push_is_carried_on_by_the_next_run_from_de
     assert "deepen" in log, log
     road.pods_run("0.7.3")
     assert road.deploys(before, "0.7.3") == dict.fromkeys(STACKS, 1)
+
+
+def test_a_wave_that_needs_an_approval_waits_for_its_environment(road):
+    """Last on the road: beam's wave gets `approval: required` (main.yml regenerated, as `make
+    generate` does), and the merge that moves the fleet to 0.7.4 stops before beam until the
+    `beam` environment approves; then a re-run carries the rollout on."""
+    from hecate.fleet import workflow
+    from hecate.fleet.plan import parse_plan
+
+    plan_text = show(road.remote, "rollout-plan.yaml", "main").replace(
+        "stacks: [beam]", "stacks: [beam]\n    approval: required"
+    )
+    plan = parse_plan(yaml.safe_load(plan_text), STACKS)
+    main_yml = workflow.generated(show(road.remote, str(workflow.WORKFLOW), "main"), plan)
+    files = {
+        name: text.replace("hecate:version: 0.7.3", "hecate:version: 0.7.4")
+        for name, text in road.stack_files().items()
+    }
+    files.update({"rollout-plan.yaml": plan_text, str(workflow.WORKFLOW): main_yml})
+    sha = commit_to(road.remote, files, "Merge pull request #3 from release/0.7.4")
+    before = road.gitops_head()
+
+    waiting = road.rollout(Event("push", sha=sha))
+    assert waiting.conclusion == "waiting", waiting.log
+    assert waiting.job("rollout").outputs == {"awaiting": "beam"}
+    assert waiting.job("approve_beam").result == "waiting"
+    assert "Wave beam waits for approval" in waiting.job("rollout").summary
+    assert road.deploys(before, "0.7.4") == {"dev": 1, "edge": 1, "beam": 0}
+    template, _ = road.project.running_image("beam-cluster")
+    assert template == f"{road.image}:0.7.3"
+
+    road.github.approved_environments.add("beam")
+    approved = road.rollout(Event("push", sha=sha))
+    assert approved.conclusion == "success", approved.log
+    assert approved.job("rollout").outputs == {"awaiting": "beam"}  # it stops there again
+    assert "rolled out" in approved.job("approve_beam").summary
+    road.pods_run("0.7.4")
+    assert road.deploys(before, "0.7.4") == dict.fromkeys(STACKS, 1)
