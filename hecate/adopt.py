@@ -53,7 +53,7 @@ from .settings import ConfigError, Settings
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
 SCOPE_ANNOTATION = "sealedsecrets.bitnami.com/"
 SHARED_KUSTOMIZATION_HEADER = (
-    "# Written by `python -m hecate adopt`: the shared manifests of the guide's layout, listed so\n"
+    "# Written by `hecate adopt`: the shared manifests of the guide's layout, listed so\n"
     "# that Flux builds only these for the clusters still synced from here, and not the\n"
     "# per-cluster directories below. Removed with them when the last cluster moves.\n"
 )
@@ -548,7 +548,7 @@ def stack_file_text(path: Path, result: Plan) -> str:
     }
     header = (
         f"# {result.cluster}: adopted from its hand-made tree ({result.handmade.sync.file}) by "
-        "`python -m hecate adopt`.\n"
+        "`hecate adopt`.\n"
     )
     return header + yaml.safe_dump(document, sort_keys=False, width=1 << 16)
 
@@ -664,7 +664,7 @@ def _gitops_dir(root: Path, stack: str, given: Path | None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m hecate adopt",
+        prog="hecate adopt",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -122,7 +122,7 @@ def _shared_layout_above(tree: Path, settings: Settings) -> list[str]:
                 f"hecate:cluster: {settings.cluster!r} renders into {workloads}/, below "
                 f"{above}/, which holds hand-made manifests ({', '.join(handmade)}) and no "
                 "kustomization.yaml: Flux would take the new directory into every cluster still "
-                f"synced from {above}/ and fail them. Run `python -m hecate adopt --stack "
+                f"synced from {above}/ and fail them. Run `hecate adopt --stack "
                 "<stack>` first (it lists the shared files in a kustomization.yaml)"
             ]
     return []

@@ -233,7 +233,7 @@ def _private_key(path: Path) -> rsa.RSAPrivateKey:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m hecate verify",
+        prog="hecate verify",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit status: 0 verified, 1 a mismatch, 2 could not check",

@@ -201,3 +201,10 @@ def test_a_kubeconfig_without_a_context_the_plan_needs_is_refused_before_anythin
     assert "refused before anything changed" in err
     assert not (committed_copy / ".rollout").exists()
     assert "Traceback" not in err
+
+
+def test_abort_takes_no_version_or_other_rollout_options(committed_copy, capsys):
+    for extra in (["0.7.3"], ["--approve", "beam"], ["--only", "edge"], ["--dry-run"]):
+        code, err = run(committed_copy, capsys, "rollout", "--abort", *extra)
+        assert code == 2, extra
+        assert "--abort ends the unfinished rollout, whichever version it is" in err

@@ -61,10 +61,10 @@ def test_every_need_of_the_gate_is_asked_and_each_denied_one_named():
     assert clients["dev"].asked == list(GATE_NEEDS)
     assert refused.value.problems == [
         "stack beam (beam-cluster): the identity of context 'beam-cluster' may not patch "
-        "kustomizations/hecate in flux-system (the gate needs it: `python -m hecate fleet "
+        "kustomizations/hecate in flux-system (the gate needs it: `hecate fleet "
         "kubeconfig` issues the fleet identity that may)",
         "stack beam (beam-cluster): the identity of context 'beam-cluster' may not get "
-        "daemonsets/hecate-daemon in hecate (the gate needs it: `python -m hecate fleet "
+        "daemonsets/hecate-daemon in hecate (the gate needs it: `hecate fleet "
         "kubeconfig` issues the fleet identity that may)",
     ]
 

@@ -66,6 +66,20 @@ def test_one_runner_holds_the_lock_and_the_other_is_refused_naming_it(clones):
     assert one.git("ls-remote", "origin", LOCK_REF) == ""
 
 
+def test_a_runner_that_waits_is_told_who_holds_the_fleet_from_the_first_second(clones):
+    one, two = clones
+    told: list[tuple[str, float]] = []
+    with RemoteLock(one, "0.7.4"):
+        waiting = RemoteLock(
+            two, "0.7.5", 1.5, lambda h, seen, waited: told.append((h.version, waited))
+        )
+        with pytest.raises(LockHeld):
+            waiting.take()
+    # At once, before the first pause, and only ever about the one holding it.
+    assert told and told[0][1] < 1.0, told
+    assert {version for version, _ in told} == {"0.7.4"}
+
+
 def test_a_lock_whose_process_is_gone_from_this_host_is_taken_over(clones):
     one, two = clones
     dead = RemoteLock(one, "0.7.4")

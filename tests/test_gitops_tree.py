@@ -84,7 +84,7 @@ def test_rendering_below_the_guides_shared_files_is_refused_until_they_are_liste
     message = refused(evaluate("beam", {}, project_dir=tmp_path))
     assert "below infrastructure/hecate/, which holds hand-made manifests" in message
     assert "configmap.yaml, daemonset.yaml, namespace.yaml" in message
-    assert "python -m hecate adopt" in message
+    assert "`hecate adopt --stack" in message
     listing = tmp_path / "gitops" / guide_tree.SHARED / "kustomization.yaml"
     listing.write_text("resources: [namespace.yaml, configmap.yaml, daemonset.yaml]\n")
     accepted = evaluate("beam", {}, project_dir=tmp_path)

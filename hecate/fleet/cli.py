@@ -1,4 +1,4 @@
-"""`python -m hecate fleet`: the fleet of this project's stacks.
+"""`hecate fleet` (or `python -m hecate fleet`): the fleet of this project's stacks.
 
     fleet status [--json] [--no-clusters]      each stack's tree and cluster; exit 1 on drift,
                                                an unhealthy or an unknown (unreachable) cluster
@@ -260,7 +260,7 @@ def report_options(command: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="python -m hecate fleet",
+        prog="hecate fleet",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

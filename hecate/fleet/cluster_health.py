@@ -59,6 +59,7 @@ class FluxStatus:
     # The GitRepository is between two fetches (Ready Unknown, or a new spec not fetched yet):
     # `source` says so, and a soak waits that out.
     source_settling: bool = False
+    interval: str = ""  # how often the sync applies its source again (spec.interval)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class ClusterClient:
             source,
             *self._bootstrap(),
             source_settling=settling,
+            interval=str(obj.get("spec", {}).get("interval", "")),
         )
 
     def _source(self) -> tuple[str, bool]:

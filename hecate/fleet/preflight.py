@@ -68,7 +68,7 @@ def check_access(clients: Mapping[str, ClusterClient], clusters: Mapping[str, st
             f"stack {stack} ({clusters[stack]}): the identity of context {client.context!r} may "
             f"not {verb} {resource}{f'/{name}' if name else ''}"
             f"{f' in {namespace}' if namespace else ''} (the gate needs it: "
-            "`python -m hecate fleet kubeconfig` issues the fleet identity that may)"
+            "`hecate fleet kubeconfig` issues the fleet identity that may)"
             for verb, _, resource, namespace, name in denied
         ]
 
@@ -107,7 +107,7 @@ def check_tokens(
                 f"expires at {expiry:%Y-%m-%d %H:%M:%S} UTC (in {max(0, int(left))} s), before "
                 f"the plan's worst case of {int(worst_case)} s (every gate's timeout and every "
                 "soak); "
-                "issue a longer one with `python -m hecate fleet kubeconfig --duration`"
+                "issue a longer one with `hecate fleet kubeconfig --duration`"
             )
     if problems:
         raise PreflightError(problems)

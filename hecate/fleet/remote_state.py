@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,8 +101,17 @@ class LockLost(RuntimeError):
 class RemoteLock:
     """One rollout at a time for every runner of a gitops remote."""
 
-    def __init__(self, checkout: GitopsCheckout, version: str, wait_seconds: float = 0):
+    def __init__(
+        self,
+        checkout: GitopsCheckout,
+        version: str,
+        wait_seconds: float = 0,
+        on_wait: Callable[[Holder, datetime, float], None] | None = None,
+    ):
         self.checkout, self.wait_seconds = checkout, wait_seconds
+        # Told, each time the lock is found held while there is time left to wait: who holds
+        # it, when they last renewed it, and how long this one has waited.
+        self.on_wait = on_wait
         self.holder = Holder.me(version)
         self.previous: Holder | None = None  # the dead holder this one took over from
         self.taken_over_because = ""
@@ -127,7 +137,8 @@ class RemoteLock:
             return sha, Holder("?", "?", 0, "", "?", "?"), seen
 
     def take(self) -> None:
-        deadline = time.monotonic() + self.wait_seconds
+        start = time.monotonic()
+        deadline = start + self.wait_seconds
         while True:
             sha = self._commit()
             if self.checkout.push_ref(sha, LOCK_REF, ""):
@@ -144,6 +155,8 @@ class RemoteLock:
                 return
             if not why and time.monotonic() >= deadline:
                 raise LockHeld(holder, seen)
+            if self.on_wait is not None:
+                self.on_wait(holder, seen, time.monotonic() - start)
             time.sleep(min(HEARTBEAT_SECONDS, max(0.5, deadline - time.monotonic())))
 
     def _held(self, sha: str) -> None:

@@ -176,7 +176,9 @@ class Rollout:
         with contextlib.ExitStack() as held:
             if checkouts:
                 self.locks = [
-                    held.enter_context(RemoteLock(c, self.report.version, self.wait_seconds))
+                    held.enter_context(
+                        RemoteLock(c, self.report.version, self.wait_seconds, self._waiting)
+                    )
                     for c in checkouts
                 ]
                 remote = RemoteJournal(checkouts[0])
@@ -207,6 +209,16 @@ class Rollout:
                 self.progress.event("rollout", "", "stop", str(lost))
         self._record_pods_after()
         return self.report
+
+    def _waiting(self, holder: Holder, seen: datetime, waited: float) -> None:
+        """--wait's progress, from its first second: who holds the fleet, for how long yet."""
+        self.progress.event(
+            "rollout",
+            "",
+            "wait",
+            f"{holder.describe(seen)} holds the fleet; waited {waited:.0f} s of "
+            f"{self.wait_seconds:.0f} s (--wait)",
+        )
 
     def _run(
         self,

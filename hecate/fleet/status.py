@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .. import naming
 from .cluster_health import PASSED, ClusterClient, ClusterHealth, gate
 from .gitops_repo import GitError
 from .stacks import FleetProject, RenderedTemplate, StackTarget
@@ -164,12 +165,34 @@ def _cluster(
     else:
         status.cluster_state = UNHEALTHY
         status.problems.append(f"{verdict.step}: {verdict.detail}")
+        if (why := live_drift(health, target, reached)) is not None:
+            status.problems.append(why)
         # Pods on an older template, named even when the gate stopped at an earlier check.
         if daemon is not None and daemon.stale and verdict.step != "daemon":
             status.problems.append(
                 f"daemon: {len(daemon.stale)} pod(s) on an older template than the "
                 f"DaemonSet's: {', '.join(daemon.stale)}"
             )
+
+
+def live_drift(
+    health: ClusterHealth, target: StackTarget, reached: Callable[[str], bool | None] | None
+) -> str | None:
+    """What to expect of a DaemonSet changed on the cluster by hand (`kubectl set image`) after
+    Flux applied the cluster's last commit: Flux applies that commit again at its next
+    reconcile and so puts the template back; None when it is not that."""
+    flux, daemon = health.flux, health.daemon
+    if daemon is None or daemon.template_image == target.settings.image_ref:
+        return None
+    if flux is None or reached is None or not (flux.applied and reached(flux.applied)):
+        return None  # no Flux in the loop, or Flux has not applied the commit yet: a rollout
+    every = f"every {flux.interval}" if flux.interval else "at its interval"
+    return (
+        f"live drift: the DaemonSet was changed on the cluster ({daemon.template_image}, not "
+        f"the rendered {target.settings.image_ref}); Flux puts it back at its next reconcile "
+        f"of Kustomization {naming.KUSTOMIZATION} ({every}); `flux reconcile kustomization "
+        f"{naming.KUSTOMIZATION} -n {naming.FLUX_NAMESPACE}` does it now"
+    )
 
 
 def stack_status(

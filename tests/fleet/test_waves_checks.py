@@ -1,7 +1,8 @@
 """The team decides when each wave goes, on the test bed's three clusters: a wave's own checks
 (`verify:`) run against each of its clusters and fail the wave like a gate, a wave with
 `approval: required` is not started until it is approved, and `--abort` ends a rollout that
-was stopped, rolling back what it deployed. Runs with the session's
+was stopped, rolling back what it deployed; and `fleet status` says when Flux puts back what
+was changed by hand. Runs with the session's
 `fleet_project` (tests/fleet/conftest.py) and leaves every cluster on the version its stack
 file says (versions 0.7.14 to 0.7.19: after test_waves.py's, before test_waves_outages.py's).
 """
@@ -12,10 +13,11 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from testbed.paths import BIN
-from tests.fleet.waves import STACKS, assert_on, head
+from tests.fleet.waves import IMAGE, STACKS, assert_on, head
 
 # What a team's smoke test looks like: it asks the cluster it is given (its context, with the
 # rollout's kubeconfig) what the daemon runs, logs what it saw, and on edge finds a latency it
@@ -200,3 +202,40 @@ def test_abort_during_a_soak_rolls_back_what_was_deployed_and_frees_the_fleet(
     assert again.code == 2 and "no unfinished rollout" in again.err, again.text
     mixed = fleet_project.fleet_cmd("rollout", "0.7.17", "--abort", "--plain")
     assert mixed.code == 2 and "--abort ends the unfinished rollout" in mixed.err, mixed.text
+
+
+def test_status_says_flux_puts_a_daemon_set_changed_by_hand_back_and_when(fleet_project):
+    from testbed import flux
+
+    version = fleet_project.version("edge")
+    by_hand = f"{IMAGE}:0.9.9-debug"
+    fleet_project.fleet.kubectl(
+        "edge-cluster", "-n", "hecate", "set", "image", "daemonset/hecate-daemon",
+        f"daemon={by_hand}",
+    )  # fmt: skip
+    try:
+        status = fleet_project.fleet_cmd("status", "--json")
+        assert status.code == 1, status.text
+        edge = next(row for row in json.loads(status.out) if row["stack"] == "edge")
+        assert edge["cluster_state"] == "unhealthy"
+        [drift] = [p for p in edge["problems"] if p.startswith("live drift")]
+        assert f"({by_hand}, not the rendered {IMAGE}:{version})" in drift
+        interval = fleet_project.fleet.get(
+            "edge-cluster", "-n", "flux-system", "kustomization", "hecate"
+        )["spec"]["interval"]
+        assert (
+            f"Flux puts it back at its next reconcile of Kustomization hecate (every {interval})"
+            in drift
+        )
+        assert "flux reconcile kustomization hecate -n flux-system" in drift
+    finally:
+        # What Flux does at its interval, asked for now; then the fleet is as it was.
+        flux.request(fleet_project.fleet, "edge-cluster", "kustomization", "hecate")
+        deadline = time.monotonic() + 120
+        while fleet_project.running_image("edge-cluster") != (
+            f"{IMAGE}:{version}",
+            [f"{IMAGE}:{version}"],
+        ):
+            assert time.monotonic() < deadline, fleet_project.running_image("edge-cluster")
+            time.sleep(1)
+    assert_on(fleet_project, version, ("edge",))
