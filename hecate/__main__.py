@@ -1,12 +1,17 @@
 """Command-line tools beside the Pulumi program: `hecate verify --stack beam`, `hecate fleet
-status|preview|rollout`, `hecate adopt --stack beam` (`hecate` is what `make venv` installs;
-`python -m hecate` is the same)."""
+status|preview|rollout`, `hecate adopt --stack beam`, `hecate doctor` (`hecate` is what `make
+venv` installs; `python -m hecate` is the same)."""
 
 import importlib
 import sys
 
 # Each imported only when run: `fleet` brings the Automation API, kubernetes and rich.
-COMMANDS = {"verify": "hecate.verify", "fleet": "hecate.fleet.cli", "adopt": "hecate.adopt"}
+COMMANDS = {
+    "verify": "hecate.verify",
+    "fleet": "hecate.fleet.cli",
+    "adopt": "hecate.adopt",
+    "doctor": "hecate.doctor",
+}
 
 
 def main() -> int:

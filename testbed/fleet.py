@@ -163,6 +163,29 @@ class Fleet:
         # Gone for good, not a zombie: kwokctl would take a zombie for a running process.
         wait_for(f"{name}: {component} gone", lambda: not Path(f"/proc/{pid}").exists(), timeout=30)
 
+    def stop_sealed_secrets(self, name: str) -> None:
+        """Stop the cluster's sealed-secrets controller (by the pid the harness started)."""
+        launcher = Launcher(self.workdir)
+        launcher.stop([launcher.pids / f"{name}-sealed-secrets-controller.pid"])
+
+    def start_sealed_secrets(self, name: str) -> None:
+        """Start it again, as it was, and wait for its certificate."""
+        cluster = self.cluster(name)
+        home = self.workdir / "clusters" / name
+        spawn_sealed_secrets(
+            Launcher(self.workdir),
+            name,
+            home,
+            cluster.api_port,
+            cluster.sealing_port,
+            cluster.ports,
+        )
+        wait_for(
+            f"{name}: the sealed-secrets controller's certificate",
+            lambda: urllib.request.urlopen(cluster.sealing_cert_url, timeout=2).status == 200,
+            timeout=60,
+        )
+
     def start_control_plane(self, name: str) -> None:
         """Start what is not running of the cluster's control plane, and wait for its nodes."""
         Launcher(self.workdir).run(
@@ -448,35 +471,7 @@ class Bringup:
             shutil.copy(ca["certificate-authority"], account / "ca.crt")
         else:
             (account / "ca.crt").write_bytes(base64.b64decode(ca["certificate-authority-data"]))
-        target = os.path.realpath("/var/run")
-        isolate = ["unshare", "--mount", "--propagation", "private"]
-        if os.geteuid() != 0:
-            isolate = [
-                "unshare",
-                "--user",
-                "--map-root-user",
-                "--mount",
-                "--propagation",
-                "private",
-            ]
-        self.launcher.spawn(
-            f"{name}-sealed-secrets-controller",
-            [
-                *isolate,
-                "sh",
-                "-c",
-                'mount --bind "$0" "$1" && shift && exec "$@"',
-                str(run),
-                target,
-                str(BIN / "sealed-secrets-controller"),
-                f"--listen-addr=127.0.0.1:{sealing_port}",
-                f"--listen-metrics-addr=127.0.0.1:{ports['sealing-metrics']}",
-            ],
-            env=self.launcher.base_env(
-                KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api_port)
-            ),
-            cwd=home / "sealed-secrets-controller",
-        )
+        spawn_sealed_secrets(self.launcher, name, home, api_port, sealing_port, ports)
 
     def _kubeconfig(self, fleet: Fleet) -> None:
         """One kubeconfig, one context per cluster named after it."""
@@ -584,6 +579,35 @@ def ready(obj: dict) -> bool:
     return any(
         c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", [])
     ) and status.get("observedGeneration") == obj["metadata"].get("generation")
+
+
+def spawn_sealed_secrets(
+    launcher: Launcher, name: str, home: Path, api_port: int, sealing_port: int, ports: dict
+) -> None:
+    """The cluster's sealed-secrets controller, with the service account files `home/run`
+    holds bind-mounted over /run in a mount namespace of its own."""
+    target = os.path.realpath("/var/run")
+    isolate = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        isolate = ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
+    launcher.spawn(
+        f"{name}-sealed-secrets-controller",
+        [
+            *isolate,
+            "sh",
+            "-c",
+            'mount --bind "$0" "$1" && shift && exec "$@"',
+            str(home / "run"),
+            target,
+            str(BIN / "sealed-secrets-controller"),
+            f"--listen-addr=127.0.0.1:{sealing_port}",
+            f"--listen-metrics-addr=127.0.0.1:{ports['sealing-metrics']}",
+        ],
+        env=launcher.base_env(
+            KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api_port)
+        ),
+        cwd=home / "sealed-secrets-controller",
+    )
 
 
 def fetch_cert(fleet, cluster: str) -> str:

@@ -148,6 +148,10 @@ class ClusterClient:
             )
         return self._api
 
+    def api_client(self) -> Any:
+        """The kubernetes ApiClient of this context (for what has no method here)."""
+        return self._client()
+
     def missing_context(self) -> str | None:
         """Why this context cannot be used, from the kubeconfig alone (no cluster is asked), or
         None: a readable file (or, with $KUBECONFIG, files) that names the context."""

@@ -1,0 +1,428 @@
+"""`hecate doctor`: what a real fleet needs, checked item by item and cluster by cluster, each
+with what to do when it does not hold.
+
+The project: the engine and the policy pack's environment (`make venv engine`), and each gitops
+checkout (a git work tree whose `origin` is the repository `hecate:gitops.url` names). Then,
+for each stack, with the kubeconfig the fleet tool uses: its context, the API server (1.30 or
+later, for ValidatingAdmissionPolicy v1), the kinds the program renders (the admission policy,
+Flux's Kustomization and GitRepository v1, SealedSecret), Flux's controllers answering a
+reconcile request (as `flux reconcile` asks), the sealed-secrets controller's certificate (as
+`kubeseal --fetch-cert` fetches it; compared with `hecate:sealingCert`), the identity (may it do
+what a rollout's gate does) and its token's expiry (against the rollout plan's worst case).
+
+Exit status: 0 everything holds; 1 something does not (each named, with what to do); 2 bad
+input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
+
+from . import naming
+from .fleet.cluster_health import (
+    BOOTSTRAP,
+    FLUX_GROUP_KUSTOMIZE,
+    FLUX_GROUP_SOURCE,
+    ClusterClient,
+    describe,
+)
+from .fleet.plan import PLAN_FILE, PlanError, load_plan
+from .fleet.preflight import GATE_NEEDS, token_expiry
+from .fleet.stacks import FleetProject, StackTarget
+from .settings import ConfigError
+from .table import print_table
+
+MIN_KUBERNETES = (1, 30)  # admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy
+# What the program renders, by API group version, and what provides it.
+KINDS = (
+    ("admissionregistration.k8s.io/v1", "validatingadmissionpolicies", "Kubernetes 1.30 or later"),
+    ("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "Flux 2.0 or later (flux install)"),
+    ("source.toolkit.fluxcd.io/v1", "gitrepositories", "Flux 2.0 or later (flux install)"),
+    ("bitnami.com/v1alpha1", "sealedsecrets", "the sealed-secrets controller (its CRD)"),
+)
+# Where kubeseal fetches the controller's certificate: the API server's service proxy.
+SEALED_SECRETS_CERT = (
+    "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:/proxy/v1/cert.pem"
+)
+FLUX_ANSWER_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    stack: str  # "" for the project's own items
+    cluster: str
+    check: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    HEADERS: ClassVar[tuple[str, ...]] = ("stack", "cluster", "check", "ok", "detail")
+
+    def cells(self) -> tuple[str, ...]:
+        detail = self.detail + (f" → {self.fix}" if self.fix else "")
+        return (
+            self.stack or "—",
+            self.cluster or "—",
+            self.check,
+            "yes" if self.ok else "NO",
+            detail,
+        )
+
+
+# --- the project ---------------------------------------------------------------------------
+
+
+def _origin(directory: Path) -> str | None:
+    done = subprocess.run(
+        ["git", "-C", str(directory), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _repository(url: str) -> str:
+    """A git URL as one spelling: `git@host:path` as `ssh://git@host/path`, no `.git`."""
+    if "://" not in url and ":" in url.split("/", 1)[0]:
+        host, _, path = url.partition(":")
+        url = f"ssh://{host}/{path}"
+    return url.rstrip("/").removesuffix(".git")
+
+
+def _same_repository(one: str, other: str) -> bool:
+    return _repository(one) == _repository(other)
+
+
+def project_findings(project: FleetProject, targets: list[StackTarget]) -> Iterator[Finding]:
+    bin_dir = naming.engine_cache() / "bin"
+    missing = [n for n in ("pulumi", "pulumi-language-python") if not (bin_dir / n).is_file()]
+    yield Finding(
+        "",
+        "",
+        "engine",
+        not missing,
+        f"not in {bin_dir}: {', '.join(missing)}" if missing else f"in {bin_dir}",
+        "make engine" if missing else "",
+    )
+    policy = project.root / "policy" / ".venv" / "bin" / "python"
+    yield Finding(
+        "",
+        "",
+        "policy pack",
+        policy.is_file(),
+        f"its environment {'is' if policy.is_file() else 'is not'} in policy/.venv",
+        "" if policy.is_file() else "make venv",
+    )
+    seen: set[Path] = set()
+    for target in targets:
+        source = target.settings.gitops
+        if target.settings.delivery != "gitops" or source is None:
+            continue
+        directory = project.checkout(target).path
+        if directory in seen:
+            continue
+        seen.add(directory)
+        origin = _origin(directory) if directory.is_dir() else None
+        shown = (
+            directory.relative_to(project.root)
+            if directory.is_relative_to(project.root)
+            else directory
+        )
+        if origin is None:
+            yield Finding(
+                "",
+                "",
+                f"gitops checkout {shown}",
+                False,
+                "not a git checkout with an `origin`",
+                f"git clone {source.url} {shown}",
+            )
+        elif not _same_repository(origin, source.url):
+            yield Finding(
+                "",
+                "",
+                f"gitops checkout {shown}",
+                False,
+                f"its origin is {origin}, but hecate:gitops.url is {source.url}",
+                f"git -C {shown} remote set-url origin {source.url} (or fix hecate:gitops.url)",
+            )
+        else:
+            yield Finding("", "", f"gitops checkout {shown}", True, f"origin {origin}")
+
+
+# --- each cluster --------------------------------------------------------------------------
+
+
+def _version(api: Any) -> tuple[str, tuple[int, int]]:
+    from kubernetes import client
+
+    info = client.VersionApi(api).get_code()
+    minor = "".join(c for c in str(info.minor) if c.isdigit()) or "0"
+    return info.git_version, (int(info.major), int(minor))
+
+
+def _served(api: Any, group_version: str) -> set[str]:
+    try:
+        found = api.call_api(
+            f"/apis/{group_version}",
+            "GET",
+            response_type="object",
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _request_timeout=10,
+        )
+    except Exception as error:
+        if getattr(error, "status", None) == 404:
+            return set()
+        raise
+    return {r.get("name", "") for r in (found or {}).get("resources", [])}
+
+
+def _flux_answers(client: ClusterClient, api: Any, timeout: float) -> tuple[bool, str]:
+    """Whether source- and kustomize-controller handle a reconcile request within `timeout`:
+    the request `flux reconcile` makes, on hecate's source and sync (the bootstrap's where
+    hecate's are not there yet)."""
+    from kubernetes import client as k8s
+
+    custom = k8s.CustomObjectsApi(api)
+    token = client.request_reconcile()
+    waiting = {"source-controller": FLUX_GROUP_SOURCE, "kustomize-controller": FLUX_GROUP_KUSTOMIZE}
+    names = {
+        "source-controller": (naming.GIT_REPOSITORY, BOOTSTRAP),
+        "kustomize-controller": (naming.KUSTOMIZATION, BOOTSTRAP),
+    }
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for controller, (group, version, plural) in list(waiting.items()):
+            for name in names[controller]:
+                try:
+                    obj: Any = custom.get_namespaced_custom_object(
+                        group, version, naming.FLUX_NAMESPACE, plural, name, _request_timeout=10
+                    )
+                except Exception as error:
+                    if getattr(error, "status", None) == 404:
+                        continue
+                    raise
+                if obj.get("status", {}).get("lastHandledReconcileAt") == token:
+                    waiting.pop(controller)
+                break
+        if waiting and time.monotonic() > deadline:
+            return False, (
+                f"{' and '.join(sorted(waiting))} did not handle a reconcile request within "
+                f"{timeout:.0f} s: not running, or not watching {naming.FLUX_NAMESPACE}"
+            )
+        if waiting:
+            time.sleep(1)
+    return True, "source-controller and kustomize-controller handled a reconcile request"
+
+
+def _sealing_cert(api: Any, url: str | None) -> str:
+    if url:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.read().decode()
+    return str(
+        api.call_api(
+            SEALED_SECRETS_CERT,
+            "GET",
+            response_type="str",
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _request_timeout=10,
+            _preload_content=True,
+        )
+    )
+
+
+def _pem(text: str) -> str:
+    return "".join(text.split())
+
+
+def cluster_findings(
+    target: StackTarget,
+    client: ClusterClient,
+    worst_case: float,
+    cert_url: str | None,
+    flux_timeout: float = FLUX_ANSWER_SECONDS,
+) -> list[Finding]:
+    """The stack's cluster, item by item; after a context that is missing or a cluster that
+    does not answer, nothing more can be asked of it."""
+    found: list[Finding] = []
+
+    def add(check: str, ok: bool, detail: str, fix: str = "") -> None:
+        found.append(Finding(target.name, target.cluster, check, ok, detail, fix))
+
+    if (why := client.missing_context()) is not None:
+        add("context", False, why, "hecate fleet kubeconfig --output FILE, or kubectl config")
+        return found
+    add("context", True, client.context)
+    token_check(target, client, worst_case, add)
+    try:
+        api = client.api_client()
+        git_version, version = _version(api)
+    except Exception as error:  # the client's errors have no common base worth naming
+        add("API server", False, f"does not answer ({describe(error)})", "check the context")
+        return found
+    old = version < MIN_KUBERNETES
+    add(
+        "API server",
+        not old,
+        git_version,
+        "upgrade: ValidatingAdmissionPolicy v1 needs Kubernetes 1.30 or later" if old else "",
+    )
+    for group_version, resource, provider in KINDS:
+        served = resource in _served(api, group_version)
+        add(
+            f"kind {resource}",
+            served,
+            f"{group_version} {'served' if served else 'not served'}",
+            "" if served else f"install {provider}",
+        )
+    denied = [n for n in GATE_NEEDS if not client.may(*n)]
+    add(
+        "identity",
+        not denied,
+        "may do what a rollout's gate does"
+        if not denied
+        else "may not " + "; ".join(f"{v} {r}{f'/{n}' if n else ''}" for v, _, r, _, n in denied),
+        "" if not denied else "hecate fleet kubeconfig (once Flux applied clusters/<cluster>/)",
+    )
+    try:
+        ok, said = _flux_answers(client, api, flux_timeout)
+        add(
+            "Flux controllers",
+            ok,
+            said,
+            "" if ok else "flux check; kubectl -n flux-system get pods",
+        )
+    except Exception as error:
+        add("Flux controllers", False, f"cannot ask: {describe(error)}", "flux check")
+    try:
+        cert = _sealing_cert(api, cert_url)
+    except Exception as error:
+        where = cert_url or "the API server's proxy to kube-system/sealed-secrets-controller"
+        add(
+            "sealed-secrets controller",
+            False,
+            f"its certificate cannot be fetched from {where} ({describe(error)})",
+            "kubectl -n kube-system get pods -l name=sealed-secrets-controller",
+        )
+        return found
+    stale = target.settings.sealing_cert and _pem(target.settings.sealing_cert) != _pem(cert)
+    add(
+        "sealed-secrets controller",
+        not stale,
+        "its certificate is not the one hecate:sealingCert holds"
+        if stale
+        else "its certificate answers"
+        + (" and is hecate:sealingCert" if target.settings.sealing_cert else ""),
+        "kubeseal --fetch-cert into hecate:sealingCert, then make up" if stale else "",
+    )
+    return found
+
+
+def token_check(
+    target: StackTarget,
+    client: ClusterClient,
+    worst_case: float,
+    add: Callable[[str, bool, str, str], None],
+) -> None:
+    expiry = token_expiry(client.token())
+    if expiry is None:
+        add("token", True, "no expiry to check (a client certificate, or not a JWT)", "")
+        return
+    left = (expiry - datetime.now(UTC)).total_seconds()
+    when = f"{expiry:%Y-%m-%d %H:%M:%S} UTC"
+    fix = "hecate fleet kubeconfig --duration 24h --output FILE"
+    if left <= 0:
+        add("token", False, f"expired at {when}", fix)
+    elif left < worst_case:
+        add(
+            "token",
+            False,
+            f"expires at {when} (in {int(left)} s), before the rollout plan's worst case of "
+            f"{int(worst_case)} s",
+            fix,
+        )
+    else:
+        add("token", True, f"expires at {when} (in {int(left // 3600)} h)", "")
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def diagnose(
+    root: Path, kubeconfig: str | None, cert_urls: dict[str, str], progress: TextIO
+) -> list[Finding]:
+    project = FleetProject(root)
+    targets = [project.target(stack) for stack in project.stacks]
+    worst_case = load_plan(root / PLAN_FILE, project.stacks).worst_case_seconds
+    findings = list(project_findings(project, targets))
+    print(
+        f"doctor: asking {len(targets)} clusters (Flux gets up to 30 s to answer) …", file=progress
+    )
+
+    def one(target: StackTarget) -> list[Finding]:
+        client = ClusterClient(target.context, kubeconfig)
+        url = cert_urls.get(target.name) or cert_urls.get(target.cluster)
+        return cluster_findings(target, client, worst_case, url)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+        for each in pool.map(one, targets):
+            findings += each
+    return findings
+
+
+def _cert_urls(given: list[str]) -> dict[str, str]:
+    urls = {}
+    for item in given:
+        key, _, url = item.partition("=")
+        if not key or not url.startswith(("http://", "https://")):
+            raise ValueError(f"--sealing-cert-url {item!r}: not STACK=URL (an http(s) URL)")
+        urls[key] = url
+    return urls
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = argparse.ArgumentParser(
+        prog="hecate doctor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    options.add_argument("--root", type=Path, default=Path.cwd(), help="the project (default: .)")
+    options.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    options.add_argument(
+        "--sealing-cert-url",
+        action="append",
+        default=[],
+        metavar="STACK=URL",
+        help="where a cluster's sealed-secrets certificate is published, when the API server "
+        "cannot proxy to the controller (as `kubeseal --cert URL`); repeatable",
+    )
+    options.add_argument("--json", action="store_true", help="machine-readable output")
+    args = options.parse_args(argv)
+    try:
+        findings = diagnose(
+            args.root, args.kubeconfig, _cert_urls(args.sealing_cert_url), sys.stderr
+        )
+    except (ConfigError, PlanError, ValueError) as error:
+        print(f"doctor: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        print_table("hecate doctor", findings, sys.stdout)
+    return 0 if all(f.ok for f in findings) else 1

@@ -1,0 +1,88 @@
+"""`hecate doctor`'s project items and its reading of a token, without a cluster (the clusters'
+items are run on the local fleet: tests/fleet/test_waves_doctor.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+
+import pytest
+
+from hecate import doctor
+from hecate.fleet.stacks import FleetProject
+
+
+def project_items(root) -> dict[str, doctor.Finding]:
+    project = FleetProject(root)
+    targets = [project.target(s) for s in project.stacks]
+    return {f.check: f for f in doctor.project_findings(project, targets)}
+
+
+def gitops_url(root) -> str:
+    return FleetProject(root).target("beam").settings.gitops.url
+
+
+def test_a_missing_checkout_says_how_to_clone_it(committed_copy):
+    found = project_items(committed_copy)["gitops checkout gitops"]
+    assert not found.ok and found.detail == "not a git checkout with an `origin`"
+    assert found.fix == f"git clone {gitops_url(committed_copy)} gitops"
+
+
+def test_a_checkout_of_another_repository_is_named_with_both_urls(committed_copy):
+    checkout = committed_copy / "gitops"
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    other = "https://github.com/someone-else/gitops.git"
+    subprocess.run(["git", "-C", str(checkout), "remote", "add", "origin", other], check=True)
+    found = project_items(committed_copy)["gitops checkout gitops"]
+    url = gitops_url(committed_copy)
+    assert not found.ok and found.detail == f"its origin is {other}, but hecate:gitops.url is {url}"
+    assert found.fix.startswith(f"git -C gitops remote set-url origin {url}")
+    subprocess.run(["git", "-C", str(checkout), "remote", "set-url", "origin", url + ".git"])
+    assert project_items(committed_copy)["gitops checkout gitops"].ok  # `.git` or not, the same
+    scp_like = url.replace("ssh://git@github.com/", "git@github.com:") + ".git"
+    subprocess.run(["git", "-C", str(checkout), "remote", "set-url", "origin", scp_like])
+    assert project_items(committed_copy)["gitops checkout gitops"].ok, scp_like
+
+
+def test_the_policy_pack_s_environment_is_looked_for_in_the_project(committed_copy):
+    found = project_items(committed_copy)["policy pack"]
+    assert not found.ok and found.fix == "make venv"
+
+
+def jwt(expires_in: float) -> str:
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": int(time.time() + expires_in)}).encode())
+    return f"e30.{claims.decode().rstrip('=')}.sig"
+
+
+class Token:
+    def __init__(self, token: str):
+        self._token = token
+
+    def token(self) -> str:
+        return self._token
+
+
+@pytest.mark.parametrize(
+    ("token", "ok", "said"),
+    [
+        (jwt(-60), False, "expired at "),
+        (jwt(300), False, "before the rollout plan's worst case of 960 s"),
+        (jwt(86400), True, "(in 23 h)"),
+        ("not-a-jwt", True, "no expiry to check"),
+    ],
+)
+def test_a_token_is_judged_against_the_plan_s_worst_case(committed_copy, token, ok, said):
+    found: list[tuple] = []
+    target = FleetProject(committed_copy).target("edge")
+    doctor.token_check(target, Token(token), 960, lambda *a: found.append(a))  # type: ignore[arg-type]
+    [(check, passed, detail, fix)] = found
+    assert (check, passed) == ("token", ok) and said in detail, detail
+    assert (fix == "") == ok
+
+
+def test_a_sealing_cert_url_must_name_its_stack_and_an_http_url(committed_copy, capsys):
+    code = doctor.main(["--root", str(committed_copy), "--sealing-cert-url", "beam"])
+    assert code == 2
+    assert "--sealing-cert-url 'beam': not STACK=URL (an http(s) URL)" in capsys.readouterr().err
