@@ -662,37 +662,42 @@ def _gitops_dir(root: Path, stack: str, given: Path | None) -> Path:
     return root / str(configured)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    command = argparse.ArgumentParser(
         prog="hecate adopt",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--stack", help="the stack to write, e.g. beam (Pulumi.beam.yaml)")
-    parser.add_argument("--cluster", help="the cluster (default: the stack file's hecate:cluster)")
-    parser.add_argument(
+    command.add_argument("--stack", help="the stack to write, e.g. beam (Pulumi.beam.yaml)")
+    command.add_argument("--cluster", help="the cluster (default: the stack file's hecate:cluster)")
+    command.add_argument(
         "--gitops", type=Path, help="the gitops checkout (default: the stack's hecate:gitopsDir)"
     )
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the project (default: .)")
-    parser.add_argument(
+    command.add_argument("--root", type=Path, default=Path.cwd(), help="the project (default: .)")
+    command.add_argument(
         "--overwrite", action="store_true", help="replace the settings the stack file has"
     )
-    parser.add_argument(
+    command.add_argument(
         "--remove-shared",
         action="store_true",
         help="remove the shared files of the guide's layout (refused while a cluster syncs them)",
     )
-    parser.add_argument(
+    command.add_argument(
         "--shared-dir", default="infrastructure/hecate", help="with --remove-shared alone"
     )
-    parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
-    parser.add_argument("--json", action="store_true", help="the result as JSON")
-    args = parser.parse_args(argv)
+    command.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    command.add_argument("--json", action="store_true", help="the result as JSON")
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parser()
+    args = options.parse_args(argv)
     root = args.root.resolve()
     try:
         if args.stack is None:
             if not args.remove_shared:
-                parser.error("--stack is required (or --remove-shared alone)")
+                options.error("--stack is required (or --remove-shared alone)")
             gitops = (args.gitops or root / "gitops").resolve()
             files = remove_shared_only(gitops, os.path.normpath(args.shared_dir))
             if not args.dry_run:

@@ -394,7 +394,7 @@ def _cert_urls(given: list[str]) -> dict[str, str]:
     return urls
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(
         prog="hecate doctor",
         description=__doc__,
@@ -413,7 +413,11 @@ def main(argv: list[str] | None = None) -> int:
         "cannot proxy to the controller (as `kubeseal --cert URL`); repeatable",
     )
     options.add_argument("--json", action="store_true", help="machine-readable output")
-    args = options.parse_args(argv)
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         findings = diagnose(
             args.root, args.kubeconfig, _cert_urls(args.sealing_cert_url), sys.stderr

@@ -231,30 +231,35 @@ def _private_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    command = argparse.ArgumentParser(
         prog="hecate verify",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit status: 0 verified, 1 a mismatch, 2 could not check",
     )
-    parser.add_argument(
+    command.add_argument(
         "--stack", required=True, help="the stack whose sealed values to check, e.g. beam"
     )
-    parser.add_argument(
+    command.add_argument(
         "--private-key",
         type=Path,
         help="the controller's private key (PEM), for what the public certificate cannot tell",
     )
-    parser.add_argument(
+    command.add_argument(
         "--state",
         type=Path,
         help="an exported state (`pulumi stack export`) instead of asking pulumi",
     )
-    parser.add_argument(
+    command.add_argument(
         "--root", type=Path, default=Path.cwd(), help="the project directory (default: .)"
     )
-    args = parser.parse_args(argv)
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parser()
+    args = options.parse_args(argv)
 
     try:
         try:

@@ -1,0 +1,157 @@
+"""The commands the docs show, read as a shell would read them and checked against the tools as
+they are: each `hecate …` parses with the command's own argument parser, each `make` target
+exists, each `hecate:` setting `pulumi config set` names is in the settings table. (Running the
+blocks themselves against the local fleet is the next step; see docs/development.md.)"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hecate import adopt, doctor, verify
+from hecate.fleet import cli
+from hecate.settings import SETTINGS
+from testbed.mocks import ROOT
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SHELLS = ("sh", "bash", "shell", "console")
+PARSERS = {"fleet": cli.parser, "adopt": adopt.parser, "verify": verify.parser}
+PARSERS["doctor"] = doctor.parser
+SEPARATORS = {"&&", "||", ";", "|"}
+SETTING_NAMES = {spec.name for _, spec in SETTINGS}
+
+
+def blocks(page: Path) -> Iterator[tuple[int, str]]:
+    """Each shell block of the page: its first line's number, its text."""
+    lines = page.read_text().splitlines()
+    start, fence, body = None, "", []
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if start is None and stripped.startswith("```") and stripped[3:].strip() in SHELLS:
+            start, fence, body = number + 1, stripped[:3], []
+        elif start is not None and stripped.startswith(fence):
+            yield start, "\n".join(body)
+            start = None
+        elif start is not None:
+            body.append(line)
+
+
+def commands(block: str) -> Iterator[list[str]]:
+    """The block's commands as words: continuations joined, prompts and comments dropped,
+    split at `&&`, `||`, `;` and `|`; command substitutions read as commands of their own."""
+    text = re.sub(r"\\\n\s*", " ", block)
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("$ "):
+            line = line[2:]
+        elif not line or line.startswith("#") or line[0] in "{}<>→.│├└":
+            continue  # output shown after a command, or a comment
+        for inner in re.findall(r"\$\(([^)]*)\)", line):
+            yield from commands(inner)
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+        lexer.commenters = "#"
+        lexer.whitespace_split = True
+        try:
+            words = list(lexer)
+        except ValueError:
+            continue  # not a shell line (a YAML key, prose)
+        current: list[str] = []
+        for word in [*words, ";"]:
+            if word in SEPARATORS:
+                if current:
+                    yield current
+                current = []
+            else:
+                current.append(word)
+
+
+def program(words: list[str]) -> list[str]:
+    """The words from the program on: environment assignments before it dropped, `python -m
+    hecate` and `.venv/bin/hecate` read as `hecate`, a synopsis's brackets taken off."""
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+        words = words[1:]
+    if words[:3] in (["python", "-m", "hecate"], [".venv/bin/python", "-m", "hecate"]):
+        words = ["hecate", *words[3:]]
+    if words and words[0].endswith("/hecate"):
+        words = ["hecate", *words[1:]]
+    # A synopsis (`status [--json] [--no-clusters]`): every option it shows, as if given.
+    return [w.lstrip("[").rstrip("]") if w.startswith("[") or w.endswith("]") else w for w in words]
+
+
+def make_targets() -> set[str]:
+    makefile = (ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([A-Za-z0-9_.-]+):(?!=)", makefile, re.MULTILINE))
+
+
+def documented() -> Iterator[tuple[str, list[str]]]:
+    for page in PAGES:
+        for start, block in blocks(page):
+            for words in commands(block):
+                yield f"{page.relative_to(ROOT)}:{start}", program(words)
+
+
+def problem(words: list[str], targets: set[str]) -> str | None:
+    """What is wrong with a documented command, or None."""
+    if words[:1] == ["hecate"]:
+        if len(words) < 2 or words[1] not in PARSERS:
+            return f"`hecate {' '.join(words[1:2])}`: no such command ({', '.join(PARSERS)})"
+        if any("<" in w or "…" in w or "..." in w for w in words):
+            return None  # a template (`<stack>`, `…`): the command is known, its values are not
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                PARSERS[words[1]]().parse_args(words[2:])
+            except SystemExit as done:
+                if done.code:
+                    return said.getvalue().strip().splitlines()[-1]
+        return None
+    if words[:1] == ["make"]:
+        wanted = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        unknown = [w for w in wanted if w not in targets]
+        return f"make: no target {', '.join(unknown)}" if unknown else None
+    if words[:3] == ["pulumi", "config", "set"]:
+        keys = [re.sub(r"\..*", "", w) for w in words[3:] if re.match(r"(hecate|kubernetes):", w)]
+        unknown = [k for k in keys if k not in SETTING_NAMES]
+        return f"no setting {', '.join(unknown)} (docs/settings.md)" if unknown else None
+    return None
+
+
+def test_the_docs_show_commands_at_all():
+    """The reader below finds what it checks: a change to how blocks are read cannot silently
+    leave every command out."""
+    seen = [words[:2] for _, words in documented()]
+    assert ["hecate", "fleet"] in seen and ["hecate", "doctor"] in seen
+    assert ["make", "up"] in [w[:2] for w in seen] or any(w[:1] == ["make"] for w in seen)
+    assert ["pulumi", "config"] in seen
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_command_in_the_docs_is_one_the_tools_accept(page):
+    targets = make_targets()
+    found = []
+    for start, block in blocks(page):
+        for words in commands(block):
+            words = program(words)
+            if (said := problem(words, targets)) is not None:
+                found.append(f"{page.relative_to(ROOT)}:{start}: `{' '.join(words)}`: {said}")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (["hecate", "fleet", "rollout", "--approve"], "expected one argument"),
+        (["hecate", "fleet", "rolout"], "invalid choice: 'rolout'"),
+        (["hecate", "docter"], "no such command"),
+        (["make", "deploy"], "make: no target deploy"),
+        (["pulumi", "config", "set", "hecate:logLvl", "debug"], "no setting hecate:logLvl"),
+    ],
+)
+def test_a_command_the_tools_do_not_accept_is_named(words, said):
+    assert said in (problem(words, make_targets()) or "")
