@@ -48,7 +48,7 @@ env:
 pulumi-env:
 	@env | grep -E '^(PULUMI_[A-Z_]+|HECATE_CACHE)=' | sort
 
-# Pulumi.yaml's config block and docs/settings.md's table, from hecate/settings.py's Settings.
+# Pulumi.yaml's config block and docs/settings.md's table, from hecate/settings/table.py's Settings.
 generate: $(VENV)/.installed
 	$(VENV)/bin/python -m hecate.reference
 	$(VENV)/bin/python -m hecate.fleet.workflow

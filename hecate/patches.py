@@ -6,7 +6,7 @@ JSON Patch (RFC 6902) is python-json-patch's, merge patch (RFC 7386) json-merge-
 may not move an object (its apiVersion, kind, name or namespace), change the DaemonSet's selector
 (immutable on a live DaemonSet) or the digest that rolls the daemon on a configuration change.
 Secrets never enter a patch: the setting may not be a Pulumi secret and may not target the
-SealedSecret (hecate/settings.py), and it is applied to plain manifests only.
+SealedSecret (hecate/settings/), and it is applied to plain manifests only.
 """
 
 from __future__ import annotations

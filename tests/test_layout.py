@@ -61,6 +61,35 @@ def test_the_fleet_tool_and_verify_stand_on_the_project_layer_not_on_each_other(
     assert importers(fleet, "hecate.project") and importers(verify, "hecate.project")
 
 
+# The settings package, lowest first: a module imports only those before it (digests: the table).
+SETTINGS_ORDER = ("values", "parsers", "table", "config")
+
+
+def test_the_settings_package_imports_run_one_way():
+    found = []
+    for path in python_files("hecate/settings"):
+        name = path.stem
+        uses = {
+            module.split(".")[2]
+            for module in imported(path)
+            if module.startswith("hecate.settings.") and module.count(".") >= 2
+        } - {name}
+        if name == "__init__":
+            continue  # the package's names, from every module
+        allowed = (
+            {"table", "values", "parsers"}
+            if name == "digests"
+            else set(SETTINGS_ORDER[: SETTINGS_ORDER.index(name)])
+        )
+        found += [f"hecate/settings/{name}.py imports {u}" for u in sorted(uses - allowed)]
+    assert found == []
+    assert {p.stem for p in python_files("hecate/settings")} == {
+        "__init__",
+        "digests",
+        *SETTINGS_ORDER,
+    }
+
+
 def test_no_module_imports_another_s_private_names():
     """A leading underscore is a module's own: what another module needs is made public."""
     found = []

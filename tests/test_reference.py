@@ -1,5 +1,5 @@
 """Declared once, for real: Pulumi.yaml's config block and the settings reference table are what
-`make generate` renders from hecate/settings.py (hecate/reference.py)."""
+`make generate` renders from hecate/settings/table.py (hecate/reference.py)."""
 
 from __future__ import annotations
 

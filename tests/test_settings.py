@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from hecate.grammars import parse_quantity
 from hecate.settings import (
     SETTINGS,
     ComputeResources,
@@ -14,7 +15,6 @@ from hecate.settings import (
     Settings,
     parse,
     parse_config,
-    parse_quantity,
 )
 from testbed import certs
 from testbed.mocks import evaluate

@@ -1,162 +1,51 @@
-"""Stack settings: the config of one cluster stack, parsed once.
-
-Every setting is declared once, as a field of `Settings`: its config key, type, default,
-check and description (`setting(...)`). Everything else derives from that one table: the
-parser, the list of known keys (an unknown key is refused as a typo), and, through `make
-generate` (hecate/reference.py), Pulumi.yaml's `config:` block and docs/settings.md's table.
-A bad stack never gets as far as
-declaring a resource: `parse` reports every problem at once, each naming the key, the value
-and what is allowed, and never shows any part of a value that is a Pulumi secret.
-"""
+"""The parsers of setting values, one per shape: each checks a raw config value, reports what
+is wrong to `Problems` (naming the key, the value and what is allowed, never a secret's value)
+and returns the typed value, or None. `setting(...)` declares a field of the table with its
+parser."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
-from . import grammars, sealing
-from .grammars import (
-    duration_seconds,
+from .. import grammars, sealing
+from ..grammars import (
     is_dns_subdomain,
     is_flux_duration,
     is_label_key,
     is_label_value,
     parse_quantity,
 )
+from .values import (
+    CONFIG_MAP_KEYS,
+    DEFAULT_READINESS,
+    DEFAULT_RESOURCES,
+    JSON_PATCH_OPS,
+    MAX_API_KEY_BYTES,
+    MAX_SEALED_BYTES,
+    MUTABLE_TAGS,
+    NAMESPACE,
+    PATCH_FIELDS,
+    READINESS_CHECKS,
+    TAINT_EFFECTS,
+    TOLERATION_OPERATORS,
+    ComputeResources,
+    GitSource,
+    Patch,
+    ReadinessProbe,
+    SecretText,
+    Toleration,
+)
 
-NAMESPACE = "hecate"  # the project's config namespace, as in `hecate:version`
-KUBERNETES = "kubernetes"  # the provider's, read for `direct` delivery
-
-DEFAULT_IMAGE = "ghcr.io/hecate-social/hecate-daemon"
-DEFAULT_OLLAMA_HOST = "http://localhost:11434"
-LOG_LEVELS = ("debug", "info", "warn", "error")
-DELIVERIES = ("gitops", "direct")
-MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly", "dev")
-# Far above any real key, far below what a process's arguments or a Secret can carry.
-MAX_API_KEY_BYTES = 16 * 1024
-MAX_SEALED_BYTES = 64 * 1024
-
-READINESS_CHECKS = ("health", "socket")
-# The guide's delay and period; a health check that answers within 3 s, three misses in a row.
-DEFAULT_READINESS = {
-    "check": "health",
-    "initialDelaySeconds": 5,
-    "periodSeconds": 10,
-    "timeoutSeconds": 3,
-    "failureThreshold": 3,
-}
-TOLERATION_OPERATORS = ("Exists", "Equal")
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-# What the program itself puts in hecate-config: hecate:env may not shadow it.
-CONFIG_MAP_KEYS = {"OLLAMA_HOST": "hecate:ollamaHost", "HECATE_LOG_LEVEL": "hecate:logLevel"}
-PATCH_FIELDS = ("target", "jsonPatch", "mergePatch")
-# The one setting that takes Pulumi secrets: the program seals them, and only ciphertext is ever
-# rendered. Every other setting is rendered in clear (a file of the gitops tree, hecate-config, a
-# stack output), so a secret there would be a secret no longer.
-TAKES_SECRETS = ("hecate:apiKeys",)
-JSON_PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)
 
 
-class ConfigError(ValueError):
-    """Every problem found in a stack's configuration, reported together."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            "invalid hecate stack configuration (nothing was declared):\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
-
-
-class SecretText:
-    """A plaintext secret (an API key) that never shows itself in a repr, log or message."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "SecretText(***)"
-
-
-@dataclass(frozen=True)
-class ComputeResources:
-    request_cpu: str
-    request_memory: str
-    limit_cpu: str
-    limit_memory: str
-
-
-@dataclass(frozen=True)
-class ReadinessProbe:
-    """When a daemon pod counts as Ready: what the probe asks, and how often and how patiently."""
-
-    check: str  # `health`: the daemon's /api/health answers; `socket`: the socket file exists
-    initial_delay_seconds: int
-    period_seconds: int
-    timeout_seconds: int
-    failure_threshold: int
-
-
-@dataclass(frozen=True)
-class Toleration:
-    """A pod toleration, as Kubernetes validates one (core/v1 Toleration)."""
-
-    key: str  # "" with Exists: every taint
-    operator: str  # Exists or Equal
-    value: str
-    effect: str  # "" matches every effect
-    toleration_seconds: int | None  # NoExecute only
-
-    def manifest(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"operator": self.operator}
-        for name, value in (("key", self.key), ("value", self.value), ("effect", self.effect)):
-            if value:
-                fields[name] = value
-        if self.toleration_seconds is not None:
-            fields["tolerationSeconds"] = self.toleration_seconds
-        return fields
-
-
-@dataclass(frozen=True)
-class Patch:
-    """One of hecate:patches: an RFC 6902 JSON Patch or an RFC 7386 merge patch of one rendered
-    object, named by kind and name. Applied by hecate/patches.py."""
-
-    index: int
-    kind: str
-    name: str
-    json_patch: tuple[Mapping[str, Any], ...] | None
-    merge_patch: Mapping[str, Any] | None
-
-    @property
-    def setting(self) -> str:
-        return f"{NAMESPACE}:patches[{self.index}]"
-
-
-@dataclass(frozen=True)
-class GitSource:
-    """Where Flux pulls the rendered gitops tree from."""
-
-    url: str
-    branch: str
-    interval: str
-    secret_ref: str | None
-
-
-class _Problems:
+class Problems:
     """What is wrong so far; values of secret keys are never shown."""
 
     def __init__(self, secret_names: frozenset[str]) -> None:
@@ -185,8 +74,8 @@ def member(name: str, key: str) -> str:
 
 
 # A parser turns a config value into the setting's value, or records why not (and returns None).
-Parser = Callable[[Any, str, _Problems], Any]
-_REQUIRED = object()
+Parser = Callable[[Any, str, Problems], Any]
+REQUIRED = object()
 
 
 @dataclass(frozen=True)
@@ -204,7 +93,7 @@ class Setting:
 
     @property
     def required(self) -> bool:
-        return self.default is _REQUIRED
+        return self.default is REQUIRED
 
 
 def setting(
@@ -212,7 +101,7 @@ def setting(
     type: str,
     description: str,
     parse: Parser,
-    default: Any = _REQUIRED,
+    default: Any = REQUIRED,
     namespace: str = NAMESPACE,
 ) -> Any:
     """A field of Settings and the config key it is read from, declared together."""
@@ -222,7 +111,7 @@ def setting(
 # --- Parsers -----------------------------------------------------------------------------
 
 
-def _decode(value: Any, name: str, problems: _Problems, shape: str) -> Any:
+def decode(value: Any, name: str, problems: Problems, shape: str) -> Any:
     """Structured config arrives as JSON text from the engine; accept either."""
     if not isinstance(value, str):
         return value
@@ -233,14 +122,14 @@ def _decode(value: Any, name: str, problems: _Problems, shape: str) -> Any:
         return None
 
 
-def _object(
+def object_of(
     value: Any,
     name: str,
-    problems: _Problems,
+    problems: Problems,
     shape: str,
     allowed_keys: tuple[str, ...] | None = None,
 ):
-    value = _decode(value, name, problems, shape)
+    value = decode(value, name, problems, shape)
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -253,7 +142,7 @@ def _object(
 
 
 def text(check: Callable[[str], bool], allowed: str) -> Parser:
-    def parse(value: Any, name: str, problems: _Problems) -> str | None:
+    def parse(value: Any, name: str, problems: Problems) -> str | None:
         if not isinstance(value, str) or not check(value):
             problems.add(name, value, allowed)
             return None
@@ -269,7 +158,7 @@ def one_of(choices: tuple[str, ...]) -> Parser:
     return text(lambda s: s in choices, f"is not one of {', '.join(choices)}")
 
 
-def optional_text(value: Any, name: str, problems: _Problems) -> str | None:
+def optional_text(value: Any, name: str, problems: Problems) -> str | None:
     if value in (None, ""):
         return None
     return text(grammars.is_plain_text, "is not a non-empty, printable string")(
@@ -282,7 +171,7 @@ def credential_free(parse: Parser, where: str) -> Parser:
     any password, and any user but ssh's (`ssh://git@host/...`, Flux's usual form). The
     message names where the credential belongs and never shows it."""
 
-    def check(value: Any, name: str, problems: _Problems) -> Any:
+    def check(value: Any, name: str, problems: Problems) -> Any:
         found = grammars.userinfo(value) if isinstance(value, str) else None
         if found and (found[1] or not value.lower().startswith("ssh://")):
             scheme, _, rest = value.partition("://")
@@ -298,7 +187,7 @@ def credential_free(parse: Parser, where: str) -> Parser:
     return check
 
 
-def _version(value: Any, name: str, problems: _Problems) -> str | None:
+def parse_version(value: Any, name: str, problems: Problems) -> str | None:
     if isinstance(value, str) and value.lower() in MUTABLE_TAGS:
         problems.add(name, value, "is a mutable tag; pin a release version such as 0.7.2")
         return None
@@ -309,15 +198,9 @@ def _version(value: Any, name: str, problems: _Problems) -> str | None:
     )(value, name, problems)
 
 
-DEFAULT_RESOURCES = {
-    "requests": {"cpu": "100m", "memory": "256Mi"},
-    "limits": {"cpu": "1000m", "memory": "1Gi"},
-}
-
-
-def _resources(value: Any, name: str, problems: _Problems) -> ComputeResources | None:
+def parse_resources(value: Any, name: str, problems: Problems) -> ComputeResources | None:
     shape = "an object {requests: {cpu, memory}, limits: {cpu, memory}}"
-    value = _object(value, name, problems, shape, ("requests", "limits"))
+    value = object_of(value, name, problems, shape, ("requests", "limits"))
     if value is None:
         return None
     parsed: dict[str, str] = {}
@@ -356,9 +239,9 @@ def _resources(value: Any, name: str, problems: _Problems) -> ComputeResources |
     return ComputeResources(**parsed) if len(parsed) == 4 else None
 
 
-def _readiness_probe(value: Any, name: str, problems: _Problems) -> ReadinessProbe | None:
+def parse_readiness_probe(value: Any, name: str, problems: Problems) -> ReadinessProbe | None:
     shape = "an object {check, initialDelaySeconds, periodSeconds, timeoutSeconds, …}"
-    value = _object(value, name, problems, shape, tuple(DEFAULT_READINESS))
+    value = object_of(value, name, problems, shape, tuple(DEFAULT_READINESS))
     if value is None:
         return None
     given = {**DEFAULT_READINESS, **value}
@@ -394,7 +277,7 @@ def _readiness_probe(value: Any, name: str, problems: _Problems) -> ReadinessPro
     )
 
 
-def _max_unavailable(value: Any, name: str, problems: _Problems) -> int | str | None:
+def parse_max_unavailable(value: Any, name: str, problems: Problems) -> int | str | None:
     allowed = "is not a positive number of nodes or a percentage 1%-100%"
     if isinstance(value, int) and not isinstance(value, bool):
         value_text = str(value)
@@ -412,7 +295,7 @@ def _max_unavailable(value: Any, name: str, problems: _Problems) -> int | str | 
     return None
 
 
-def _boolean(value: Any, name: str, problems: _Problems) -> bool | None:
+def parse_boolean(value: Any, name: str, problems: Problems) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -421,10 +304,10 @@ def _boolean(value: Any, name: str, problems: _Problems) -> bool | None:
     return None
 
 
-def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
+def parse_gitops(value: Any, name: str, problems: Problems) -> GitSource | None:
     if value in (None, {}, "{}"):
         return None  # required for gitops delivery: checked with the delivery
-    value = _object(
+    value = object_of(
         value,
         name,
         problems,
@@ -456,9 +339,9 @@ def _gitops(value: Any, name: str, problems: _Problems) -> GitSource | None:
     return GitSource(url=url, branch=branch, interval=interval, secret_ref=secret_ref)
 
 
-def _env_map(value: Any, name: str, problems: _Problems, shape: str) -> dict[str, Any]:
+def _env_map(value: Any, name: str, problems: Problems, shape: str) -> dict[str, Any]:
     """An object keyed by environment-variable names; its values are never shown."""
-    value = _object(
+    value = object_of(
         value, name, problems, f"an object mapping environment-variable names to {shape}"
     )
     valid = {}
@@ -473,7 +356,7 @@ def _env_map(value: Any, name: str, problems: _Problems, shape: str) -> dict[str
     return valid
 
 
-def _sealed_secrets(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
+def parse_sealed_secrets(value: Any, name: str, problems: Problems) -> Mapping[str, str]:
     sealed = {}
     for key, ciphertext in _env_map(value, name, problems, "values sealed with kubeseal").items():
         # RSA-2048 alone is 256 bytes, 344 base64 characters: anything shorter was not sealed.
@@ -497,7 +380,7 @@ def _sealed_secrets(value: Any, name: str, problems: _Problems) -> Mapping[str, 
     return MappingProxyType(sealed)
 
 
-def _api_keys(value: Any, name: str, problems: _Problems) -> Mapping[str, SecretText]:
+def parse_api_keys(value: Any, name: str, problems: Problems) -> Mapping[str, SecretText]:
     keys = {}
     for key, plaintext in _env_map(value, name, problems, "API keys").items():
         if not isinstance(plaintext, str) or not plaintext:
@@ -517,11 +400,11 @@ def _api_keys(value: Any, name: str, problems: _Problems) -> Mapping[str, Secret
     return MappingProxyType(keys)
 
 
-def _optional_duration(value: Any, name: str, problems: _Problems) -> str | None:
+def parse_optional_duration(value: Any, name: str, problems: Problems) -> str | None:
     return None if value in (None, "") else _flux_duration(value, name, problems)
 
 
-def _certificate(value: Any, name: str, problems: _Problems) -> str | None:
+def parse_certificate(value: Any, name: str, problems: Problems) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -535,7 +418,7 @@ def _certificate(value: Any, name: str, problems: _Problems) -> str | None:
     return value
 
 
-def _gitops_dir(value: Any, name: str, problems: _Problems) -> str | None:
+def parse_gitops_dir(value: Any, name: str, problems: Problems) -> str | None:
     return text(
         lambda s: (
             grammars.is_plain_text(s)
@@ -547,8 +430,8 @@ def _gitops_dir(value: Any, name: str, problems: _Problems) -> str | None:
     )(value, name, problems)
 
 
-def _list(value: Any, name: str, problems: _Problems, shape: str) -> list[Any]:
-    value = _decode(value, name, problems, shape)
+def _list(value: Any, name: str, problems: Problems, shape: str) -> list[Any]:
+    value = decode(value, name, problems, shape)
     if value is None:
         return []
     if not isinstance(value, list):
@@ -567,13 +450,13 @@ _LABEL_VALUE = (
 )
 
 
-def _tolerations(value: Any, name: str, problems: _Problems) -> tuple[Toleration, ...]:
+def parse_tolerations(value: Any, name: str, problems: Problems) -> tuple[Toleration, ...]:
     shape = "a list of tolerations {key, operator, value, effect, tolerationSeconds}"
     fields = ("key", "operator", "value", "effect", "tolerationSeconds")
     parsed = []
     for index, item in enumerate(_list(value, name, problems, shape)):
         at = f"{name}[{index}]"
-        item = _object(item, at, problems, "an object {" + ", ".join(fields) + "}", fields)
+        item = object_of(item, at, problems, "an object {" + ", ".join(fields) + "}", fields)
         if item is None:
             continue
         before = len(problems.items)
@@ -628,8 +511,8 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
-def _node_selector(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
-    value = _object(value, name, problems, "an object mapping node label keys to values")
+def parse_node_selector(value: Any, name: str, problems: Problems) -> Mapping[str, str]:
+    value = object_of(value, name, problems, "an object mapping node label keys to values")
     selector = {}
     for key, raw in sorted((value or {}).items()):
         label = _as_text(raw)
@@ -644,7 +527,7 @@ def _node_selector(value: Any, name: str, problems: _Problems) -> Mapping[str, s
     return MappingProxyType(selector)
 
 
-def _optional_dns_subdomain(value: Any, name: str, problems: _Problems) -> str | None:
+def parse_optional_dns_subdomain(value: Any, name: str, problems: Problems) -> str | None:
     if value in (None, ""):
         return None
     return text(
@@ -653,7 +536,7 @@ def _optional_dns_subdomain(value: Any, name: str, problems: _Problems) -> str |
     )(value, name, problems)
 
 
-def _secret_names(value: Any, name: str, problems: _Problems) -> tuple[str, ...]:
+def parse_secret_names(value: Any, name: str, problems: Problems) -> tuple[str, ...]:
     names: list[str] = []
     for index, item in enumerate(_list(value, name, problems, "a list of Secret names")):
         if not isinstance(item, str) or not is_dns_subdomain(item):
@@ -665,7 +548,7 @@ def _secret_names(value: Any, name: str, problems: _Problems) -> tuple[str, ...]
     return tuple(names)
 
 
-def _env(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
+def parse_env(value: Any, name: str, problems: Problems) -> Mapping[str, str]:
     env = {}
     for key, item in _env_map(value, name, problems, "string values").items():
         text_value = _as_text(item)
@@ -682,14 +565,14 @@ def _env(value: Any, name: str, problems: _Problems) -> Mapping[str, str]:
     return MappingProxyType(env)
 
 
-def _patches(value: Any, name: str, problems: _Problems) -> tuple[Patch, ...]:
+def parse_patches(value: Any, name: str, problems: Problems) -> tuple[Patch, ...]:
     import jsonpatch  # only where a stack has patches to read
 
     shape = "a list of patches {target: {kind, name}, jsonPatch: [...] or mergePatch: {...}}"
     parsed = []
     for index, item in enumerate(_list(value, name, problems, shape)):
         at = f"{name}[{index}]"
-        item = _object(
+        item = object_of(
             item, at, problems, "an object {target, jsonPatch or mergePatch}", PATCH_FIELDS
         )
         if item is None:
@@ -750,372 +633,3 @@ def _patches(value: Any, name: str, problems: _Problems) -> tuple[Patch, ...]:
             )
         )
     return tuple(parsed)
-
-
-# --- The table -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    cluster: str = setting(
-        "cluster",
-        "string",
-        "cluster name, a DNS-1123 label, e.g. `beam-cluster`",
-        text(
-            grammars.is_dns_label,
-            "is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)",
-        ),
-    )
-    version: str = setting(
-        "version",
-        "string",
-        "daemon image tag, e.g. `0.7.2`; mutable tags such as `latest` are refused",
-        _version,
-    )
-    image: str = setting(
-        "image",
-        "string",
-        "image repository, without tag",
-        text(
-            grammars.is_image_repository,
-            "is not an image repository without tag or digest, e.g. " + DEFAULT_IMAGE,
-        ),
-        DEFAULT_IMAGE,
-    )
-    ollama_host: str = setting(
-        "ollamaHost",
-        "string",
-        "http(s) URL of the node's Ollama",
-        credential_free(
-            text(
-                grammars.is_http_url,
-                "is not an http:// or https:// URL (a host, an optional port and path; no query "
-                "or fragment)",
-            ),
-            "the daemon's credentials for an API go in hecate:apiKeys (sealed)",
-        ),
-        DEFAULT_OLLAMA_HOST,
-    )
-    log_level: str = setting(
-        "logLevel", "string", "`debug`, `info`, `warn` or `error`", one_of(LOG_LEVELS), "info"
-    )
-    env: Mapping[str, str] = setting(
-        "env",
-        "object",
-        "extra environment variables for the daemon, name → value, into hecate-config; never "
-        "`OLLAMA_HOST`, `HECATE_LOG_LEVEL` or a sealed key's name",
-        _env,
-        {},
-    )
-    resources: ComputeResources = setting(
-        "resources",
-        "object",
-        "`{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit below its request is refused",
-        _resources,
-        DEFAULT_RESOURCES,
-    )
-    readiness_probe: ReadinessProbe = setting(
-        "readinessProbe",
-        "object",
-        "when a daemon pod counts as Ready, and so when a rollout's gate passes: `{check, "
-        "initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold}`; `check: health` "
-        "runs the guide's health check (`/api/health` over the socket, which must answer), "
-        "`socket` the guide's probe (the socket exists)",
-        _readiness_probe,
-        DEFAULT_READINESS,
-    )
-    max_unavailable: int | str = setting(
-        "maxUnavailable",
-        "any",
-        "DaemonSet rolling update: nodes (`1`) or a percentage (`25%`)",
-        _max_unavailable,
-        1,
-    )
-    # Container hardening beyond the guide (no privilege escalation, no capabilities,
-    # RuntimeDefault seccomp, read-only root with an emptyDir /tmp).
-    hardened: bool = setting(
-        "hardened",
-        "boolean",
-        "container hardening beyond the guide: no privilege escalation, all capabilities dropped, "
-        "RuntimeDefault seccomp, read-only root with an emptyDir `/tmp`, no service-account token",
-        _boolean,
-        True,
-    )
-    tolerations: tuple[Toleration, ...] = setting(
-        "tolerations",
-        "array",
-        "taints the daemon tolerates, e.g. GPU nodes': a list of `{key, operator (Exists, Equal), "
-        "value, effect (NoSchedule, PreferNoSchedule, NoExecute), tolerationSeconds (NoExecute "
-        "only)}`",
-        _tolerations,
-        [],
-    )
-    node_selector: Mapping[str, str] = setting(
-        "nodeSelector",
-        "object",
-        "node label key → value: the daemon runs only on nodes with every one of these labels",
-        _node_selector,
-        {},
-    )
-    priority_class_name: str | None = setting(
-        "priorityClassName",
-        "string",
-        "the daemon pods' PriorityClass, a DNS-1123 name (e.g. `system-node-critical`)",
-        _optional_dns_subdomain,
-        "",
-    )
-    image_pull_secrets: tuple[str, ...] = setting(
-        "imagePullSecrets",
-        "array",
-        "names of Secrets in the `hecate` namespace to pull the image with (a private registry)",
-        _secret_names,
-        [],
-    )
-    delivery: str = setting(
-        "delivery",
-        "string",
-        "`gitops` (files for Flux) or `direct` (applied to the cluster)",
-        one_of(DELIVERIES),
-        "gitops",
-    )
-    gitops_dir: str = setting(
-        "gitopsDir",
-        "string",
-        "where the gitops checkout is: inside the project, or a git work tree elsewhere; "
-        "never `/` or a file",
-        _gitops_dir,
-        "./gitops",
-    )
-    gitops: GitSource | None = setting(
-        "gitops",
-        "object",
-        "Flux source `{url (ssh:// or https://; http:// on loopback only), branch, interval, "
-        "secretRef}`; a stack's keys go over "
-        'the project\'s, key by key (`secretRef: ""` for none)',
-        _gitops,
-        {},
-    )
-    # Flux gives up on the daemon's rollout after this long and marks the sync failed.
-    health_timeout: str | None = setting(
-        "healthTimeout",
-        "string",
-        "how long the daemon's rollout may take before it is reported failed (a Flux duration "
-        "such as `2m`): Flux's health check, or the provider's wait with `direct`; empty: their "
-        "defaults (the sync interval, 5m; the provider's 10m)",
-        _optional_duration,
-        "",
-    )
-    sealed_secrets: Mapping[str, str] = setting(
-        "sealedSecrets",
-        "object",
-        "env-var name → value already sealed with kubeseal for this cluster",
-        _sealed_secrets,
-        {},
-    )
-    # API keys the program seals itself, for the controller whose certificate this is.
-    api_keys: Mapping[str, SecretText] = setting(
-        "apiKeys",
-        "object",
-        "env-var name → API key, each a Pulumi secret; the program seals them",
-        _api_keys,
-        {},
-    )
-    sealing_cert: str | None = setting(
-        "sealingCert",
-        "string",
-        "the cluster's sealed-secrets certificate (PEM; public, safe to commit); "
-        "required with `apiKeys`",
-        _certificate,
-        "",
-    )
-    sealing_scope: str = setting(
-        "sealingScope",
-        "string",
-        "`strict`, `namespace-wide` or `cluster-wide`",
-        one_of(sealing.SCOPES),
-        "strict",
-    )
-    patches: tuple[Patch, ...] = setting(
-        "patches",
-        "array",
-        "cluster-specific patches of the rendered objects: a list of `{target: {kind, name}, "
-        "jsonPatch: [RFC 6902 operations]}` or `{target, mergePatch: {RFC 7386}}`; never the "
-        "SealedSecret, an object's kind, name or namespace, or the DaemonSet's selector",
-        _patches,
-        [],
-    )
-    # From the provider's namespace, used by `direct` delivery only.
-    kube_context: str | None = setting(
-        "context",
-        "string",
-        "the kubeconfig context of the cluster (`direct` delivery)",
-        optional_text,
-        None,
-        namespace=KUBERNETES,
-    )
-    kubeconfig: str | None = setting(
-        "kubeconfig",
-        "string",
-        "the kubeconfig file (`direct` delivery)",
-        optional_text,
-        None,
-        namespace=KUBERNETES,
-    )
-
-    @property
-    def image_ref(self) -> str:
-        return f"{self.image}:{self.version}"
-
-    @property
-    def health_timeout_seconds(self) -> int | None:
-        """healthTimeout in whole seconds (at least one), or None when unset."""
-        if not self.health_timeout:
-            return None
-        return max(1, round(duration_seconds(self.health_timeout)))
-
-    @property
-    def workloads_dir(self) -> str:
-        """Where the workload manifests are rendered, relative to the gitops root."""
-        return f"infrastructure/hecate/{self.cluster}"
-
-    @property
-    def flux_dir(self) -> str:
-        """Where Flux's bootstrap sync for this cluster looks (clusters/<name>)."""
-        return f"clusters/{self.cluster}"
-
-
-SETTINGS: tuple[tuple[str, Setting], ...] = tuple(
-    (f.name, f.metadata["setting"]) for f in fields(Settings)
-)
-
-
-def _plain(value: Any) -> Any:
-    """A parsed setting's value as JSON data (dataclasses, read-only mappings and tuples too)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def json_sha256(value: Any) -> str:
-    """SHA-256 (hex) of JSON data in one canonical form: keys sorted, no spaces."""
-    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def digest(value: Any) -> str:
-    """A short, stable digest of JSON data: which settings changed, never what they hold."""
-    return json_sha256(value)[:16]
-
-
-# Settings whose entries are named one by one when they change (`hecate:env.FEATURE`).
-_BY_ENTRY = ("env", "node_selector", "sealed_secrets")
-
-
-def setting_digests(settings: Settings) -> dict[str, str]:
-    """Setting (or entry) name → digest of its parsed value, for every setting but the API
-    keys: their plaintext is never digested (the program digests their sealed values)."""
-    digests = {}
-    for attribute, spec in SETTINGS:
-        value = getattr(settings, attribute)
-        if attribute == "api_keys":
-            continue
-        if attribute in _BY_ENTRY:
-            digests.update({f"{spec.name}.{k}": digest(v) for k, v in value.items()})
-        else:
-            digests[spec.name] = digest(value)
-    return digests
-
-
-FETCH_CERT = (
-    "fetch the controller's certificate once per cluster: "
-    "`kubeseal --fetch-cert > cert.pem && "
-    'pulumi config set hecate:sealingCert -- "$(cat cert.pem)"`'
-)
-
-
-def parse_config(config: Mapping[str, Any], secret_names: frozenset[str] = frozenset()) -> Settings:
-    """Settings from fully qualified config (`hecate:version`, `kubernetes:context`).
-
-    `secret_names` are the keys the engine holds as secrets. Raises ConfigError listing every
-    problem.
-    """
-    problems = _Problems(secret_names)
-    known = {s.name for _, s in SETTINGS}
-    for namespace in (NAMESPACE, KUBERNETES):
-        ours = sorted(s.key for _, s in SETTINGS if s.namespace == namespace)
-        for name in sorted(k for k in config if k.startswith(f"{namespace}:") and k not in known):
-            problems.add(
-                name, config[name], f"is not a known setting (a typo?); known: {', '.join(ours)}"
-            )
-
-    values: dict[str, Any] = {}
-    for attribute, spec in SETTINGS:
-        raw = config.get(spec.name, spec.default)
-        if raw is _REQUIRED:
-            problems.note(spec.name, f"is required: the {spec.description}")
-            values[attribute] = None
-        else:
-            values[attribute] = spec.parse(raw, spec.name, problems)
-
-    # Checks across settings.
-    if (
-        values["delivery"] == "gitops"
-        and values["gitops"] is None
-        and not any(p.startswith(f"{NAMESPACE}:gitops") for p in problems.items)
-    ):
-        problems.note(
-            f"{NAMESPACE}:gitops",
-            "is required for gitops delivery: an object {url, branch, interval, secretRef}",
-        )
-    api_keys, sealed = values["api_keys"], values["sealed_secrets"]
-    if config.get(f"{NAMESPACE}:apiKeys") not in (None, {}, "{}"):
-        if f"{NAMESPACE}:apiKeys" not in secret_names:
-            problems.note(
-                f"{NAMESPACE}:apiKeys",
-                "is stored in plain text; set each key as a secret: "
-                "`pulumi config set --secret --path 'hecate:apiKeys.OPENAI_API_KEY' sk-...`",
-            )
-        if not config.get(f"{NAMESPACE}:sealingCert"):
-            problems.note(
-                f"{NAMESPACE}:apiKeys", f"is set but hecate:sealingCert is not; {FETCH_CERT}"
-            )
-    for key in sorted(set(values["env"] or {}) & (set(api_keys) | set(sealed))):
-        problems.note(
-            f"{NAMESPACE}:env.{key}",
-            f"is also a sealed key's name; the daemon would see only one {key}",
-        )
-    known_secret = sorted(k for k in secret_names if k in known and k not in TAKES_SECRETS)
-    for name in known_secret:
-        problems.note(
-            name,
-            "is a Pulumi secret, but the program renders it in clear (into the gitops tree, "
-            "hecate-config or a stack output): set it in plain text (`pulumi config set "
-            f"--plaintext`); only {', '.join(TAKES_SECRETS)} takes secrets, sealed for the "
-            "cluster's controller",
-        )
-    for key in sorted(set(api_keys) & set(sealed)):
-        problems.note(
-            f"{NAMESPACE}:apiKeys.{key}",
-            f"is also in hecate:sealedSecrets; keep {key} in one of them",
-        )
-
-    if problems.items:
-        raise ConfigError(problems.items)
-    return Settings(**values)
-
-
-def parse(
-    raw: Mapping[str, Any],
-    kube: Mapping[str, Any] | None = None,
-    secret_keys: frozenset[str] = frozenset(),
-) -> Settings:
-    """Settings from the `hecate:` config (short keys) and the `kubernetes:` config (short keys)."""
-    config = {
-        **{f"{NAMESPACE}:{k}": v for k, v in raw.items()},
-        **{f"{KUBERNETES}:{k}": v for k, v in (kube or {}).items()},
-    }
-    return parse_config(config, frozenset(f"{NAMESPACE}:{k}" for k in secret_keys))
