@@ -14,15 +14,13 @@ rendered and pushed already is only gated again.
 from __future__ import annotations
 
 import contextlib
-import json
-import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -39,7 +37,7 @@ from .cluster_health import (
 )
 from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message, rollback_message
 from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
-from .journal import AS_COMMITTED, Journal, JournalError, RolloutLock, alive, rollout_command
+from .journal import AS_COMMITTED, Journal, JournalError, RolloutLock, rollout_command
 from .plan import RolloutPlan, Wave
 from .preflight import check_access, check_contexts, check_tokens, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
@@ -321,41 +319,11 @@ class Rollout:
         return f"carrying on the rollout of {journal.version}: {done} finished before"
 
     def _after_interruption(self, previous: Holder | None) -> None:
-        """What a killed pulumi leaves in a local (file) backend: its lock, and sometimes an
-        empty metadata file. A lock is cleared only when it is provably the dead run's: its
-        process gone from this host, or taken on the host of the runner whose rollout lock
-        this one took over, after that runner started. No update is ever cancelled."""
-        backend = self.project.env.get("PULUMI_BACKEND_URL", "")
-        if not backend.startswith("file://"):
-            return
-        root = Path(backend.removeprefix("file://"))
-        for attrs in root.rglob("*.attrs"):
-            if attrs.stat().st_size == 0:
-                attrs.unlink()
-        for lock in (root / ".pulumi" / "locks").rglob("*.json"):
-            try:
-                info = json.loads(lock.read_text())
-                taken = datetime.fromisoformat(
-                    str(info.get("timestamp", "")).replace("Z", "+00:00")
-                )
-            except (OSError, ValueError):
-                continue
-            host, pid = info.get("hostname"), int(info.get("pid") or 0)
-            why = ""
-            if host == socket.gethostname() and pid and not alive(pid):
-                why = f"its pulumi (pid {pid}) is gone"
-            elif previous and host == previous.host:
-                since = datetime.fromisoformat(previous.since)
-                if taken.astimezone(UTC) >= since.astimezone(UTC):
-                    why = "it was taken by the rollout whose lock was taken over"
-            if why:
-                lock.unlink()
-                self.progress.event(
-                    "rollout",
-                    "",
-                    "unlock",
-                    f"{lock.parent.name}: stale pulumi lock cleared ({why})",
-                )
+        """What a killed pulumi left in the backend, cleared where it is provably the dead
+        run's (hecate/fleet/stacks.py); said, lock by lock."""
+        since = previous.since if previous else None
+        for cleared in self.project.clear_dead_locks(previous.host if previous else None, since):
+            self.progress.event("rollout", "", "unlock", cleared)
 
     def _wave(self, wave: Wave, journal: Journal) -> None:
         self.progress.event(wave.name, "", "wave", f"{', '.join(wave.stacks)}")

@@ -6,10 +6,13 @@ Each operation opens its own workspace, so previews of several stacks can run si
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from .. import naming
 from ..project import Project
 from ..settings import Settings
 from .gitops_repo import GitopsCheckout
+from .journal import alive
 
 POLICY_PACK = "policy"
 
@@ -96,6 +100,41 @@ class FleetProject:
         """The stack's settings as committed (with these keys set over them), ConfigError
         (naming the stack) when invalid."""
         return StackTarget(stack, self.files.settings(stack, **overrides))
+
+    def clear_dead_locks(self, previous_host: str | None, previous_since: str | None) -> list[str]:
+        """What a killed pulumi leaves in a local (file) backend: its lock, and sometimes an
+        empty metadata file. A lock is cleared only when it is provably the dead run's: its
+        process gone from this host, or taken on `previous_host` (the runner whose rollout lock
+        was taken over) after `previous_since`, when that runner started. No update is ever
+        cancelled. Returns what was cleared, one line a lock."""
+        backend = self.env.get("PULUMI_BACKEND_URL", "")
+        if not backend.startswith("file://"):
+            return []
+        root = Path(backend.removeprefix("file://"))
+        for attrs in root.rglob("*.attrs"):
+            if attrs.stat().st_size == 0:
+                attrs.unlink()
+        cleared = []
+        for lock in (root / ".pulumi" / "locks").rglob("*.json"):
+            try:
+                info = json.loads(lock.read_text())
+                taken = datetime.fromisoformat(
+                    str(info.get("timestamp", "")).replace("Z", "+00:00")
+                )
+            except (OSError, ValueError):
+                continue
+            host, pid = info.get("hostname"), int(info.get("pid") or 0)
+            why = ""
+            if host == socket.gethostname() and pid and not alive(pid):
+                why = f"its pulumi (pid {pid}) is gone"
+            elif previous_since and host == previous_host:
+                since = datetime.fromisoformat(previous_since)
+                if taken.astimezone(UTC) >= since.astimezone(UTC):
+                    why = "it was taken by the rollout whose lock was taken over"
+            if why:
+                lock.unlink()
+                cleared.append(f"{lock.parent.name}: stale pulumi lock cleared ({why})")
+        return cleared
 
     def committed_version(self, stack: str) -> str | None:
         """hecate:version as the stack file itself says it."""
