@@ -120,6 +120,11 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return {}
 
 
+def _observed(obj: dict[str, Any]) -> bool:
+    """Its controller has seen the object's latest spec (status.observedGeneration)."""
+    return obj.get("status", {}).get("observedGeneration") == obj["metadata"].get("generation")
+
+
 def _is_missing(error: Exception) -> bool:
     return getattr(error, "status", None) == 404
 
@@ -236,7 +241,7 @@ class ClusterClient:
             ready.get("message", ""),
             revision_commit(status.get("lastAppliedRevision", "")),
             revision_commit(status.get("lastAttemptedRevision", "")),
-            status.get("observedGeneration") == obj["metadata"].get("generation"),
+            _observed(obj),
             source,
             *self._bootstrap(),
             source_settling=settling,
@@ -250,9 +255,7 @@ class ClusterClient:
         if obj is None:
             return f"GitRepository {naming.GIT_REPOSITORY} not found", False
         ready = _condition(obj, "Ready")
-        current = obj.get("status", {}).get("observedGeneration") == obj["metadata"].get(
-            "generation"
-        )
+        current = _observed(obj)
         if ready.get("status") == "True" and current:
             return "", False
         if ready.get("status") == "True":
@@ -272,7 +275,7 @@ class ClusterClient:
         ready = _condition(obj, "Ready")
         status = obj.get("status", {})
         applied = revision_commit(status.get("lastAppliedRevision", ""))
-        current = status.get("observedGeneration") == obj["metadata"].get("generation")
+        current = _observed(obj)
         if ready.get("status") != "False" or not current:
             return "", "", applied
         failure = f"Kustomization {BOOTSTRAP} {ready.get('reason', '')}: {ready.get('message', '')}"
@@ -380,9 +383,7 @@ class ClusterClient:
         if obj is None:
             return None
         synced = _condition(obj, "Synced")
-        current = obj.get("status", {}).get("observedGeneration") == obj["metadata"].get(
-            "generation"
-        )
+        current = _observed(obj)
         return SealedStatus(
             synced.get("status") == "True" and current, synced.get("message", "") or "not yet"
         )
