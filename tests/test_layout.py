@@ -61,33 +61,35 @@ def test_the_fleet_tool_and_verify_stand_on_the_project_layer_not_on_each_other(
     assert importers(fleet, "hecate.project") and importers(verify, "hecate.project")
 
 
-# The settings package, lowest first: a module imports only those before it (digests: the table).
-SETTINGS_ORDER = ("values", "parsers", "table", "config")
+# Packages whose modules import one way, lowest first: a module imports only those before it;
+# a module beside the order (settings' digests) imports only what is named for it.
+ONE_WAY = {
+    "hecate/settings": (
+        ("values", "parsers", "table", "config"),
+        {"digests": {"values", "parsers", "table"}},
+    ),
+    "hecate/adopt": (("model", "inverse", "planning", "writing", "report", "cli"), {}),
+}
 
 
-def test_the_settings_package_imports_run_one_way():
+@pytest.mark.parametrize("package", sorted(ONE_WAY))
+def test_a_package_s_imports_run_one_way(package):
+    order, besides = ONE_WAY[package]
+    dotted = package.replace("/", ".")
     found = []
-    for path in python_files("hecate/settings"):
+    for path in python_files(package):
         name = path.stem
-        uses = {
-            module.split(".")[2]
-            for module in imported(path)
-            if module.startswith("hecate.settings.") and module.count(".") >= 2
-        } - {name}
         if name == "__init__":
             continue  # the package's names, from every module
-        allowed = (
-            {"table", "values", "parsers"}
-            if name == "digests"
-            else set(SETTINGS_ORDER[: SETTINGS_ORDER.index(name)])
-        )
-        found += [f"hecate/settings/{name}.py imports {u}" for u in sorted(uses - allowed)]
+        uses = {
+            module[len(dotted) + 1 :].split(".")[0]
+            for module in imported(path)
+            if module.startswith(dotted + ".")
+        } - {name}
+        allowed = besides[name] if name in besides else set(order[: order.index(name)])
+        found += [f"{package}/{name}.py imports {u}" for u in sorted(uses - allowed)]
     assert found == []
-    assert {p.stem for p in python_files("hecate/settings")} == {
-        "__init__",
-        "digests",
-        *SETTINGS_ORDER,
-    }
+    assert {p.stem for p in python_files(package)} == {"__init__", *order, *besides}
 
 
 def test_no_module_imports_another_s_private_names():

@@ -36,6 +36,7 @@ from .parsers import (
 from .table import (
     SETTINGS,
     Settings,
+    default,
 )
 from .values import (
     CONFIG_MAP_KEYS,
@@ -97,6 +98,7 @@ __all__ = [
     "Settings",
     "Toleration",
     "credential_free",
+    "default",
     "digest",
     "json_sha256",
     "member",

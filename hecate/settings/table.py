@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from .. import grammars, sealing
 from ..grammars import duration_seconds
@@ -42,6 +43,7 @@ from .values import (
     DELIVERIES,
     KUBERNETES,
     LOG_LEVELS,
+    NAMESPACE,
     ComputeResources,
     GitSource,
     Patch,
@@ -285,3 +287,12 @@ class Settings:
 SETTINGS: tuple[tuple[str, Setting], ...] = tuple(
     (f.name, f.metadata["setting"]) for f in fields(Settings)
 )
+
+
+def default(key: str, namespace: str = NAMESPACE) -> Any:
+    """The default of a setting (`default("logLevel")`), as a stack file would write it: what
+    a setting left unset means, from the one table."""
+    for _, spec in SETTINGS:
+        if (spec.namespace, spec.key) == (namespace, key):
+            return spec.default
+    raise KeyError(f"{namespace}:{key} is not a setting")
