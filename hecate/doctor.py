@@ -165,29 +165,48 @@ def project_findings(project: FleetProject, targets: list[StackTarget]) -> Itera
 # --- each cluster --------------------------------------------------------------------------
 
 
-def _version(api: Any) -> tuple[str, tuple[int, int]]:
-    from kubernetes import client
-
-    info = client.VersionApi(api).get_code()
-    minor = "".join(c for c in str(info.minor) if c.isdigit()) or "0"
-    return info.git_version, (int(info.major), int(minor))
+class HttpError(RuntimeError):
+    def __init__(self, status: int, reason: str):
+        self.status, self.reason = status, reason
+        super().__init__(f"HTTP {status} {reason}")
 
 
-def _served(api: Any, group_version: str) -> set[str]:
+def api_get(api: Any, path: str) -> bytes:
+    """A GET of the API server's `path` with the context's credentials: its body, or HttpError
+    for any answer but 2xx (what has no typed method: discovery, the service proxy)."""
+    from kubernetes.client.exceptions import ApiException
+
+    method, url, headers, body, post = api.param_serialize(
+        "GET", path, auth_settings=["BearerToken"]
+    )
     try:
-        found = api.call_api(
-            f"/apis/{group_version}",
-            "GET",
-            response_type="object",
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            _request_timeout=10,
-        )
-    except Exception as error:
-        if getattr(error, "status", None) == 404:
+        answer = api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                              _request_timeout=10)  # fmt: skip
+    except ApiException as refused:  # the client raises for 4xx and 5xx itself
+        raise HttpError(refused.status or 0, refused.reason or "") from None
+    data = answer.read()
+    if not 200 <= answer.status < 300:
+        raise HttpError(answer.status, answer.reason or "")
+    return bytes(data or b"")
+
+
+def server_version(api: Any) -> tuple[str, tuple[int, int]]:
+    """The API server's version (`/version`): as it says it, and (major, minor) to compare."""
+    info = json.loads(api_get(api, "/version"))
+    major, minor = (
+        int("".join(c for c in str(info.get(k)) if c.isdigit()) or 0) for k in ("major", "minor")
+    )
+    return str(info.get("gitVersion", f"v{major}.{minor}")), (major, minor)
+
+
+def served(api: Any, group_version: str) -> set[str]:
+    try:
+        found = json.loads(api_get(api, f"/apis/{group_version}"))
+    except HttpError as error:
+        if error.status == 404:
             return set()
         raise
-    return {r.get("name", "") for r in (found or {}).get("resources", [])}
+    return {r.get("name", "") for r in found.get("resources", [])}
 
 
 def _flux_answers(client: ClusterClient, api: Any, timeout: float) -> tuple[bool, str]:
@@ -228,21 +247,11 @@ def _flux_answers(client: ClusterClient, api: Any, timeout: float) -> tuple[bool
     return True, "source-controller and kustomize-controller handled a reconcile request"
 
 
-def _sealing_cert(api: Any, url: str | None) -> str:
+def sealing_cert(api: Any, url: str | None) -> str:
     if url:
         with urllib.request.urlopen(url, timeout=10) as answer:
-            return answer.read().decode()
-    return str(
-        api.call_api(
-            SEALED_SECRETS_CERT,
-            "GET",
-            response_type="str",
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            _request_timeout=10,
-            _preload_content=True,
-        )
-    )
+            return str(answer.read().decode())
+    return api_get(api, SEALED_SECRETS_CERT).decode()
 
 
 def _pem(text: str) -> str:
@@ -270,7 +279,7 @@ def cluster_findings(
     token_check(target, client, worst_case, add)
     try:
         api = client.api_client()
-        git_version, version = _version(api)
+        git_version, version = server_version(api)
     except Exception as error:  # the client's errors have no common base worth naming
         add("API server", False, f"does not answer ({describe(error)})", "check the context")
         return found
@@ -282,12 +291,12 @@ def cluster_findings(
         "upgrade: ValidatingAdmissionPolicy v1 needs Kubernetes 1.30 or later" if old else "",
     )
     for group_version, resource, provider in KINDS:
-        served = resource in _served(api, group_version)
+        there = resource in served(api, group_version)
         add(
             f"kind {resource}",
-            served,
-            f"{group_version} {'served' if served else 'not served'}",
-            "" if served else f"install {provider}",
+            there,
+            f"{group_version} {'served' if there else 'not served'}",
+            "" if there else f"install {provider}",
         )
     denied = [n for n in GATE_NEEDS if not client.may(*n)]
     add(
@@ -309,7 +318,7 @@ def cluster_findings(
     except Exception as error:
         add("Flux controllers", False, f"cannot ask: {describe(error)}", "flux check")
     try:
-        cert = _sealing_cert(api, cert_url)
+        cert = sealing_cert(api, cert_url)
     except Exception as error:
         where = cert_url or "the API server's proxy to kube-system/sealed-secrets-controller"
         add(
