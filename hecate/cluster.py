@@ -10,7 +10,7 @@ import pulumi
 from . import daemon, flux_sync, naming, patches
 from .daemon import HecateDaemon, config_checksum
 from .delivery import GitopsDirectory, LiveCluster, Target
-from .fleet_access import FleetAccess
+from .fleet_identity import FleetIdentity
 from .flux_sync import FluxSync
 from .gitops_tree import GitopsTree
 from .kubernetes_object import Manifest
@@ -124,7 +124,9 @@ class HecateCluster(pulumi.ComponentResource):
         )
         if flux is not None:
             # Before the workloads' kustomization.yaml, which lists its Role.
-            self.fleet_access = FleetAccess("fleet-access", settings, flux, workloads, opts=child)
+            self.fleet_identity = FleetIdentity(
+                "fleet-access", settings, flux, workloads, opts=child
+            )
         if isinstance(workloads, GitopsDirectory):
             self.kustomization = workloads.declare_kustomization(child)
         self.flux_sync = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from testbed.mocks import KUSTOMIZE_FILE, evaluate, seals, stack_config, unsealed
-from tests.test_fleet_access import FILES as FLEET_ACCESS
+from tests.test_fleet_identity import FILES as FLEET_IDENTITY
 from tests.test_sealed_secrets import SEALED
 
 EXPECTED_OBJECTS = {
@@ -15,7 +15,7 @@ EXPECTED_OBJECTS = {
     ("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops", "flux-system"),
     ("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate", "flux-system"),
 }
-EXPECTED_OBJECTS |= set(FLEET_ACCESS.values())
+EXPECTED_OBJECTS |= set(FLEET_IDENTITY.values())
 
 
 SEALED_SECRET = ("kubernetes:bitnami.com/v1alpha1:SealedSecret", "hecate-secrets", "hecate")
@@ -62,7 +62,7 @@ EXPECTED_FILES = {
         "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
         "hecate",
     ),
-    **{f"gitops/{path}": (kind, name) for path, (kind, name, _) in FLEET_ACCESS.items()},
+    **{f"gitops/{path}": (kind, name) for path, (kind, name, _) in FLEET_IDENTITY.items()},
 }
 
 

@@ -14,7 +14,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from .. import fleet_access, naming, settings
+from .. import fleet_identity, naming, settings
 from ..cluster import ClusterObjects
 from ..daemon import CHECKSUM_PENDING
 from ..handmade_tree import (
@@ -167,7 +167,7 @@ def plan(root: Path, gitops: Path, stack: str, cluster: str, remove_shared: bool
         changes.append(
             Change(
                 "ServiceAccount",
-                fleet_access.SERVICE_ACCOUNT,
+                fleet_identity.SERVICE_ACCOUNT,
                 "add",
                 "",
                 "the fleet tool's identity, with its RBAC and admission policy (new objects)",

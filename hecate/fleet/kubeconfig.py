@@ -2,7 +2,7 @@
 
 Each context keeps the name the stacks already use (`kubernetes:context`, else the cluster's
 name) and the server and CA of the kubeconfig it is made from, with a token of the
-`flux-system/hecate-fleet` ServiceAccount (hecate/fleet_access.py): a bound token from the
+`flux-system/hecate-fleet` ServiceAccount (hecate/fleet_identity.py): a bound token from the
 TokenRequest API, which expires (`--duration`) and is never stored in the cluster. Making it
 needs a kubeconfig allowed to create tokens for that ServiceAccount (an admin's, once per
 rotation); using it needs nothing more than the RBAC the program renders.
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from .. import fleet_access, naming, safe_yaml
+from .. import fleet_identity, naming, safe_yaml
 from ..grammars import token_duration_seconds
 from .cluster_health import REQUEST_TIMEOUT, ClusterClient, describe
 from .stacks import FleetProject
@@ -130,7 +130,7 @@ def issue(
         )
         try:
             token = client.CoreV1Api(api).create_namespaced_service_account_token(
-                fleet_access.SERVICE_ACCOUNT,
+                fleet_identity.SERVICE_ACCOUNT,
                 naming.FLUX_NAMESPACE,
                 request,
                 _request_timeout=REQUEST_TIMEOUT,
@@ -138,7 +138,7 @@ def issue(
         except Exception as error:
             raise KubeconfigError(
                 f"stack {stack}: context {context}: no token for ServiceAccount "
-                f"{naming.FLUX_NAMESPACE}/{fleet_access.SERVICE_ACCOUNT} ({describe(error)}); "
+                f"{naming.FLUX_NAMESPACE}/{fleet_identity.SERVICE_ACCOUNT} ({describe(error)}); "
                 "is the stack deployed (Flux applies the identity with clusters/"
                 f"{target.cluster}/), and may this kubeconfig create tokens?"
             ) from None
@@ -147,7 +147,7 @@ def issue(
             raise KubeconfigError(
                 f"stack {stack}: context {context}: the API server issued no token"
             )
-        user = f"{fleet_access.SERVICE_ACCOUNT}@{context}"
+        user = f"{fleet_identity.SERVICE_ACCOUNT}@{context}"
         clusters.append({"name": context, "cluster": entry})
         users.append({"name": user, "user": {"token": status.token}})
         contexts.append({"name": context, "context": {"cluster": context, "user": user}})

@@ -18,7 +18,7 @@ from .cluster_health import FLUX_GROUP_KUSTOMIZE, FLUX_GROUP_SOURCE, ClusterClie
 from .versions import running_version
 
 KUSTOMIZE, SOURCE = FLUX_GROUP_KUSTOMIZE[0], FLUX_GROUP_SOURCE[0]
-# What the gate reads and the reconcile request patches (hecate/fleet_access.py grants each of
+# What the gate reads and the reconcile request patches (hecate/fleet_identity.py grants each of
 # them to the fleet identity): verb, API group, resource, namespace, name.
 GATE_NEEDS = (
     ("get", KUSTOMIZE, "kustomizations", naming.FLUX_NAMESPACE, naming.KUSTOMIZATION),

@@ -19,7 +19,7 @@ from testbed.mocks import seals, stack_config, stack_names
 from testbed.paths import BIN
 from testbed.scratch import new_project
 from tests import schemas
-from tests.test_fleet_access import FILES as FLEET_ACCESS
+from tests.test_fleet_identity import FILES as FLEET_IDENTITY
 
 RENDERED = "pulumi-python:dynamic/gitops/"
 DAEMON_SET = f"{RENDERED}apps/v1:DaemonSet"
@@ -36,7 +36,7 @@ EXPECTED_RESOURCES = {
     (f"{RENDERED}source.toolkit.fluxcd.io/v1:GitRepository", "hecate-gitops"),
     (f"{RENDERED}kustomize.toolkit.fluxcd.io/v1:Kustomization", "hecate"),
     ("hecate:index:FleetAccess", "fleet-access"),
-    *((t.replace("kubernetes:", RENDERED), n) for t, n, _ in FLEET_ACCESS.values()),
+    *((t.replace("kubernetes:", RENDERED), n) for t, n, _ in FLEET_IDENTITY.values()),
 }
 # The files `pulumi up` renders: Flux's multi-cluster layout, named as the guide names them.
 EXPECTED_FILES = {
@@ -46,7 +46,7 @@ EXPECTED_FILES = {
     "gitops/infrastructure/hecate/{cluster}/daemonset.yaml",
     "gitops/clusters/{cluster}/hecate-gitrepository.yaml",
     "gitops/clusters/{cluster}/hecate-kustomization.yaml",
-    *(f"gitops/{path}" for path in FLEET_ACCESS),
+    *(f"gitops/{path}" for path in FLEET_IDENTITY),
 }
 DAEMON_FILE = "gitops/infrastructure/hecate/{cluster}/daemonset.yaml"
 

@@ -1,11 +1,11 @@
 """The fleet tool's identity as the program renders it: read-only but for the reconcile
 request on the Flux objects it names, nothing on Secrets, and an admission policy that keeps
-its patches to the reconcile annotation. (tests/fleet/test_fleet_access.py proves the same
+its patches to the reconcile annotation. (tests/fleet/test_fleet_identity.py proves the same
 against a real API server.)"""
 
 from __future__ import annotations
 
-from hecate import fleet_access
+from hecate import fleet_identity
 from testbed.mocks import committed, unsealed
 
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
@@ -119,7 +119,7 @@ def test_the_admission_policy_binds_the_fleet_identity_and_denies():
         *(f"metadata.{f}" for f in ("labels", "ownerReferences", "finalizers", "generateName")),
     ):
         assert any(f"object.{field} == oldObject.{field}" in e for e in expressions), field
-    assert fleet_access.REQUESTED_AT in expressions[-1]
+    assert fleet_identity.REQUESTED_AT in expressions[-1]
     binding = objects["ValidatingAdmissionPolicyBinding"]["spec"]
     assert binding == {"policyName": "hecate-fleet-reconcile-only", "validationActions": ["Deny"]}
 

@@ -1,6 +1,6 @@
-"""The identity `python -m hecate fleet` uses on a cluster, rendered with the cluster's Flux sync
-so that Flux applies it: a ServiceAccount that can read what the gate and `fleet status` read
-and ask Flux to reconcile, nothing more, enforced by the API server.
+"""The fleet tool's identity: the one `hecate fleet` uses on a cluster, rendered with the
+cluster's Flux sync so that Flux applies it: a ServiceAccount that can read what the gate and
+`fleet status` read and ask Flux to reconcile, nothing more, enforced by the API server.
 
 - RBAC: get/list/watch on the Flux objects, the daemon's DaemonSet, pods, their revisions and
   events, the SealedSecret and the nodes; `patch` only on the two Flux sources and syncs the
@@ -236,9 +236,10 @@ def workload_side(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-class FleetAccess(pulumi.ComponentResource):
+class FleetIdentity(pulumi.ComponentResource):
     """The fleet tool's ServiceAccount, its RBAC and the admission policy that keeps its
-    patches to the reconcile request (`flux_side`, `workload_side`)."""
+    patches to the reconcile request (`flux_side`, `workload_side`). Its type keeps its first
+    name, `hecate:index:FleetAccess`: it is in every stack's state (the resources' URNs)."""
 
     def __init__(
         self,
