@@ -134,7 +134,7 @@ lint: $(VENV)/.installed
 	bash scripts/lint
 
 # The unit suite: the test modules directly in tests/, which need neither the engine nor a
-# cluster. Those that do live in a directory below it (tests/e2e, tests/fleet, any to come),
+# cluster. Those that do live in a directory below it (tests/e2e, tests/local_fleet, any to come),
 # so that a new one can never slip in here (or into `make bench`, which times this target).
 UNIT_TESTS = $(sort $(wildcard tests/test_*.py))
 unit: $(VENV)/.installed $(CRDS)

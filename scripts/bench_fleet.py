@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from testbed import flux  # noqa: E402
 from testbed.components import CLUSTERS  # noqa: E402
 from testbed.deployment import Deployment  # noqa: E402
-from testbed.fleet import Bringup  # noqa: E402
+from testbed.local_fleet import Bringup  # noqa: E402
 from testbed.processes import Launcher, wait_for  # noqa: E402
 
 STACK = "beam"

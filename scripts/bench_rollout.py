@@ -27,7 +27,7 @@ from scripts.bench_fleet import print_figures  # noqa: E402
 from testbed import flux  # noqa: E402
 from testbed.components import BRANCH, CLUSTERS  # noqa: E402
 from testbed.deployment import git_env  # noqa: E402
-from testbed.fleet import Bringup  # noqa: E402
+from testbed.local_fleet import Bringup  # noqa: E402
 from testbed.processes import git, wait_for  # noqa: E402
 from testbed.rollout_project import RolloutProject  # noqa: E402
 from testbed.scratch import Project, copy_project, engine_env  # noqa: E402

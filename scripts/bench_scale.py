@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.bench_fleet import print_figures, resident_mib  # noqa: E402
 from scripts.bench_rollout import fleet_preview, generated_project  # noqa: E402
-from testbed.fleet import Bringup, Fleet  # noqa: E402
+from testbed.local_fleet import Bringup, Fleet  # noqa: E402
 from testbed.rollout_project import RolloutProject, three_waves  # noqa: E402
 
 Figures = list[tuple[str, float, str]]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hecate.grammars import is_dns_label
 from testbed.components import CLUSTERS
-from testbed.fleet import Bringup, Fleet
+from testbed.local_fleet import Bringup, Fleet
 from testbed.processes import FleetError
 from testbed.rollout_project import RolloutProject, three_waves
 

@@ -13,7 +13,7 @@ import yaml
 
 from testbed import flux
 from testbed.components import BRANCH
-from testbed.fleet import Fleet
+from testbed.local_fleet import Fleet
 from testbed.mocks import stack_config
 from testbed.processes import GIT_IDENTITY, FleetError, git
 from testbed.scratch import Project, Result, new_project

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from testbed.fleet import Fleet
+from testbed.local_fleet import Fleet
 from testbed.processes import FleetError, wait_for
 
 FLUX_NAMESPACE = "flux-system"

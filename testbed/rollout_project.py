@@ -21,7 +21,7 @@ import yaml
 from hecate.project import stack_names
 from testbed.components import BRANCH
 from testbed.deployment import HEALTH_TIMEOUT, git_env
-from testbed.fleet import Fleet
+from testbed.local_fleet import Fleet
 from testbed.processes import git
 from testbed.scratch import Project, Result, copy_project, engine_env, init_stack
 

@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     os.chdir("/")  # never inside the work directory it is about to sweep
     while os.read(args.lifeline, 1024):
         pass  # the owner never writes: anything read is ignored; EOF is the news
-    from testbed.fleet import Bringup  # only now: nothing to load while waiting
+    from testbed.local_fleet import Bringup  # only now: nothing to load while waiting
 
     print(f"watchdog: the owner of {args.workdir} is gone; taking its fleet down", flush=True)
     Bringup(args.workdir).down(owner_gone=True)

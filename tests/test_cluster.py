@@ -171,7 +171,7 @@ def test_direct_delivery_applies_workloads_through_the_stacks_kubernetes_context
         assert "renderYamlToDirectory" not in provider.inputs
         assert provider.inputs.get("context") == kube.get("kubernetes:context")
         # An edit made with kubectl is taken back by the next up, not a field conflict
-        # (tests/fleet/test_direct_delivery.py shows it on a live API server).
+        # (tests/local_fleet/test_direct_delivery.py shows it on a live API server).
         assert declared.manifest["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
         assert "pulumi.com/timeoutSeconds" not in declared.manifest["metadata"]["annotations"]
     assert evaluation.outputs["delivery"] == "direct" and evaluation.outputs["renderedDirs"] == {}

@@ -1,5 +1,5 @@
 """`hecate doctor`'s project items and its reading of a token, without a cluster (the clusters'
-items are run on the local fleet: tests/fleet/test_waves_doctor.py)."""
+items are run on the local fleet: tests/local_fleet/test_waves_doctor.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The fleet tool's identity as the program renders it: read-only but for the reconcile
 request on the Flux objects it names, nothing on Secrets, and an admission policy that keeps
-its patches to the reconcile annotation. (tests/fleet/test_fleet_identity.py proves the same
+its patches to the reconcile annotation. (tests/local_fleet/test_fleet_identity.py proves the same
 against a real API server.)"""
 
 from __future__ import annotations

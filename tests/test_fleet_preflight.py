@@ -1,7 +1,7 @@
 """The rollout's pre-flight (hecate/fleet/preflight.py): each cluster answering, the gate's
 rights asked of the API server, and no token that expires before the plan's worst case, each
 refused naming the stack, the cluster and what is missing. The same refusals on real clusters:
-tests/fleet/test_waves_outages.py."""
+tests/local_fleet/test_waves_outages.py."""
 
 from __future__ import annotations
 

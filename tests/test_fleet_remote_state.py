@@ -1,6 +1,6 @@
 """The rollout's lock and journal in the gitops remote (a bare repository here, the test bed's
-git server in tests/fleet): taken atomically, refused naming the holder, taken over only from a
-holder that provably died, and read back by a fresh clone."""
+git server in tests/local_fleet): taken atomically, refused naming the holder, taken over only
+from a holder that provably died, and read back by a fresh clone."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_the_unit_suite_is_the_top_level_tests_alone():
     command = next(line for line in done.stdout.splitlines() if "-m pytest" in line)
     selected = [word for word in command.split() if word.startswith("tests")]
     assert selected == sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
-    assert not any(s.startswith(("tests/e2e", "tests/fleet")) for s in selected)
+    assert not any(s.startswith(("tests/e2e", "tests/local_fleet")) for s in selected)
 
 
 def _pulumi_vars(env: dict[str, str]) -> dict[str, str]:

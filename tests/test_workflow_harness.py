@@ -1,6 +1,6 @@
 """The workflow harness itself (testbed/workflows.py): what it runs as GitHub would, and what
 it refuses by name. Small workflows on a throwaway remote; the project's own workflows are run
-in tests/e2e/test_release_workflow.py and tests/fleet/test_waves_road.py."""
+in tests/e2e/test_release_workflow.py and tests/local_fleet/test_waves_road.py."""
 
 from __future__ import annotations
 

@@ -101,8 +101,8 @@ def test_no_run_step_interpolates_event_data():
 # (testbed/workflows/); a job added to a workflow must be added here, and run there.
 RUN_AS_WRITTEN = {
     "release.yml": ("tests/e2e/test_release_workflow.py", {"release"}),
-    "pull-request.yml": ("tests/fleet/test_waves_road.py", {"shards", "preview", "report"}),
-    "main.yml": ("tests/fleet/test_waves_road.py", {"rollout"}),
+    "pull-request.yml": ("tests/local_fleet/test_waves_road.py", {"shards", "preview", "report"}),
+    "main.yml": ("tests/local_fleet/test_waves_road.py", {"rollout"}),
 }
 NOT_RUN = {("pull-request.yml", "test"): "it is `bash .ci/run`: CI itself, the suite"}
 

@@ -3,7 +3,7 @@
 `approval: required` is not started until it is approved, and `--abort` ends a rollout that
 was stopped, rolling back what it deployed; and `fleet status` says when Flux puts back what
 was changed by hand. Runs with the session's
-`fleet_project` (tests/fleet/conftest.py) and leaves every cluster on the version its stack
+`fleet_project` (tests/local_fleet/conftest.py) and leaves every cluster on the version its stack
 file says (versions 0.7.14 to 0.7.19: after test_waves.py's, before test_waves_outages.py's).
 """
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from testbed.paths import BIN
-from tests.fleet.waves import IMAGE, STACKS, assert_on, head
+from tests.local_fleet.waves import IMAGE, STACKS, assert_on, head
 
 # What a team's smoke test looks like: it asks the cluster it is given (its context, with the
 # rollout's kubeconfig) what the daemon runs, logs what it saw, and on edge finds a latency it

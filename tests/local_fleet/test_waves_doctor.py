@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.fleet.waves import STACKS
+from tests.local_fleet.waves import STACKS
 
 CLUSTER_CHECKS = (
     "context",

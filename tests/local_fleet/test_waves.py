@@ -4,9 +4,9 @@ killed rollout carried on; a concurrent push rebased over; drift in `fleet statu
 and previews that change nothing.
 
 One project (every committed stack, one state backend, one gitops checkout) for the session,
-shared with test_waves_outages.py (`fleet_project`, tests/fleet/conftest.py); each test
+shared with test_waves_outages.py (`fleet_project`, tests/local_fleet/conftest.py); each test
 leaves the fleet in step, on the version the project's stack files say. (These modules run
-after the others of tests/fleet, which deploy the same clusters from projects of their own.)
+after the others of tests/local_fleet, which deploy the same clusters from projects of their own.)
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from testbed.faults import (
 )
 from testbed.processes import FleetError, git, wait_for
 from testbed.rollout_project import RolloutProject
-from tests.fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
-from tests.fleet.waves import (
+from tests.local_fleet.watch import REVISION_HASH, current_revision, live_pods, template_checksum
+from tests.local_fleet.waves import (
     IMAGE,
     STACKS,
     THROWAWAY_KEY,

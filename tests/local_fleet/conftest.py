@@ -9,10 +9,10 @@ import pytest
 
 from testbed.components import CLUSTERS, missing_components
 from testbed.deployment import Deployment
-from testbed.fleet import Bringup, Fleet, fetch_cert
+from testbed.local_fleet import Bringup, Fleet, fetch_cert
 from testbed.rollout_project import RolloutProject
 from testbed.scratch import missing_tools
-from tests.fleet.waves import SOAK, THROWAWAY_KEY
+from tests.local_fleet.waves import SOAK, THROWAWAY_KEY
 
 NODES = 3
 
@@ -64,7 +64,7 @@ def deployment(stack, deployments) -> Deployment:
 @pytest.fixture(scope="session")
 def fleet_project(fleet, tmp_path_factory) -> Iterator[RolloutProject]:
     """One project of every committed stack, for the rollout tests (test_waves.py and
-    test_waves_outages.py, which run after the others of tests/fleet): each test leaves
+    test_waves_outages.py, which run after the others of tests/local_fleet): each test leaves
     the fleet in step, on the version the project's stack files say."""
     project = RolloutProject.create(fleet, tmp_path_factory.mktemp("waves"), dev_soak=SOAK)
     # beam seals a throwaway key, so that its gate waits for the SealedSecret too.

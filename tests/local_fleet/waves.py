@@ -1,5 +1,5 @@
 """What the rollout tests on the local fleet share: one project of every committed stack (the
-session's `fleet_project`, tests/fleet/conftest.py), and the readings they assert with."""
+session's `fleet_project`, tests/local_fleet/conftest.py), and the readings they assert with."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 from hecate.grammars import parse_quantity
 from testbed import flux
 from tests import guide
-from tests.fleet.watch import RolloutWatch, daemon_pods
+from tests.local_fleet.watch import RolloutWatch, daemon_pods
 
 NAMESPACE = "hecate"
 DAEMON = "hecate-daemon"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.fleet import WATCHDOG_PID, Bringup
+from testbed.local_fleet import WATCHDOG_PID, Bringup
 from testbed.paths import ROOT
 from testbed.processes import Launcher, alive, wait_for
 
@@ -21,7 +21,7 @@ from testbed.processes import Launcher, alive, wait_for
 OWNER = """
 import sys, time
 from pathlib import Path
-from testbed.fleet import Bringup
+from testbed.local_fleet import Bringup
 Bringup(Path(sys.argv[1]), ["life-cluster"], 1).up()
 print("up", flush=True)
 while True:

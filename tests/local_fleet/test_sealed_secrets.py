@@ -9,9 +9,9 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from testbed.fleet import fetch_cert
+from testbed.local_fleet import fetch_cert
 from testbed.processes import wait_for
-from tests.fleet.watch import RolloutWatch, current_revision, live_pods
+from tests.local_fleet.watch import RolloutWatch, current_revision, live_pods
 
 NAMESPACE = "hecate"
 SECRET = "hecate-secrets"

@@ -1,7 +1,7 @@
 """What a rollout makes of the fleet's bad moments, on the test bed's three clusters: Flux's own
 heartbeat during a soak (never a failure), pods that really stop being Ready (always one), a
 gitops remote that goes away in the middle of a wave, and input that must be refused before
-anything moves. Runs with the session's `fleet_project` (tests/fleet/conftest.py) and, like
+anything moves. Runs with the session's `fleet_project` (tests/local_fleet/conftest.py) and, like
 test_waves.py, leaves every cluster on the version its stack file says.
 """
 
@@ -15,7 +15,7 @@ import yaml
 
 from hecate.fleet.versions import is_older
 from testbed.processes import git
-from tests.fleet.waves import STACKS, assert_on, dev_only, head, set_dev
+from tests.local_fleet.waves import STACKS, assert_on, dev_only, head, set_dev
 
 # Flux's own periodic reconcile, every 20 s, on dev's hecate Kustomization: in a soak of 90 s,
 # about four times Ready Unknown (Progressing) with nothing wrong.

@@ -17,7 +17,7 @@ import yaml
 from testbed.github_remotes import commit_to, infra_remote, show
 from testbed.registry import local_registry, push_tag
 from testbed.workflows import Event, Harness, WorkflowRun
-from tests.fleet.waves import STACKS
+from tests.local_fleet.waves import STACKS
 
 NAME = "hecate-social/hecate-daemon"
 ROLL_OUT = "Roll out, wave by wave"

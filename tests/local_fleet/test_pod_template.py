@@ -13,7 +13,7 @@ from hecate.fleet.cluster_health import PASSED, ClusterClient, gate
 from testbed import flux
 from testbed.mocks import stack_config
 from testbed.processes import wait_for
-from tests.fleet.watch import (
+from tests.local_fleet.watch import (
     REVISION_HASH,
     RolloutWatch,
     current_revision,

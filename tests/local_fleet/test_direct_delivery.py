@@ -14,7 +14,7 @@ from testbed.processes import wait_for
 from testbed.scratch import Project, new_project
 
 # The dev stack's cluster, before any test deploys it through Flux (this module runs first of
-# tests/fleet, and destroys what it created): so the objects there are all the program's.
+# tests/local_fleet, and destroys what it created): so the objects there are all the program's.
 CLUSTER = "dev-cluster"
 NAMESPACE = "hecate"
 DAEMON = "hecate-daemon"

@@ -23,12 +23,12 @@ import yaml
 from testbed import flux
 from testbed.components import BRANCH
 from testbed.deployment import HEALTH_TIMEOUT, Deployment, git_env
-from testbed.fleet import Fleet, fetch_cert
+from testbed.local_fleet import Fleet, fetch_cert
 from testbed.paths import BIN
 from testbed.processes import git, wait_for
 from testbed.scratch import new_project
 from tests import guide_tree
-from tests.fleet.watch import EventWatch, RolloutWatch, live_pods
+from tests.local_fleet.watch import EventWatch, RolloutWatch, live_pods
 
 BEAM, EDGE = "beam-cluster", "edge-cluster"
 STACKS = {BEAM: "beam", EDGE: "edge"}
