@@ -24,7 +24,7 @@ Parsed once into frozen objects, every problem reported together, before anythin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,20 @@ def _unknown_keys(value: dict, known: set[str], where: str, problems: list[str])
         problems.append(f"{where}{key}: unknown key; the keys are {', '.join(sorted(known))}")
 
 
+def _mappings(
+    items: list, where: str, known: set[str], example: str, problems: list[str]
+) -> Iterator[tuple[int, str, dict]]:
+    """Each item of a list of mappings (waves, checks) with its place (`waves[1]`); an item
+    that is not a mapping, or a key that is not known, is a problem named at its place."""
+    for index, raw in enumerate(items):
+        at = f"{where}[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{at}: {raw!r} is not a mapping such as {example}")
+            continue
+        _unknown_keys(raw, known, f"{at}.", problems)
+        yield index, at, raw
+
+
 def _checks(value: Any, where: str, problems: list[str]) -> tuple[Check, ...]:
     """A wave's `verify:`, each check `{name, command: [program, arg, …], timeout}`."""
     example = "[{name: smoke, command: [scripts/smoke.sh], timeout: 2m}]"
@@ -161,12 +175,7 @@ def _checks(value: Any, where: str, problems: list[str]) -> tuple[Check, ...]:
         problems.append(f"{where}: {value!r} is not a list of checks such as {example}")
         return ()
     checks = []
-    for index, raw in enumerate(value):
-        at = f"{where}[{index}]"
-        if not isinstance(raw, dict):
-            problems.append(f"{at}: {raw!r} is not a check such as {example[1:-1]}")
-            continue
-        _unknown_keys(raw, _CHECK_KEYS, f"{at}.", problems)
+    for _, at, raw in _mappings(value, where, _CHECK_KEYS, example[1:-1], problems):
         command = raw.get("command")
         # A list, never a shell line: what runs is exactly what the plan says.
         if (
@@ -232,12 +241,7 @@ def parse_plan(document: Any, stacks: Iterable[str], source: str = PLAN_FILE) ->
         raw_waves = []
     waves: list[Wave] = []
     placed: dict[str, str] = {}
-    for index, raw in enumerate(raw_waves):
-        where = f"waves[{index}]"
-        if not isinstance(raw, dict):
-            problems.append(f"{where}: {raw!r} is not a mapping such as {{stacks: [dev]}}")
-            continue
-        _unknown_keys(raw, _WAVE_KEYS, f"{where}.", problems)
+    for index, where, raw in _mappings(raw_waves, "waves", _WAVE_KEYS, "{stacks: [dev]}", problems):
         name = str(raw.get("name") or f"wave {index + 1}")
         members = raw.get("stacks")
         if not isinstance(members, list) or not members:
