@@ -248,7 +248,8 @@ class Settings:
     kube_context: str | None = setting(
         "context",
         "string",
-        "the kubeconfig context of the cluster (`direct` delivery)",
+        "the kubeconfig context of the cluster: `direct` delivery applies there, and the fleet "
+        "tool and `hecate doctor` read the cluster there (default: the cluster's name)",
         optional_text,
         None,
         namespace=KUBERNETES,
@@ -256,7 +257,7 @@ class Settings:
     kubeconfig: str | None = setting(
         "kubeconfig",
         "string",
-        "the kubeconfig file (`direct` delivery)",
+        "the kubeconfig file (`direct` delivery; the fleet tool takes `--kubeconfig`)",
         optional_text,
         None,
         namespace=KUBERNETES,
