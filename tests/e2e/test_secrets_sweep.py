@@ -52,6 +52,7 @@ def shapes(canary: str) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
         "hecate:env": ([("hecate:env.HECATE_CANARY", canary)], canary),
         "hecate:resources": ([("hecate:resources.requests.cpu", "1")], None),
         "hecate:maxUnavailable": ([("hecate:maxUnavailable", "2")], None),
+        "hecate:readinessProbe": ([("hecate:readinessProbe.check", "socket")], None),
         "hecate:hardened": ([("hecate:hardened", "false")], None),
         "hecate:tolerations": ([("hecate:tolerations[0].key", f"{canary}.io/gpu")], canary),
         "hecate:nodeSelector": ([("hecate:nodeSelector.pool", canary)], canary),
