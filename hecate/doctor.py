@@ -25,7 +25,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
@@ -38,7 +37,7 @@ from .fleet.cluster_health import (
     describe,
 )
 from .fleet.plan import PLAN_FILE, PlanError, load_plan
-from .fleet.preflight import GATE_NEEDS, token_expiry
+from .fleet.preflight import GATE_NEEDS, token_left
 from .fleet.stacks import FleetProject, StackTarget
 from .settings import ConfigError
 from .table import print_table
@@ -209,42 +208,34 @@ def served(api: Any, group_version: str) -> set[str]:
     return {r.get("name", "") for r in found.get("resources", [])}
 
 
-def _flux_answers(client: ClusterClient, api: Any, timeout: float) -> tuple[bool, str]:
-    """Whether source- and kustomize-controller handle a reconcile request within `timeout`:
-    the request `flux reconcile` makes, on hecate's source and sync (the bootstrap's where
-    hecate's are not there yet)."""
-    from kubernetes import client as k8s
+# Which controller answers for which objects: hecate's own, else the bootstrap's (a cluster
+# the program has not reached yet).
+FLUX_ANSWERS = {
+    "source-controller": (FLUX_GROUP_SOURCE, (naming.GIT_REPOSITORY, BOOTSTRAP)),
+    "kustomize-controller": (FLUX_GROUP_KUSTOMIZE, (naming.KUSTOMIZATION, BOOTSTRAP)),
+}
 
-    custom = k8s.CustomObjectsApi(api)
+
+def _flux_answers(client: ClusterClient, timeout: float) -> tuple[bool, str]:
+    """Whether source- and kustomize-controller handle a reconcile request within `timeout`:
+    the request `flux reconcile` makes (ClusterClient.request_reconcile)."""
     token = client.request_reconcile()
-    waiting = {"source-controller": FLUX_GROUP_SOURCE, "kustomize-controller": FLUX_GROUP_KUSTOMIZE}
-    names = {
-        "source-controller": (naming.GIT_REPOSITORY, BOOTSTRAP),
-        "kustomize-controller": (naming.KUSTOMIZATION, BOOTSTRAP),
-    }
+    waiting = dict(FLUX_ANSWERS)
     deadline = time.monotonic() + timeout
-    while waiting:
-        for controller, (group, version, plural) in list(waiting.items()):
-            for name in names[controller]:
-                try:
-                    obj: Any = custom.get_namespaced_custom_object(
-                        group, version, naming.FLUX_NAMESPACE, plural, name, _request_timeout=10
-                    )
-                except Exception as error:
-                    if getattr(error, "status", None) == 404:
-                        continue
-                    raise
-                if obj.get("status", {}).get("lastHandledReconcileAt") == token:
-                    waiting.pop(controller)
-                break
-        if waiting and time.monotonic() > deadline:
+    while True:
+        for controller, (kind, names) in list(waiting.items()):
+            found = (client.get(kind, naming.FLUX_NAMESPACE, name) for name in names)
+            obj = next((o for o in found if o is not None), None)
+            if obj is not None and obj.get("status", {}).get("lastHandledReconcileAt") == token:
+                del waiting[controller]
+        if not waiting:
+            return True, "source-controller and kustomize-controller handled a reconcile request"
+        if time.monotonic() > deadline:
             return False, (
                 f"{' and '.join(sorted(waiting))} did not handle a reconcile request within "
                 f"{timeout:.0f} s: not running, or not watching {naming.FLUX_NAMESPACE}"
             )
-        if waiting:
-            time.sleep(1)
-    return True, "source-controller and kustomize-controller handled a reconcile request"
+        time.sleep(1)
 
 
 def sealing_cert(api: Any, url: str | None) -> str:
@@ -276,7 +267,7 @@ def cluster_findings(
         add("context", False, why, "hecate fleet kubeconfig --output FILE, or kubectl config")
         return found
     add("context", True, client.context)
-    token_check(target, client, worst_case, add)
+    token_check(client, worst_case, add)
     try:
         api = client.api_client()
         git_version, version = server_version(api)
@@ -308,7 +299,7 @@ def cluster_findings(
         "" if not denied else "hecate fleet kubeconfig (once Flux applied clusters/<cluster>/)",
     )
     try:
-        ok, said = _flux_answers(client, api, flux_timeout)
+        ok, said = _flux_answers(client, flux_timeout)
         add(
             "Flux controllers",
             ok,
@@ -342,16 +333,13 @@ def cluster_findings(
 
 
 def token_check(
-    target: StackTarget,
-    client: ClusterClient,
-    worst_case: float,
-    add: Callable[[str, bool, str, str], None],
+    client: ClusterClient, worst_case: float, add: Callable[[str, bool, str, str], None]
 ) -> None:
-    expiry = token_expiry(client.token())
+    """The context's token against the rollout plan's worst case (preflight.token_left)."""
+    expiry, left = token_left(client)
     if expiry is None:
         add("token", True, "no expiry to check (a client certificate, or not a JWT)", "")
         return
-    left = (expiry - datetime.now(UTC)).total_seconds()
     when = f"{expiry:%Y-%m-%d %H:%M:%S} UTC"
     fix = "hecate fleet kubeconfig --duration 24h --output FILE"
     if left <= 0:

@@ -210,7 +210,8 @@ class ClusterClient:
 
         return client.CoreV1Api(self._client())
 
-    def _get(self, kind: tuple[str, str, str], namespace: str, name: str) -> dict | None:
+    def get(self, kind: tuple[str, str, str], namespace: str, name: str) -> dict | None:
+        """A custom object (`kind`: group, version, plural), None when there is none."""
         group, version, plural = kind
         try:
             return self._custom().get_namespaced_custom_object(
@@ -229,7 +230,7 @@ class ClusterClient:
             return ClusterHealth(self.context, f"unreachable ({describe(error)})")
 
     def _flux(self) -> FluxStatus | None:
-        obj = self._get(FLUX_GROUP_KUSTOMIZE, naming.FLUX_NAMESPACE, naming.KUSTOMIZATION)
+        obj = self.get(FLUX_GROUP_KUSTOMIZE, naming.FLUX_NAMESPACE, naming.KUSTOMIZATION)
         if obj is None:
             return None
         ready = _condition(obj, "Ready")
@@ -251,7 +252,7 @@ class ClusterClient:
     def _source(self) -> tuple[str, bool]:
         """The GitRepository's Ready, when it is not (a fetch or authentication error), and
         whether it is only between two fetches."""
-        obj = self._get(FLUX_GROUP_SOURCE, naming.FLUX_NAMESPACE, naming.GIT_REPOSITORY)
+        obj = self.get(FLUX_GROUP_SOURCE, naming.FLUX_NAMESPACE, naming.GIT_REPOSITORY)
         if obj is None:
             return f"GitRepository {naming.GIT_REPOSITORY} not found", False
         ready = _condition(obj, "Ready")
@@ -269,7 +270,7 @@ class ClusterClient:
     def _bootstrap(self) -> tuple[str, str, str]:
         """`flux-system`, which applies clusters/<cluster>/ (the Flux sync, the identity): its
         failure, if it failed, on which commit, and the commit it last applied."""
-        obj = self._get(FLUX_GROUP_KUSTOMIZE, naming.FLUX_NAMESPACE, BOOTSTRAP)
+        obj = self.get(FLUX_GROUP_KUSTOMIZE, naming.FLUX_NAMESPACE, BOOTSTRAP)
         if obj is None:
             return "", "", ""
         ready = _condition(obj, "Ready")
@@ -379,7 +380,7 @@ class ClusterClient:
         return (newest.metadata.labels or {}).get(REVISION_HASH, "")
 
     def _sealed(self) -> SealedStatus | None:
-        obj = self._get(SEALED_SECRETS, naming.NAMESPACE, naming.SECRET)
+        obj = self.get(SEALED_SECRETS, naming.NAMESPACE, naming.SECRET)
         if obj is None:
             return None
         synced = _condition(obj, "Synced")

@@ -91,16 +91,23 @@ def token_expiry(token: str) -> datetime | None:
         return None
 
 
+def token_left(client: ClusterClient) -> tuple[datetime | None, float]:
+    """When the context's token expires and the seconds left until then (None and infinity
+    for a token with no expiry to read)."""
+    expiry = token_expiry(client.token())
+    if expiry is None:
+        return None, math.inf
+    return expiry, (expiry - datetime.now(UTC)).total_seconds()
+
+
 def check_tokens(
     clients: Mapping[str, ClusterClient], clusters: Mapping[str, str], worst_case: float
 ) -> None:
     """PreflightError naming each stack whose token expires before the plan's worst case
     (every gate timing out and every soak held) is over."""
-    now = datetime.now(UTC)
     problems = []
     for stack, client in clients.items():
-        expiry = token_expiry(client.token())
-        left = (expiry - now).total_seconds() if expiry is not None else math.inf
+        expiry, left = token_left(client)
         if left < worst_case:
             problems.append(
                 f"stack {stack} ({clusters[stack]}): the token of context {client.context!r} "
