@@ -6,6 +6,7 @@ blocks themselves against the local fleet is the next step; see docs/development
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import re
 import shlex
@@ -14,15 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from hecate import adopt, doctor, verify
-from hecate.fleet import cli
+from hecate.__main__ import COMMANDS
 from hecate.settings import SETTINGS
 from testbed.mocks import ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELLS = ("sh", "bash", "shell", "console")
-PARSERS = {"fleet": cli.parser, "adopt": adopt.parser, "verify": verify.parser}
-PARSERS["doctor"] = doctor.parser
+# Every `hecate` command's own parser, from the table `hecate` dispatches with.
+PARSERS = {name: importlib.import_module(module).parser for name, module in COMMANDS.items()}
 SEPARATORS = {"&&", "||", ";", "|"}
 SETTING_NAMES = {spec.name for _, spec in SETTINGS}
 
