@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from hecate.fleet.cluster_health import observed
 from testbed import flux
 from testbed.components import BRANCH
 from testbed.local_fleet import Fleet
@@ -134,7 +135,7 @@ class Deployment:
             if not p["metadata"].get("deletionTimestamp")
         ]
         return (
-            status.get("observedGeneration") == ds["metadata"]["generation"]
+            observed(ds)
             and status["desiredNumberScheduled"] == fleet.nodes
             and status.get("updatedNumberScheduled") == fleet.nodes
             and status.get("numberReady") == fleet.nodes

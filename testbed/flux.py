@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hecate.fleet.cluster_health import observed
 from testbed.local_fleet import Fleet
 from testbed.processes import FleetError, wait_for
 
@@ -17,10 +18,6 @@ def condition(obj: dict, kind: str = "Ready") -> dict:
         if found["type"] == kind:
             return found
     return {}
-
-
-def current(obj: dict) -> bool:
-    return obj.get("status", {}).get("observedGeneration") == obj["metadata"].get("generation")
 
 
 def request(fleet: Fleet, cluster: str, kind: str, name: str) -> str:
@@ -71,7 +68,7 @@ def apply(
     def applied():
         obj = get(fleet, cluster, "kustomization", name)
         status = obj.get("status", {})
-        if not (handled(obj, token) and current(obj)):
+        if not (handled(obj, token) and observed(obj)):
             return None
         if not status.get("lastAttemptedRevision", "").endswith(commit):
             return None

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import yaml
 
+from hecate.fleet.cluster_health import observed
 from testbed.components import (
     BRANCH,
     CLUSTERS,
@@ -578,7 +579,7 @@ def ready(obj: dict) -> bool:
     status = obj.get("status", {})
     return any(
         c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", [])
-    ) and status.get("observedGeneration") == obj["metadata"].get("generation")
+    ) and observed(obj)
 
 
 def spawn_sealed_secrets(

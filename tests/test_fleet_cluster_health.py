@@ -7,23 +7,25 @@ from dataclasses import replace
 import pytest
 
 from hecate.fleet.cluster_health import (
-    FAILED,
-    PASSED,
-    TROUBLE,
-    UNKNOWN,
-    WAITING,
     ClusterClient,
     ClusterHealth,
     DaemonStatus,
     FluxStatus,
     SealedStatus,
+    left_out_because,
+    revision_commit,
+    tolerates,
+)
+from hecate.fleet.gates import (
+    FAILED,
+    PASSED,
+    TROUBLE,
+    UNKNOWN,
+    WAITING,
     SoakReading,
     gate,
-    left_out_because,
     max_unavailable,
-    revision_commit,
     soak_reading,
-    tolerates,
 )
 
 IMAGE = "ghcr.io/hecate-social/hecate-daemon:0.7.3"

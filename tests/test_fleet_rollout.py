@@ -10,7 +10,8 @@ import pytest
 
 from hecate.fleet.commit_messages import changed_settings, deploy_message, rollback_message
 from hecate.fleet.plan import Wave
-from hecate.fleet.rollout import Rollout, RolloutFailed
+from hecate.fleet.rollback import RolloutFailed
+from hecate.fleet.rollout import Rollout
 from hecate.fleet.stacks import ChangeSummary
 
 BEFORE = {"hecate:version": "v1", "hecate:logLevel": "l1", "hecate:env.A": "a1"}

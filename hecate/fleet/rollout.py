@@ -14,47 +14,34 @@ rendered and pushed already is only gated again.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TextIO
 
 from ..naming import VERSION_KEY
-from ..project import stack_file_with
 from .checks import check_environment, run_check
-from .cluster_health import (
-    FAILED,
-    PASSED,
-    ClusterClient,
-    ClusterHealth,
-    Gate,
-    gate,
-)
-from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message, rollback_message
+from .cluster_health import ClusterClient, ClusterHealth
+from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message
+from .dry_run import dry_run
+from .gates import FAILED, PASSED, Gate, gate
 from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
-from .journal import AS_COMMITTED, Journal, JournalError, RolloutLock, rollout_command
+from .journal import AS_COMMITTED, Journal, RolloutLock, rollout_command
 from .plan import RolloutPlan, Wave
 from .preflight import check_access, check_contexts, check_tokens, pods_version
 from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
+from .rollback import Rollback, RolloutFailed, deploy_commits
 from .soak import POLL_SECONDS, Soak, SoakBroken
-from .stacks import ChangeSummary, FleetProject, RenderedTemplate, StackTarget
+from .stacks import ChangeSummary, FleetProject, RenderedTemplate
 from .versions import DowngradeRefused, is_older
 
 # Stacks of a wave deployed at once: each is an engine and a Python program, about one core's
 # worth while it previews and renders.
 DEFAULT_PARALLEL = 4
-
-
-class RolloutFailed(RuntimeError):
-    def __init__(self, wave: str, stack: str, step: str, detail: str):
-        self.wave, self.stack, self.step, self.detail = wave, stack, step, detail
-        super().__init__(f"{stack or wave}: {step}: {detail}")
 
 
 @dataclass
@@ -136,29 +123,8 @@ class Rollout:
         return self.project.checkout(self.targets[stack])
 
     def dry_run(self, out: TextIO) -> RolloutReport:
-        """The plan and each stack's preview with the new version, through a temporary copy
-        of the stack file (`--config-file`): nothing in the project, the state or a cluster
-        changes."""
-        project = self.project
-        for line in plan_lines(self):
-            print(line, file=out)
-        report = self.report
-        report.dry_run, report.result = True, "dry run"
-        with tempfile.TemporaryDirectory(prefix="hecate-dry-run-") as scratch:
-            for stack in self.plan.stacks:
-                copy = Path(scratch) / f"Pulumi.{stack}.yaml"
-                version = {VERSION_KEY: self.version_of(stack)}
-                copy.write_text(stack_file_with(project.stack_file(stack), version))
-                summary = project.preview(stack, config_file=copy)
-                outcome = report.stacks[stack]
-                outcome.after = self.version_of(stack)
-                outcome.result = "would change" if summary.changed else "no change"
-                if not summary.ok:
-                    outcome.result = "preview failed"
-                outcome.detail = summary.described if summary.ok else "—"
-                print(f"\n--- {stack}: {outcome.result} ({outcome.detail})", file=out)
-                print(summary.output.strip(), file=out)
-        return report
+        """The plan and each stack's preview with the new version (hecate/fleet/dry_run.py)."""
+        return dry_run(self, out)
 
     # --- the rollout ----------------------------------------------------------------------
 
@@ -166,7 +132,7 @@ class Rollout:
         """The rollout, under the lock every runner of the gitops remote sees (a local one for a
         project with `direct` stacks only)."""
         checkouts = sorted(
-            {self.checkout(s) for s in self.plan.stacks if self._through_flux(s)},
+            {self.checkout(s) for s in self.plan.stacks if self.through_flux(s)},
             key=lambda c: str(c.path),
         )
         for checkout in checkouts:
@@ -247,11 +213,11 @@ class Rollout:
                 )
         journal.save()
         if self.abort:
-            self._abort(journal)
+            Rollback(self, journal).abort()
             return self.report
         if journal.rolling_back:
             # Interrupted while rolling a failed wave back: finish that, as it would have.
-            self._resume_rollback(journal)
+            Rollback(self, journal).resume()
             return self.report
         for wave in self.plan.waves:
             if wave.name in journal.waves_done:
@@ -263,9 +229,9 @@ class Rollout:
                         self.project.set_version(stack, version)
                     outcome = self.report.stacks[stack]
                     outcome.before = journal.before.get(stack, outcome.before)
-                    if self._through_flux(stack):
-                        outcome.commits = self._commits(stack, journal)
-                    self._outcome(stack, "rolled out", after=self.version_of(stack))
+                    if self.through_flux(stack):
+                        outcome.commits = deploy_commits(self, stack, journal)
+                    self.set_outcome(stack, "rolled out", after=self.version_of(stack))
                 continue
             if not self._approved(wave, journal):
                 return self.report
@@ -274,10 +240,10 @@ class Rollout:
                 journal.waves_done.append(wave.name)
                 journal.save()
             except RolloutFailed as failure:
-                self._failed(wave, failure, journal)
+                Rollback(self, journal).after_failure(wave, failure)
                 return self.report
             except RemoteUnreachable as gone:
-                self._remote_gone(wave, journal, gone)
+                Rollback(self, journal).after_remote_gone(wave, gone)
                 return self.report
         journal.finish()
         self.report.result = "rolled out"
@@ -300,7 +266,7 @@ class Rollout:
         self.report.result = "awaiting approval"
         self.report.awaiting = wave.name
         for stack in wave.stacks:
-            self._outcome(stack, "awaiting approval")
+            self.set_outcome(stack, "awaiting approval")
         self.progress.event(
             wave.name,
             "",
@@ -310,7 +276,7 @@ class Rollout:
         )
         return False
 
-    def _check_lock(self) -> None:
+    def check_lock(self) -> None:
         for lock in self.locks:
             lock.check()
 
@@ -331,10 +297,10 @@ class Rollout:
         ups = self._deploy_all(wave)
         pushed, changed = self._publish(wave, journal, ups)
         for stack in wave.stacks:
-            if self._through_flux(stack):
-                self._reconcile(wave.name, stack)
-        templates = {stack: self._template(stack, self.version_of(stack)) for stack in wave.stacks}
-        self._wait_gates(wave, pushed, templates)
+            if self.through_flux(stack):
+                self.reconcile(wave.name, stack)
+        templates = {stack: self.template(stack, self.version_of(stack)) for stack in wave.stacks}
+        self.wait_gates(wave, pushed, templates)
         self._verify(wave, "gate")
         # The soak guards the next wave: after the last one there is nothing left to hold back.
         if changed and wave.soak_seconds and wave != self.plan.waves[-1]:
@@ -369,10 +335,10 @@ class Rollout:
                     wave.name, stack, "verify passed", f"{check.name} in {result.seconds:.1f} s"
                 )
 
-    def _through_flux(self, stack: str) -> bool:
+    def through_flux(self, stack: str) -> bool:
         return self.targets[stack].settings.delivery == "gitops"
 
-    def _reconcile(self, wave: str, stack: str) -> None:
+    def reconcile(self, wave: str, stack: str) -> None:
         client = self.clients[stack]
         try:
             client.request_reconcile()
@@ -393,7 +359,7 @@ class Rollout:
             text = self.project.stack_file(stack).read_text()
             journal.snapshot(stack, self.targets[stack].settings.version, text, digests or {})
         if new:
-            self._check_lock()
+            self.check_lock()
             journal.save()
         for stack in wave.stacks:
             self.report.stacks[stack].before = journal.before[stack]
@@ -431,7 +397,7 @@ class Rollout:
         preview stays although `up` runs the pack too: the Automation API's `up` skips its own
         preview, so a stack policy would only be checked once every file was written."""
         project = self.project
-        self._check_lock()
+        self.check_lock()
         version = self.version_of(stack)
         if project.committed_version(stack) != version:
             project.set_version(stack, version)
@@ -461,14 +427,14 @@ class Rollout:
             outcome.changed = changed_settings(
                 journal.digests.get(stack, {}), up.outputs.get(SETTINGS_DIGEST) or {}
             )
-            if not self._through_flux(stack):  # `direct`: up applied it and awaited the rollout
+            if not self.through_flux(stack):  # `direct`: up applied it and awaited the rollout
                 if not up.changes:
                     outcome.result = "unchanged"
                 pushed[stack], changed = "", changed or bool(up.changes)
                 continue
             message = deploy_message(target.cluster, self.version_of(stack), outcome.changed)
             checkout = self.checkout(stack)
-            self._check_lock()
+            self.check_lock()
             try:
                 commit = checkout.commit(target.directories, message)
             except RemoteUnreachable:
@@ -483,7 +449,7 @@ class Rollout:
             )
             to_push.setdefault(checkout, []).append(stack)
         for checkout, stacks in to_push.items():
-            self._check_lock()
+            self.check_lock()
             try:
                 _, moved = checkout.push()
             except RemoteUnreachable:
@@ -492,7 +458,7 @@ class Rollout:
                 raise RolloutFailed(wave.name, stacks[0], "push", str(error)) from None
             rebased = f" (rebased over {moved} push{'es' if moved > 1 else ''})" if moved else ""
             for stack in stacks:
-                commits = self._commits(stack, journal)
+                commits = deploy_commits(self, stack, journal)
                 outcome = self.report.stacks[stack]
                 outcome.commits = commits
                 if not commits:
@@ -502,44 +468,14 @@ class Rollout:
                 pushed[stack], changed = latest, changed or bool(commits)
         return pushed, changed
 
-    def _rollout_commits(self, stack: str, journal: Journal) -> list[tuple[str, str]]:
-        """(sha, subject) of every commit since the rollout's base touching the cluster's
-        directories, oldest first: found again after a rebase or a restart."""
-        checkout = self.checkout(stack)
-        base = journal.bases[checkout.identity()]
-        return checkout.commits_since(base, self.targets[stack].directories)
-
-    def _commits(self, stack: str, journal: Journal) -> list[str]:
-        """This rollout's deploy commits for the stack's cluster (oldest first)."""
-        prefix = f"deploy({self.targets[stack].cluster}): "
-        commits = self._rollout_commits(stack, journal)
-        return [sha for sha, subject in commits if subject.startswith(prefix)]
-
-    def _reverted_already(self, stack: str, journal: Journal) -> bool:
-        """Whether the newest commit of this rollout for the cluster is its rollback."""
-        commits = self._rollout_commits(stack, journal)
-        prefix = f"rollback({self.targets[stack].cluster}): "
-        return bool(commits) and commits[-1][1].startswith(prefix)
-
-    def _untouched(self, stack: str, journal: Journal) -> bool:
-        """A gitops stack of the failed wave that this rollout never changed (its deploy had
-        not started): its stack file as recorded, no commit of this rollout, nothing rendered
-        and uncommitted. There is nothing to put back; any other is rolled back."""
-        if not self._through_flux(stack):
-            return False
-        if self.project.stack_file(stack).read_text() != journal.stack_file(stack):
-            return False
-        directories = self.targets[stack].directories
-        return not self._rollout_commits(stack, journal) and self.checkout(stack).clean(directories)
-
-    def _template(self, stack: str, version: str) -> RenderedTemplate:
+    def template(self, stack: str, version: str) -> RenderedTemplate:
         """What the gate waits for: the template as the tree renders it now (its image and the
         checksum of what the pods read); with `direct`, the image of the version."""
         target = self.targets[stack]
-        rendered = self.project.rendered_template(target) if self._through_flux(stack) else None
+        rendered = self.project.rendered_template(target) if self.through_flux(stack) else None
         return rendered or RenderedTemplate(f"{target.settings.image}:{version}", "")
 
-    def _wait_gates(
+    def wait_gates(
         self, wave: Wave, pushed: dict[str, str], templates: dict[str, RenderedTemplate]
     ) -> None:
         deadline = time.monotonic() + self.plan.gate_timeout_seconds
@@ -573,7 +509,7 @@ class Rollout:
     ) -> Callable[[ClusterHealth], Gate]:
         """The stack's gate, for any reading of its cluster."""
         target = self.targets[stack]
-        reached = self.checkout(stack).reached_by(commit) if self._through_flux(stack) else None
+        reached = self.checkout(stack).reached_by(commit) if self.through_flux(stack) else None
 
         def judge(health: ClusterHealth) -> Gate:
             return gate(
@@ -605,187 +541,8 @@ class Rollout:
 
     # --- failure --------------------------------------------------------------------------
 
-    def _outcome(self, stack: str, result: str, after: str = "", detail: str = "") -> None:
+    def set_outcome(self, stack: str, result: str, after: str = "", detail: str = "") -> None:
         outcome = self.report.stacks[stack]
         outcome.result = result
         outcome.after = after or outcome.after
         outcome.detail = detail or outcome.detail
-
-    def _failed(self, wave: Wave, failure: RolloutFailed, journal: Journal) -> None:
-        self.report.result = "failed"
-        self.report.failed_wave = wave.name
-        self.report.failure = f"stack {failure.stack}, {failure.step}: {failure.detail}"
-        self.progress.event(wave.name, "", "stop", "later waves are not touched")
-        for stack in wave.stacks:
-            self._outcome(stack, "failed" if stack == failure.stack else "stopped")
-        if not self.rollback:
-            self.progress.event(wave.name, "", "no rollback", "left as it is (--no-rollback)")
-            return
-        # Recorded before anything is undone: a runner that dies now, the next one finishes.
-        journal.rolling_back, journal.failure = wave.name, self.report.failure
-        journal.save()
-        self._rollback_and_finish(wave, journal)
-
-    def _remote_gone(
-        self, wave: Wave, journal: Journal, gone: RemoteUnreachable, rolling_back: bool = False
-    ) -> None:
-        """The gitops remote stopped answering in the middle of a wave: nothing can be pushed,
-        so nothing is rolled back either. This checkout and the wave's stack files are put
-        back as they were before the wave (its unpushed commits dropped, what was rendered
-        discarded, each stack's state refreshed to match), so that the same command, run
-        again once the remote answers, carries on from the journal the remote holds."""
-        self.report.result = "stopped"
-        self.report.failed_wave = wave.name
-        self.progress.event(wave.name, "", "stop", str(gone))
-        put_back: list[str] = []
-        try:
-            for stack in wave.stacks:
-                if not self._through_flux(stack) or stack not in journal.before:
-                    continue
-                if self._untouched(stack, journal):
-                    continue
-                self.project.stack_file(stack).write_text(journal.stack_file(stack))
-                self.checkout(stack).discard(self.targets[stack].directories)
-                put_back.append(stack)
-            for checkout in {self.checkout(s) for s in put_back}:
-                checkout.drop_unpushed()
-            for stack in put_back:
-                refreshed = self.project.refresh(stack)
-                if not refreshed.ok:
-                    raise RuntimeError(f"pulumi refresh of {stack}: {refreshed.output}")
-                self._outcome(stack, "stopped", after=journal.before[stack])
-        except Exception as error:  # the report must say what could not be put back
-            self.report.failure = (
-                f"{gone}; putting {', '.join(put_back) or 'the wave'} back failed too: {error}"
-            )
-            return
-        undone = f"{', '.join(put_back)} put back as before the wave" if put_back else "nothing"
-        doing = "the rollback of wave " + wave.name if rolling_back else "the rollout"
-        self.report.failure = (
-            f"{gone}: {doing} stopped ({undone}); run the same command again once the remote "
-            "answers, and it carries on from there"
-        )
-
-    def _abort(self, journal: Journal) -> None:
-        """Every wave the unfinished rollout touched rolled back, the last first; then the
-        journal is gone and the fleet free. A rollback that fails keeps the journal: the same
-        `--abort` carries it on."""
-        touched = [w for w in self.plan.waves if any(s in journal.before for s in w.stacks)]
-        missing = sorted(set(journal.before) - set(self.plan.stacks))
-        if missing:
-            raise JournalError(
-                f"the unfinished rollout of {journal.version} touched {', '.join(missing)}, "
-                "which this plan does not hold: abort with the plan (--plan) it ran with"
-            )
-        names = ", ".join(w.name for w in reversed(touched)) or "no wave"
-        self.progress.event("rollout", "", "abort", f"rolling back {names}")
-        for wave in reversed(touched):
-            try:
-                self._roll_back(wave, journal)
-            except (RolloutFailed, RemoteUnreachable) as failed:
-                self.report.result, self.report.failed_wave = "failed", wave.name
-                self.report.failure = (
-                    f"the abort's rollback of wave {wave.name} failed: {failed}; run "
-                    "`hecate fleet rollout --abort` again to carry it on"
-                )
-                return
-        journal.finish()
-        self.report.result = "aborted"
-
-    def _resume_rollback(self, journal: Journal) -> None:
-        wave = next(w for w in self.plan.waves if w.name == journal.rolling_back)
-        self.report.result, self.report.failed_wave = "failed", wave.name
-        self.report.failure = journal.failure
-        self.progress.event(wave.name, "", "rollback", f"carried on: {journal.failure}")
-        for stack in wave.stacks:
-            self._outcome(stack, "stopped")
-        self._rollback_and_finish(wave, journal)
-
-    def _rollback_and_finish(self, wave: Wave, journal: Journal) -> None:
-        try:
-            self._roll_back(wave, journal)
-        except LockLost:
-            raise
-        except RemoteUnreachable as gone:
-            self._remote_gone(wave, journal, gone, rolling_back=True)
-            return
-        except Exception as error:  # whatever stopped it, the report must say so
-            self.report.failure += f"; the rollback failed too: {error}"
-            self.progress.event(wave.name, "", "rollback failed", str(error))
-            return
-        journal.finish()
-        self.report.result = "rolled back"
-
-    def _roll_back(self, wave: Wave, journal: Journal) -> None:
-        """Revert the wave's commits (one commit per cluster), put each stack file back, and
-        `pulumi refresh` the stack so that its state reads what the reverted files hold (no
-        state snapshot is ever imported over a stack that may have moved on); push, and wait
-        for the gate on the old template."""
-        touched = [
-            s for s in wave.stacks if s in journal.before and not self._untouched(s, journal)
-        ]
-        pushed: dict[str, str] = {}
-        through_flux = [s for s in touched if self._through_flux(s)]
-        for stack in touched:
-            target = self.targets[stack]
-            before = journal.before[stack]
-            self.project.stack_file(stack).write_text(journal.stack_file(stack))
-            if stack not in through_flux:  # the cluster itself changed: the old config over it
-                undone = self.project.up(stack)
-                if not undone.ok:
-                    raise RolloutFailed(wave.name, stack, "rollback", undone.output)
-                self.progress.event(wave.name, stack, "rollback", f"{before}: applied")
-                self._outcome(stack, "rolled back", after=before)
-                continue
-            checkout = self.checkout(stack)
-            commits = self._commits(stack, journal)
-            # What a failed `up` rendered and nobody committed goes first.
-            checkout.discard(target.directories)
-            self._check_lock()
-            outcome = self.report.stacks[stack]
-            revert = None
-            if not self._reverted_already(stack, journal):  # an earlier runner's, pushed
-                revert = checkout.revert(
-                    commits,
-                    rollback_message(
-                        target.cluster, before, self.version_of(stack), outcome.changed
-                    ),
-                )
-            refreshed = self.project.refresh(stack)
-            if not refreshed.ok:
-                raise RolloutFailed(wave.name, stack, "rollback", refreshed.output)
-            detail = f"{revert[:12]} reverts {len(commits)} commit(s)" if revert else "no commit"
-            self.progress.event(wave.name, stack, "rollback", f"{before}: {detail}")
-            self._outcome(stack, "rolled back", after=before)
-            self.report.stacks[stack].commits += [revert] if revert else []
-        self._check_lock()
-        for checkout in {self.checkout(s) for s in through_flux}:
-            checkout.push()
-        for stack in through_flux:
-            pushed[stack] = self.checkout(stack).head()
-            self._reconcile(wave.name, stack)
-        templates = {stack: self._template(stack, journal.before[stack]) for stack in touched}
-        self._wait_gates(Wave(wave.name, tuple(touched), 0), pushed, templates)
-
-
-def plan_lines(rollout: Rollout) -> list[str]:
-    """The plan as `--dry-run` prints it."""
-    lines = []
-    for index, wave in enumerate(rollout.plan.waves, 1):
-        soak = f", soak {wave.soak_seconds:.0f} s" if wave.soak_seconds else ""
-        lines.append(f"wave {index} ({wave.name}{soak}):")
-        if wave.approval_required:
-            lines.append("  stops for approval first (--approve " + wave.name + ")")
-        for stack in wave.stacks:
-            t: StackTarget = rollout.targets[stack]
-            lines.append(
-                f"  {stack}: {t.cluster} (context {t.context}) "
-                f"{t.settings.version} → {rollout.version_of(stack)}"
-            )
-        for check in wave.verify:
-            lines.append(
-                f"  verify {check.name}: {' '.join(check.command)} "
-                f"(timeout {check.timeout_seconds:.0f} s)"
-            )
-    lines.append(f"gate timeout: {rollout.plan.gate_timeout_seconds:.0f} s per wave")
-    return lines

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .cluster_health import PASSED, TROUBLE, ClusterHealth, Gate, soak_reading
+from .cluster_health import ClusterHealth
+from .gates import PASSED, TROUBLE, Gate, soak_reading
 
 POLL_SECONDS = 1.0  # a reading is three GETs and a list: cheap next to a rollout
 

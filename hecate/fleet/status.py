@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .. import naming
-from .cluster_health import PASSED, ClusterClient, ClusterHealth, gate
+from .cluster_health import ClusterClient, ClusterHealth
+from .gates import PASSED, gate
 from .gitops_repo import GitError
 from .stacks import FleetProject, RenderedTemplate, StackTarget
 

@@ -9,7 +9,8 @@ Not for every stack: one cluster each shows it, and each test leaves its stack a
 from __future__ import annotations
 
 from hecate import naming
-from hecate.fleet.cluster_health import PASSED, ClusterClient, gate
+from hecate.fleet.cluster_health import ClusterClient
+from hecate.fleet.gates import PASSED, gate
 from testbed import flux
 from testbed.mocks import stack_config
 from testbed.processes import wait_for
