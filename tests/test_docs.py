@@ -1,7 +1,8 @@
 """The commands the docs show, read as a shell would read them and checked against the tools as
 they are: each `hecate …` parses with the command's own argument parser, each `make` target
-exists, each `hecate:` setting `pulumi config set` names is in the settings table. (Running the
-blocks themselves against the local fleet is the next step; see docs/development.md.)"""
+exists, each `hecate:` setting `pulumi config set` names is in the settings table. And every
+shell block says how it is tested: run by a named test (docs/getting-started.md's, on the local
+fleet, by tests/local_fleet/test_waves_page_getting_started.py), or not run, with the reason."""
 
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ import pytest
 
 from hecate.__main__ import COMMANDS
 from hecate.settings import SETTINGS
+from testbed.doc_pages import PAGES, shell_blocks
 from testbed.mocks import ROOT
 
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SHELLS = ("sh", "bash", "shell", "console")
 # Every `hecate` command's own parser, from the table `hecate` dispatches with.
 PARSERS = {name: importlib.import_module(module).parser for name, module in COMMANDS.items()}
 SEPARATORS = {"&&", "||", ";", "|"}
@@ -29,17 +29,8 @@ SETTING_NAMES = {spec.name for _, spec in SETTINGS}
 
 def blocks(page: Path) -> Iterator[tuple[int, str]]:
     """Each shell block of the page: its first line's number, its text."""
-    lines = page.read_text().splitlines()
-    start, fence, body = None, "", []
-    for number, line in enumerate(lines, 1):
-        stripped = line.strip()
-        if start is None and stripped.startswith("```") and stripped[3:].strip() in SHELLS:
-            start, fence, body = number + 1, stripped[:3], []
-        elif start is not None and stripped.startswith(fence):
-            yield start, "\n".join(body)
-            start = None
-        elif start is not None:
-            body.append(line)
+    for block in shell_blocks(page):
+        yield block.line, block.text
 
 
 def commands(block: str) -> Iterator[list[str]]:
@@ -155,3 +146,36 @@ def test_every_command_in_the_docs_is_one_the_tools_accept(page):
 )
 def test_a_command_the_tools_do_not_accept_is_named(words, said):
     assert said in (problem(words, make_targets()) or "")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_shell_block_says_how_it_is_tested(page):
+    """`run by <test>`: the test exists and reads this page; `not run: <why>`: a reason, not a
+    word. A block with neither is a command nobody checks runs."""
+    found = []
+    for block in shell_blocks(page):
+        if (test := block.run_by) is not None:
+            if not (ROOT / test).is_file():
+                found.append(f"{block.where}: run by {test}, which does not exist")
+            elif str(page.relative_to(ROOT)) not in (ROOT / test).read_text():
+                found.append(f"{block.where}: {test} never names {page.relative_to(ROOT)}")
+        elif (why := block.not_run_because) is not None:
+            if len(why.split()) < 4:
+                found.append(f"{block.where}: not run, for no stated reason ({why!r})")
+        else:
+            found.append(
+                f"{block.where}: no `<!-- docs-test: run by <test> -->` or "
+                "`<!-- docs-test: not run: <why> -->` above the block"
+            )
+    assert found == []
+
+
+def test_the_getting_started_page_is_run_whole():
+    """Its first real fleet is the one page run end to end: every shell block but the ones a
+    test bed cannot run (GitHub, a flux CLI, a controller behind a Service)."""
+    blocks = shell_blocks(ROOT / "docs" / "getting-started.md")
+    run = [b for b in blocks if b.run_by]
+    assert len(run) >= 8 and {b.run_by for b in run} == {
+        "tests/local_fleet/test_waves_page_getting_started.py"
+    }
+    assert all(b.run_by or b.not_run_because for b in blocks)
