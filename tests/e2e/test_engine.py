@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from testbed.mocks import seals, stack_config, stack_names
-from testbed.paths import BIN
+from testbed.paths import BIN, ROOT
 from testbed.scratch import new_project
 from tests import schemas
 from tests.test_fleet_identity import FILES as FLEET_IDENTITY
@@ -106,6 +106,19 @@ def kustomize_build(directory: Path, scratch: Path) -> str:
     return done.stdout
 
 
+def readme_preview() -> list[str]:
+    """The lines of `make preview`'s output in the README's "What a reviewer sees" (the resource
+    line and the summary, its count of unchanged resources included)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### What a reviewer sees") :]
+    start = section.index("```\n") + 4
+    lines = section[start : section.index("\n```", start)].splitlines()
+    assert lines[0].startswith("$ pulumi config set hecate:version") and "make preview" in lines[0]
+    shown = lines[1 : next(i for i, line in enumerate(lines) if i and line.startswith("$ "))]
+    assert any(line.strip().endswith("unchanged") for line in shown), shown
+    return shown
+
+
 @pytest.mark.parametrize("stack", stack_names())
 def test_stack_lifecycle(stack, tmp_path):
     cluster = stack_config(stack)["hecate:cluster"]
@@ -173,6 +186,11 @@ def test_stack_lifecycle(stack, tmp_path):
     )
     changed = [resource_key(s) for s in project.preview_steps(stack) if s["op"] != "same"]
     assert changed == [(DAEMON_SET, "hecate-daemon")]
+    if stack == "beam":  # the README shows this preview: its lines are the engine's
+        shown = {
+            line.strip() for line in project.pulumi("preview", "--stack", stack).out.splitlines()
+        }
+        assert [line for line in readme_preview() if line.strip() not in shown] == [], shown
     assert [s["op"] for s in project.preview_steps(stack) if s["op"] != "same"] == ["update"]
     project.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
     after = project.files()
