@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
+from hecate.naming import engine_cache
 from hecate.project import pulumi_env, stack_names
+from testbed.doc_pages import shell_blocks
 from testbed.paths import ROOT
 
 
@@ -77,10 +80,15 @@ def test_make_and_the_tools_give_pulumi_one_environment(tmp_path):
 
 
 def test_one_line_gives_a_fresh_shell_the_engine_the_hecate_command_and_the_backend():
-    """`eval "$(make -s env)"`, in a shell with only the system's PATH: pulumi and hecate are
-    found, and pulumi gets the environment make gives it (quoted: a passphrase with a quote)."""
+    """`eval "$(make -s env)"` (the README's block, as written), in a shell with only the
+    system's PATH: pulumi and hecate are found, and pulumi gets the environment make gives it
+    (quoted: a passphrase with a quote)."""
+    (readme_block,) = [
+        b for b in shell_blocks(ROOT / "README.md") if b.run_by == "tests/test_makefile.py"
+    ]
+    assert readme_block.text.startswith('eval "$(make -s env)"')
     script = (
-        'eval "$(make -s env)" && command -v pulumi && command -v hecate && '
+        f"set -e\n{readme_block.text}\ncommand -v pulumi && command -v hecate && "
         "hecate fleet --help >/dev/null && env | grep -E '^(PULUMI_[A-Z_]+|HECATE_CACHE)=' | sort"
     )
     given = {"PULUMI_BACKEND_URL": "s3://team-state", "PULUMI_CONFIG_PASSPHRASE": "it's a 'secret'"}
@@ -97,3 +105,35 @@ def test_one_line_gives_a_fresh_shell_the_engine_the_hecate_command_and_the_back
     shell_env = dict(line.split("=", 1) for line in lines[2:])
     assert shell_env == _pulumi_vars(pulumi_env(ROOT, base))
     assert shell_env["PULUMI_CONFIG_PASSPHRASE"] == "it's a 'secret'"
+
+
+def test_the_cache_has_one_default_wherever_it_is_computed(tmp_path):
+    """$HECATE_CACHE unset: the Makefile, the install scripts and the program all mean the same
+    directory (a script that chose another would build where nothing looks)."""
+    home = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    from_make = subprocess.run(
+        ["make", "--no-print-directory", "-s", "pulumi-env"],
+        cwd=ROOT,
+        env=home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert from_make.returncode == 0, from_make.stderr
+    wanted = str(tmp_path / ".cache" / "hecate")
+    assert f"HECATE_CACHE={wanted}" in from_make.stdout.splitlines()
+    assert engine_cache({}) == Path.home() / ".cache" / "hecate"  # this HOME's, the same rule
+    for script in ("install-pulumi", "install-testbed"):
+        (line,) = [
+            s
+            for s in (ROOT / "scripts" / script).read_text().splitlines()
+            if s.startswith("CACHE=")
+        ]
+        said = subprocess.run(
+            ["bash", "-c", f'{line}\nprintf %s "$CACHE"'],
+            env=home,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert said.stdout == wanted, script
