@@ -9,7 +9,8 @@ the page's own blocks (the gitops source with the test bed's URL and no deploy-k
 plan's soak shortened); the blocks marked "not run" are skipped, and for `flux reconcile` the
 test asks Flux the same through the API. `hecate doctor` gets each controller's certificate
 address (the test bed's controllers are not behind a Service). Runs before test_waves_road.py,
-which puts every cluster back on the committed version."""
+which puts every cluster back on the committed version. After the page, the first block of
+docs/operations.md (the everyday rollout commands) runs in the same shell."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from testbed.processes import GIT_IDENTITY, git, wait_for
 from tests.local_fleet.waves import STACKS
 
 PAGE = ROOT / "docs" / "getting-started.md"
+OPERATIONS = ROOT / "docs" / "operations.md"  # its first block, after the page
 THIS = "tests/local_fleet/test_waves_page_getting_started.py"
 PROJECT_URL = "https://github.com/hecate-social/hecate-infra"
 GITOPS_URL = "git@github.com:your-org/your-gitops.git"
@@ -169,5 +171,13 @@ def test_a_first_real_fleet_from_the_page_alone(fleet_project, tmp_path):
                     "0.7.3"
                 }, (stack, image, pods)
 
+    # Then docs/operations.md's everyday commands, in the same shell: the same rollout again
+    # (nothing to do), and a hotfix to one cluster.
+    (everyday,) = [b for b in shell_blocks(OPERATIONS) if b.run_by == THIS]
+    said = session.run(everyday, everyday.text, timeout=1200)
+    assert "--- dev: no change" in said, said
+    versions = {s: fleet_project.running_image(f"{s}-cluster")[0].rsplit(":", 1)[1] for s in STACKS}
+    assert versions == {"dev": "0.7.3", "edge": "0.7.4", "beam": "0.7.3"}
+
     ran = {line.split()[1] for line in session.log.read_text().splitlines() if line[:4] == "=== "}
-    assert ran == {b.where for b in blocks if b.run_by == THIS}
+    assert ran == {b.where for b in [*blocks, everyday] if b.run_by == THIS}
