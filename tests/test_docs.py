@@ -179,3 +179,20 @@ def test_the_getting_started_page_is_run_whole():
         "tests/local_fleet/test_waves_page_getting_started.py"
     }
     assert all(b.run_by or b.not_run_because for b in blocks)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_page_that_shows_pulumi_says_first_how_a_shell_gets_it(page):
+    """Without `eval "$(make -s env)"` a fresh shell has no `pulumi`, or one that asks to log in
+    to Pulumi Cloud: the first block that runs it comes after the page says so."""
+    text = page.read_text()
+    for block in shell_blocks(page):
+        lines = block.text.splitlines()
+        first = next(
+            (i for i, line in enumerate(lines) if any(w[:1] == ["pulumi"] for w in commands(line))),
+            None,
+        )
+        if first is not None:
+            before = "\n".join(text.splitlines()[: block.line - 1] + lines[:first])
+            assert 'eval "$(make -s env)"' in before, f"{block.where}: `pulumi` before the setup"
+            return
