@@ -31,12 +31,14 @@ CHECKOV := .tools/checkov/.installed-$(CHECKOV_VERSION)
 ENGINE_INPUTS := scripts/install-pulumi scripts/go-modules.sh requirements.txt $(wildcard engine/*/*)
 ENGINE := $(HECATE_CACHE)/stamps/engine-$(shell cat $(ENGINE_INPUTS) | sha256sum | cut -c1-16)
 CRDS := $(HECATE_CACHE)/stamps/crds-$(shell cat scripts/install-pulumi | sha256sum | cut -c1-16)
+# Only `direct` delivery (and the tests of it) needs the kubernetes provider: built on first use.
+KUBERNETES_PROVIDER := $(HECATE_CACHE)/stamps/kubernetes-provider-$(shell cat scripts/install-pulumi scripts/go-modules.sh requirements.txt | sha256sum | cut -c1-16)
 # The local fleet's components (scripts/install-testbed), and the fleet `make fleet-up` starts.
 TESTBED := $(HECATE_CACHE)/stamps/testbed-$(shell cat scripts/install-testbed scripts/go-modules.sh | sha256sum | cut -c1-16)
 FLEET_DIR ?= .fleet
 NODES ?= 3
 
-.PHONY: bench-scale env pulumi-env generate up preview destroy stack stack-settings engine testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
+.PHONY: bench-scale env pulumi-env generate up preview destroy stack stack-settings engine kubernetes-provider testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
 
 # A shell set up as make sets itself up: `eval "$(make -s env)"` puts the engine and the
 # `hecate` command on PATH and gives pulumi this project's backend (docs/getting-started.md).
@@ -76,6 +78,8 @@ stack-settings:
 
 stack: stack-settings $(VENV)/.installed $(ENGINE) $(POLICY_VENV)/.installed
 	@mkdir -p .pulumi-state
+	@if [ "$$($(VENV)/bin/python -m hecate.project delivery $(STACK) 2>/dev/null)" = direct ]; then \
+	  $(MAKE) --no-print-directory kubernetes-provider; fi
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK) --secrets-provider passphrase
 
 venv: $(VENV)/.installed
@@ -108,6 +112,10 @@ engine:
 $(ENGINE):
 	bash scripts/install-pulumi
 	@mkdir -p $(dir $@) && touch $@
+kubernetes-provider: $(KUBERNETES_PROVIDER)
+$(KUBERNETES_PROVIDER):
+	bash scripts/install-pulumi --only kubernetes-provider
+	@mkdir -p $(dir $@) && touch $@
 $(CRDS):
 	bash scripts/install-pulumi --only crds
 	@mkdir -p $(dir $@) && touch $@
@@ -127,7 +135,7 @@ fleet-down: $(VENV)/.installed
 	$(VENV)/bin/python -m testbed down --workdir $(FLEET_DIR)
 
 # Style first: a violation fails `make test`, and so CI.
-test: lint $(ENGINE) $(TESTBED) tools
+test: lint $(ENGINE) $(KUBERNETES_PROVIDER) $(TESTBED) tools
 	$(VENV)/bin/python -m pytest -q --durations=20 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

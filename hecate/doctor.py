@@ -122,8 +122,21 @@ def project_findings(project: FleetProject, targets: list[StackTarget]) -> Itera
         "policy pack",
         policy.is_file(),
         f"its environment {'is' if policy.is_file() else 'is not'} in policy/.venv",
-        "" if policy.is_file() else "make venv",
+        "" if policy.is_file() else "make tools",
     )
+    direct = sorted(t.name for t in targets if t.settings.delivery == "direct")
+    if direct:  # only `direct` delivery loads the kubernetes provider
+        plugins = naming.engine_cache() / "pulumi-home" / "plugins"
+        found = sorted(p.name for p in plugins.glob("resource-kubernetes-v*") if p.is_dir())
+        needs = f"{', '.join(direct)} {'delivers' if len(direct) == 1 else 'deliver'} direct"
+        yield Finding(
+            "",
+            "",
+            "kubernetes provider",
+            bool(found),
+            f"{', '.join(found)} in {plugins}" if found else f"not in {plugins}, and {needs}",
+            "" if found else "make kubernetes-provider",
+        )
     seen: set[Path] = set()
     for target in targets:
         source = target.settings.gitops

@@ -173,6 +173,12 @@ def settings_from(config: dict[str, Any], root: Path) -> Settings:
     return settings.parse_config(over_project(values, root), secret_names)
 
 
+def delivery(root: Path, stack: str) -> str:
+    """How the stack reaches its cluster, `gitops` or `direct`: what the engine needs besides
+    itself (`direct` alone needs the kubernetes provider, `make kubernetes-provider`)."""
+    return settings_from(stack_config(root, stack), root).delivery
+
+
 def running_settings() -> Settings:
     """Settings of the running stack, read from the engine's configuration."""
     from pulumi.runtime import config as runtime_config
@@ -235,3 +241,11 @@ class Project:
 
     def env(self) -> dict[str, str]:
         return pulumi_env(self.root)
+
+
+if __name__ == "__main__":  # `python -m hecate.project delivery STACK`: for the Makefile
+    import sys
+
+    if sys.argv[1:2] != ["delivery"] or len(sys.argv) != 3:
+        sys.exit("usage: python -m hecate.project delivery STACK")
+    print(delivery(Path.cwd(), sys.argv[2]))

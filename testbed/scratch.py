@@ -23,7 +23,7 @@ CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 
 
 def missing_tools() -> list[str]:
-    """What `make engine tools` should have installed and did not."""
+    """What `make engine kubernetes-provider tools` should have installed and did not."""
     wanted = ["pulumi", "pulumi-language-python", "kustomize", "kubeseal"]
     missing = [f"{BIN}/{tool}" for tool in wanted if not (BIN / tool).is_file()]
     if not list((CACHE / "pulumi-home" / "plugins").glob("resource-kubernetes-v*")):

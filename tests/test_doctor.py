@@ -53,7 +53,24 @@ def test_a_checkout_of_another_repository_is_named_with_both_urls(committed_copy
 
 def test_the_policy_pack_s_environment_is_looked_for_in_the_project(committed_copy):
     found = project_items(committed_copy)["policy pack"]
-    assert not found.ok and found.fix == "make venv"
+    assert not found.ok and found.fix == "make tools"
+
+
+def test_the_kubernetes_provider_is_asked_for_only_where_a_stack_delivers_direct(
+    committed_copy, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HECATE_CACHE", str(tmp_path / "cache"))
+    assert "kubernetes provider" not in project_items(committed_copy)  # every stack gitops
+    edge = committed_copy / "Pulumi.edge.yaml"
+    edge.write_text(edge.read_text() + "  hecate:delivery: direct\n")
+    found = project_items(committed_copy)["kubernetes provider"]
+    assert not found.ok and found.fix == "make kubernetes-provider"
+    assert found.detail.endswith("and edge delivers direct")
+    (tmp_path / "cache" / "pulumi-home" / "plugins" / "resource-kubernetes-v4.25.0").mkdir(
+        parents=True
+    )
+    found = project_items(committed_copy)["kubernetes provider"]
+    assert found.ok and found.detail.startswith("resource-kubernetes-v4.25.0 in ")
 
 
 def jwt(expires_in: float) -> str:

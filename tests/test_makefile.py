@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from hecate.naming import engine_cache
@@ -137,3 +138,40 @@ def test_the_cache_has_one_default_wherever_it_is_computed(tmp_path):
             check=True,
         )
         assert said.stdout == wanted, script
+
+
+def test_make_learns_a_stack_s_delivery_from_the_program(committed_copy):
+    """`make up`/`preview` build the kubernetes provider first for a `direct` stack alone: they
+    ask `python -m hecate.project delivery STACK`, which parses the settings as the program does
+    (the project's default, the stack's own value over it)."""
+
+    def delivery(stack: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "hecate.project", "delivery", stack],
+            cwd=committed_copy,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    assert {s: delivery(s).stdout.strip() for s in ("beam", "edge")} == dict.fromkeys(
+        ("beam", "edge"), "gitops"
+    )
+    edge = committed_copy / "Pulumi.edge.yaml"
+    edge.write_text(edge.read_text() + "  hecate:delivery: direct\n")
+    assert delivery("edge").stdout.strip() == "direct"
+    makefile = (ROOT / "Makefile").read_text()
+    stack_recipe = makefile[makefile.index("\nstack: ") : makefile.index("\nvenv: ")]
+    assert "-m hecate.project delivery $(STACK)" in stack_recipe
+    assert "kubernetes-provider" in stack_recipe
+
+
+def test_the_engine_script_refuses_what_it_does_not_know():
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-pulumi"), "--only", "everything"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "usage: " in done.stderr and "--only crds|kubernetes-provider" in done.stderr

@@ -1,4 +1,5 @@
-"""The end-to-end tests need the engine and tools that `make engine tools` installs."""
+"""The end-to-end tests need the engine and tools that
+`make engine kubernetes-provider tools` installs."""
 
 import pytest
 
@@ -9,4 +10,4 @@ from testbed.scratch import missing_tools
 def engine_installed():
     missing = missing_tools()
     # Not a skip: CI installs the engine first, so its absence is a failure.
-    assert not missing, f"missing {', '.join(missing)}: run `make engine tools`"
+    assert not missing, f"missing {', '.join(missing)}: run `make engine kubernetes-provider tools`"

@@ -21,7 +21,9 @@ NODES = 3
 def bringup(tmp_path_factory) -> Iterator[Bringup]:
     missing = missing_components() + missing_tools()
     # Not a skip: `make test` builds the test bed first, so its absence is a failure.
-    assert not missing, f"missing {', '.join(missing)}: run `make testbed engine tools`"
+    assert not missing, (
+        f"missing {', '.join(missing)}: run `make testbed engine kubernetes-provider tools`"
+    )
     bringup = Bringup(tmp_path_factory.mktemp("fleet"), CLUSTERS, NODES)
     try:
         yield bringup
