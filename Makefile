@@ -38,7 +38,7 @@ TESTBED := $(HECATE_CACHE)/stamps/testbed-$(shell cat scripts/install-testbed sc
 FLEET_DIR ?= .fleet
 NODES ?= 3
 
-.PHONY: bench-scale env pulumi-env generate up preview destroy stack stack-settings engine kubernetes-provider testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
+.PHONY: bench-first-up bench-scale env pulumi-env generate up preview destroy stack stack-settings engine kubernetes-provider testbed fleet-up fleet-down venv tools test unit lint bench bench-fleet bench-rollout
 
 # A shell set up as make sets itself up: `eval "$(make -s env)"` puts the engine and the
 # `hecate` command on PATH and gives pulumi this project's backend (docs/getting-started.md).
@@ -164,6 +164,11 @@ $(BENCH_VENV): $(VENV)/.installed scripts/requirements-bench.txt
 	@touch $@
 bench-scale: $(BENCH_VENV) $(ENGINE) $(TESTBED) tools
 	$(VENV)/bin/python scripts/bench_scale.py --before 797999f --chart docs/scale.png $(BENCH_SCALE_ARGS)
+
+# The first command on a new machine: `make up STACK=beam` in a fresh clone, every cache empty
+# (docs/performance.md, "The first command"); tens of minutes.
+bench-first-up:
+	$(PYTHON) scripts/bench_first_up.py $(BENCH_FIRST_UP_ARGS)
 
 # `python -m hecate fleet`'s figures (README, "Rollout"): a three-wave rollout against its parts,
 # and fleet preview in parallel, of the committed stacks and of 30 generated ones.
