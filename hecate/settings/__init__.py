@@ -8,8 +8,9 @@ table. A bad stack never gets as far as declaring a resource: `parse` reports ev
 once, each naming the key, the value and what is allowed, and never shows any part of a value
 that is a Pulumi secret.
 
-The package's imports run one way: `values` (types, constants) → `parsers` (one per shape) →
-`table` (the Settings) → `config` (a whole stack's config), with `digests` on their own. The
+The package's imports run one way: `values` (types, constants) → `parsers` (the machinery, and
+one parser per shape) → `workload` (the shapes of the daemon's pod) → `table` (the Settings) →
+`config` (a whole stack's config), with `digests` on their own. The
 names below are the ones the rest of the code uses, from `hecate.settings` as before.
 """
 

@@ -18,19 +18,12 @@ from .parsers import (
     parse_api_keys,
     parse_boolean,
     parse_certificate,
-    parse_env,
     parse_gitops,
     parse_gitops_dir,
     parse_max_unavailable,
-    parse_node_selector,
     parse_optional_dns_subdomain,
     parse_optional_duration,
-    parse_patches,
-    parse_readiness_probe,
-    parse_resources,
     parse_sealed_secrets,
-    parse_secret_names,
-    parse_tolerations,
     parse_version,
     setting,
     text,
@@ -50,6 +43,15 @@ from .values import (
     ReadinessProbe,
     SecretText,
     Toleration,
+)
+from .workload import (
+    parse_env,
+    parse_node_selector,
+    parse_patches,
+    parse_readiness_probe,
+    parse_resources,
+    parse_secret_names,
+    parse_tolerations,
 )
 
 # --- The table -----------------------------------------------------------------------------
