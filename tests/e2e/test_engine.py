@@ -186,7 +186,7 @@ def test_stack_lifecycle(stack, tmp_path):
     )
     changed = [resource_key(s) for s in project.preview_steps(stack) if s["op"] != "same"]
     assert changed == [(DAEMON_SET, "hecate-daemon")]
-    if stack == "beam":  # the README shows this preview: its lines are the engine's
+    if stack == "beam" and not seals(stack):  # the README shows the committed beam's preview
         shown = {
             line.strip() for line in project.pulumi("preview", "--stack", stack).out.splitlines()
         }
