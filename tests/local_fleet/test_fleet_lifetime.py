@@ -17,11 +17,14 @@ from testbed.local_fleet import WATCHDOG_PID, Bringup
 from testbed.paths import ROOT
 from testbed.processes import Launcher, alive, wait_for
 
-# A process that owns a one-cluster fleet and then writes to its stdout forever.
+# A process that owns a one-cluster fleet and then writes to its stdout forever. Its Ctrl-C is a
+# terminal's: a test run started in the background by a non-interactive shell hands its children
+# SIGINT ignored, and Python keeps it so.
 OWNER = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 from testbed.local_fleet import Bringup
+signal.signal(signal.SIGINT, signal.default_int_handler)
 Bringup(Path(sys.argv[1]), ["life-cluster"], 1).up()
 print("up", flush=True)
 while True:
