@@ -1,7 +1,8 @@
 """docs/getting-started.md, run as written on the local fleet: a fresh clone of the project, a
 shell that has only what the page's "What you need" lists (Python, git, make, Go, kubectl with
-an admin's contexts), and each step's shell block in order, in one shell session (its working
-directory and exports carried from block to block), up to the first gated rollout.
+an admin's contexts; and how the machine reaches pip's and Go's registries), and each step's
+shell block in order, in one shell session (its working directory and exports carried from
+block to block), up to the first gated rollout.
 
 What stands in for the reader: the page's addresses (the project's and the gitops repository's)
 are the fresh clone's and the test bed's git server; the YAML a step asks for is written from
@@ -15,6 +16,7 @@ docs/operations.md (the everyday rollout commands) runs in the same shell."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -92,7 +94,15 @@ def reader_env(workdir: Path, admin_kubeconfig: Path) -> dict[str, str]:
         assert found, f"the machine has no {program}, which the page says it needs"
         if str(Path(found).parent) not in system:
             system.append(str(Path(found).parent))
+    # How this machine reaches its package registries (pip's and Go's settings, proxies, CAs) is
+    # the machine's, not the project's: a reader's shell has it too.
+    machine = {
+        k: v
+        for k, v in os.environ.items()
+        if re.match(r"(PIP_|GO[A-Z]+$|(HTTPS?|NO)_PROXY$|SSL_CERT_|REQUESTS_CA_BUNDLE$)", k.upper())
+    }
     return {
+        **machine,
         "HOME": os.environ["HOME"],  # where ~/.cache/hecate and pip's cache are
         "PATH": os.pathsep.join(system),
         "KUBECONFIG": str(admin_kubeconfig),
