@@ -118,6 +118,38 @@ def stack_file_with(path: Path, values: Mapping[str, Any]) -> str:
     return yaml.safe_dump(document, sort_keys=False, width=1 << 16)
 
 
+class StackFileError(ValueError):
+    """A stack file that cannot be changed as asked without changing more of it."""
+
+
+# The value alone is rewritten: indentation and a trailing comment stay.
+_VERSION_LINE = re.compile(r"^(\s+hecate:version:[ \t]*)[^\s#]+", re.MULTILINE)
+
+
+def with_version(text: str, version: str, source: str) -> str:
+    """The stack file's text with `hecate:version` set and nothing else changed (its comments
+    kept): the line rewritten, or added under `config:`; checked by reading both back."""
+    if _VERSION_LINE.search(text):
+        changed = _VERSION_LINE.sub(lambda m: f"{m[1]}{version}", text, count=1)
+    elif re.search(r"^config:[ \t]*$", text, re.MULTILINE):
+        changed = re.sub(
+            r"^config:[ \t]*$",
+            f"config:\n  hecate:version: {version}",
+            text,
+            count=1,
+            flags=re.MULTILINE,
+        )
+    else:
+        changed = text.rstrip("\n") + f"\nconfig:\n  hecate:version: {version}\n"
+    before = safe_yaml.load(text, source) or {}
+    after = safe_yaml.load(changed, source) or {}
+    key = naming.VERSION_KEY
+    expected = {**before, "config": {**(before.get("config") or {}), key: version}}
+    if after != expected:
+        raise StackFileError(f"{source}: could not set {key} without changing more")
+    return changed
+
+
 def stack_config(root: Path, stack: str) -> dict[str, Any]:
     """Fully qualified key -> value (structured values stay structured; secrets stay encrypted)."""
     project_file = _load(root / "Pulumi.yaml")

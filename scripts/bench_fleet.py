@@ -7,7 +7,12 @@
   requested (as `flux reconcile` does) and left to Flux's intervals;
 - how that time grows with the fake nodes of one cluster (`--nodes 10,100,500`).
 
-    scripts/bench_fleet.py [--nodes 10,100,500] [--cold-build] [--json]
+`--fleet DIR` runs on the fleet already up in DIR (`make fleet-up`'s `.fleet`) instead of
+bringing one up, and leaves it up. `--smoke` is one run of each figure at the smallest sizes (no
+node rows, no wait on Flux's intervals): the tests run it on their fleet, so that a change that
+breaks the bench fails `make test`.
+
+    scripts/bench_fleet.py [--nodes 10,100,500] [--cold-build] [--fleet DIR] [--smoke] [--json]
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from testbed import flux  # noqa: E402
 from testbed.components import CLUSTERS  # noqa: E402
 from testbed.deployment import Deployment  # noqa: E402
-from testbed.local_fleet import Bringup  # noqa: E402
+from testbed.local_fleet import Bringup, Fleet  # noqa: E402
 from testbed.processes import Launcher, wait_for  # noqa: E402
 
 STACK = "beam"
@@ -64,6 +71,25 @@ def push_to_rolled_out(deployment: Deployment, version: str, requested: bool) ->
     return time.monotonic() - started
 
 
+@contextmanager
+def fleet_to_bench(
+    given: Path | None, workdir: Path, names: list[str], nodes: int, record
+) -> Iterator[Fleet]:  # type: ignore[no-untyped-def]
+    """The fleet a bench runs on: the one up in `given` (`--fleet`), found as it is and left up,
+    or one brought up in `workdir` (its start recorded) and taken down afterwards."""
+    if given is not None:
+        yield Fleet.load(given.resolve())
+        return
+    bringup = Bringup(workdir, names, nodes)
+    try:
+        started = time.monotonic()
+        fleet = bringup.up()
+        record(f"warm fleet up, {len(names)} clusters of {nodes} nodes", time.monotonic() - started)
+        yield fleet
+    finally:
+        bringup.down()
+
+
 def deployment_for(fleet, workdir: Path) -> Deployment:
     created = Deployment.create(fleet, STACK, workdir)
     # The tests' short health timeout would fail a rollout over hundreds of nodes.
@@ -89,11 +115,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="10,100,500", help="node counts for the scaling rows")
     parser.add_argument("--cold-build", action="store_true")
+    parser.add_argument("--fleet", type=Path, help="the work directory of a fleet already up")
+    parser.add_argument("--smoke", action="store_true", help="one run, the smallest sizes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.smoke:
+        args.nodes, args.cold_build = "", False
     figures: list[tuple[str, float, str]] = []
 
-    def record(what: str, value: float, unit: str) -> None:
+    def record(what: str, value: float, unit: str = "s") -> None:
         figures.append((what, value, unit))
         print(f"bench: {what}: {value:.1f} {unit}", file=sys.stderr, flush=True)
 
@@ -102,48 +132,39 @@ def main() -> int:
         if args.cold_build:
             record("cold build of the test bed", cold_build(scratch_path / "cold") / 60, "min")
 
-        bringup = Bringup(scratch_path / "fleet", CLUSTERS, 3)
-        try:
-            started = time.monotonic()
-            fleet = bringup.up()
-            record("warm fleet up, three clusters of 3 nodes", time.monotonic() - started, "s")
+        with fleet_to_bench(args.fleet, scratch_path / "fleet", CLUSTERS, 3, record) as fleet:
+            nodes = fleet.nodes
             record("fleet resident memory (idle)", resident_mib(fleet.workdir), "MiB")
             deployment = deployment_for(fleet, scratch_path / "stack")
             record(
-                "first deploy, push to rolled out (3 nodes, requested)",
+                f"first deploy, push to rolled out ({nodes} nodes, requested)",
                 push_to_rolled_out(deployment, "0.7.2", True),
-                "s",
             )
             record(
-                "version bump, push to rolled out (3 nodes, requested)",
+                f"version bump, push to rolled out ({nodes} nodes, requested)",
                 push_to_rolled_out(deployment, "0.7.3", True),
-                "s",
             )
-            record(
-                "version bump, push to rolled out (3 nodes, Flux's intervals)",
-                push_to_rolled_out(deployment, "0.7.4", False),
-                "s",
-            )
+            if not args.smoke:  # up to the GitRepository's interval (a minute) of waiting
+                record(
+                    f"version bump, push to rolled out ({nodes} nodes, Flux's intervals)",
+                    push_to_rolled_out(deployment, "0.7.4", False),
+                )
             record("fleet resident memory (after the rollouts)", resident_mib(fleet.workdir), "MiB")
-        finally:
-            bringup.down()
 
         for count in [int(n) for n in args.nodes.split(",") if n]:
             bringup = Bringup(scratch_path / f"nodes-{count}", ["beam-cluster"], count)
             try:
                 started = time.monotonic()
                 fleet = bringup.up()
-                record(f"one cluster of {count} nodes up", time.monotonic() - started, "s")
+                record(f"one cluster of {count} nodes up", time.monotonic() - started)
                 deployment = deployment_for(fleet, scratch_path / f"stack-{count}")
                 record(
                     f"first deploy, push to rolled out ({count} nodes)",
                     push_to_rolled_out(deployment, "0.7.2", True),
-                    "s",
                 )
                 record(
                     f"version bump, push to rolled out ({count} nodes, maxUnavailable 1)",
                     push_to_rolled_out(deployment, "0.7.3", True),
-                    "s",
                 )
                 record(
                     f"cluster resident memory ({count} nodes)", resident_mib(fleet.workdir), "MiB"

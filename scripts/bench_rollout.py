@@ -3,10 +3,18 @@
 - a three-wave `fleet rollout` with zero soak on the test bed, against the sum of its parts
   done by hand for the version before: three `pulumi up`s, each commit pushed, and Flux's
   apply and the DaemonSet's rollout awaited (reconcile requested, as `flux reconcile` does);
+- what a stack's deploy costs in that rollout (its wave's start to its push: snapshot, version,
+  preview, `up`, commit, push), against that stack's own `pulumi preview` and `pulumi up` run
+  by hand in the same project (the engine alone; the target is 1.3x);
 - `fleet preview` of the committed stacks in parallel against one after another;
 - `fleet preview` of 30 stacks generated into a temporary copy, to show how it grows.
 
-    scripts/bench_rollout.py [--runs 3] [--json]
+`--fleet DIR` runs on the fleet already up in DIR instead of bringing one up (its first
+rollout then takes the clusters as it finds them, backwards if need be). `--smoke` is one run of
+each figure, with 2 generated stacks: the tests run it, so that a change that breaks the bench
+fails `make test`.
+
+    scripts/bench_rollout.py [--runs 3] [--fleet DIR] [--smoke] [--json]
 """
 
 from __future__ import annotations
@@ -23,11 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_fleet import print_figures  # noqa: E402
+from scripts.bench_fleet import fleet_to_bench, print_figures  # noqa: E402
 from testbed import flux  # noqa: E402
 from testbed.components import BRANCH, CLUSTERS  # noqa: E402
 from testbed.deployment import git_env  # noqa: E402
-from testbed.local_fleet import Bringup  # noqa: E402
 from testbed.processes import git, wait_for  # noqa: E402
 from testbed.rollout_project import RolloutProject  # noqa: E402
 from testbed.scratch import Project, copy_project, engine_env  # noqa: E402
@@ -83,6 +90,31 @@ def by_hand(rp: RolloutProject, version: str) -> dict[str, float]:
     return parts
 
 
+def deploy_per_stack(report: dict) -> float:
+    """The mean of each wave's time from its start to its push (one stack a wave): what a
+    stack's deploy costs before its gate."""
+    events, spans = report["events"], []
+    for wave in dict.fromkeys(e["wave"] for e in events if e["step"] == "wave"):
+        ours = [e for e in events if e["wave"] == wave]
+        start = next(e["seconds"] for e in ours if e["step"] == "wave")
+        spans.append(max(e["seconds"] for e in ours if e["step"] == "push") - start)
+    return statistics.mean(spans)
+
+
+def engine_alone(rp: RolloutProject, version: str) -> float:
+    """The mean of each stack's `pulumi preview` plus `pulumi up` of a new version, by hand
+    (the version written untimed, nothing pushed): what the engine itself costs a stack."""
+    seconds = []
+    for stack in ("dev", "edge", "beam"):
+        rp.project.pulumi("config", "set", "--stack", stack, "hecate:version", version)
+        policy = ("--stack", stack, "--policy-pack", "policy")
+        started = time.monotonic()
+        rp.project.pulumi("preview", *policy)
+        rp.project.pulumi("up", "--yes", "--skip-preview", *policy)
+        seconds.append(time.monotonic() - started)
+    return statistics.mean(seconds)
+
+
 def fleet_preview(root: Path, env: dict[str, str], parallel: int, *extra: str) -> float:
     def run() -> None:
         subprocess.run(
@@ -117,8 +149,13 @@ def generated_project(scratch: Path, count: int = GENERATED) -> tuple[Path, dict
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each preview (median)")
+    parser.add_argument("--fleet", type=Path, help="the work directory of a fleet already up")
+    parser.add_argument("--smoke", action="store_true", help="one run, the smallest sizes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    generated = 2 if args.smoke else GENERATED
+    if args.smoke:
+        args.runs = 1
     figures: list[tuple[str, float, str]] = []
 
     def record(what: str, value: float, unit: str = "s") -> None:
@@ -127,11 +164,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="hecate-bench-rollout-") as scratch:
         scratch_path = Path(scratch)
-        bringup = Bringup(scratch_path / "fleet", CLUSTERS, 3)
-        try:
-            fleet = bringup.up()
+        with fleet_to_bench(args.fleet, scratch_path / "fleet", CLUSTERS, 3, record) as fleet:
             rp = RolloutProject.create(fleet, scratch_path / "waves")
-            first = rp.fleet_cmd("rollout", "--plain")
+            # A fleet in use runs whatever it runs: the first deploy may have to go back.
+            back = ["--allow-downgrade"] if args.fleet else []
+            first = rp.fleet_cmd("rollout", "--plain", *back)
             assert first.code == 0, first.text
             parts = by_hand(rp, "0.7.3")
             record("by hand: three `pulumi up`s (config set included)", parts["up"])
@@ -142,7 +179,12 @@ def main() -> int:
             record("by hand: the sum of the parts", parts["up"] + parts["apply"])
             rollout = rp.fleet_cmd("rollout", "0.7.4", "--plain", "--json")
             assert rollout.code == 0, rollout.text
-            record("fleet rollout, three waves, zero soak", json.loads(rollout.out)["seconds"])
+            report = json.loads(rollout.out)
+            record("fleet rollout, three waves, zero soak", report["seconds"])
+            deploy, engine = deploy_per_stack(report), engine_alone(rp, "0.7.5")
+            record("a stack's deploy in that rollout (wave start to push)", deploy)
+            record("a stack's own preview + up, by hand (the engine alone)", engine)
+            record("deploy against the engine alone (target 1.3x)", deploy / engine, "x")
 
             serial, parallel = [], []
             for _ in range(args.runs):  # alternated, so that load hits both alike
@@ -150,12 +192,10 @@ def main() -> int:
                 parallel.append(fleet_preview(rp.root, rp.env, 4))
             record("fleet preview, 3 stacks, one after another", statistics.median(serial))
             record("fleet preview, 3 stacks, in parallel (4)", statistics.median(parallel))
-        finally:
-            bringup.down()
 
-        root, env = generated_project(scratch_path)
-        record(f"fleet preview, {GENERATED} stacks, in parallel (4)", fleet_preview(root, env, 4))
-        record(f"fleet preview, {GENERATED} stacks, one after another", fleet_preview(root, env, 1))
+        root, env = generated_project(scratch_path, generated)
+        record(f"fleet preview, {generated} stacks, in parallel (4)", fleet_preview(root, env, 4))
+        record(f"fleet preview, {generated} stacks, one after another", fleet_preview(root, env, 1))
 
     print_figures(figures, args.json)
     return 0

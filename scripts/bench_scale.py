@@ -12,9 +12,15 @@
 
 The figures are printed as a table (or --json), and --chart FILE draws the growth (matplotlib).
 
+`--fleet DIR` runs the waves on the first --clusters clusters of the fleet already up in DIR
+(their first rollout takes them as it finds them, backwards if need be), with no test bed of its
+own and no --big-nodes one. `--smoke` is one run at the smallest sizes (2 stacks in 2 shards, a
+wave of one cluster, no big test bed): the tests run it, so that a change that breaks the bench
+fails `make test`.
+
     scripts/bench_scale.py [--clusters 10] [--parallel 4] [--stacks 30,100] [--shards 4]
                            [--big-nodes 50] [--before REV] [--chart docs/scale.png] [--json]
-                           [--with EARLIER.json]
+                           [--with EARLIER.json] [--fleet DIR] [--smoke]
 """
 
 from __future__ import annotations
@@ -112,14 +118,16 @@ def previews(scratch: Path, counts: list[int], shards: int, record) -> None:  # 
 def waves_of_growing_size(
     fleet: Fleet, scratch: Path, args: argparse.Namespace, record
 ) -> dict[str, dict[int, float]]:  # type: ignore[no-untyped-def]
-    names = fleet.names
+    names = fleet.names[: args.clusters]
     sizes = sorted({1, min(3, len(names)), len(names)})
     curves: dict[str, dict[int, float]] = {"one at a time": {}, f"{args.parallel} at once": {}}
     if args.before:
         curves[f"one at a time, as of {args.before[:7]}"] = {}
     for size in sizes:
         rp = RolloutProject.generated(fleet, scratch / f"wave-{size}", [names[:size]])
-        first = rp.fleet_cmd("rollout", "--plain", timeout=3600)  # the first deploy, untimed
+        # The first deploy, untimed; a fleet in use (--fleet) runs whatever it runs.
+        back = ["--allow-downgrade"] if args.fleet else []
+        first = rp.fleet_cmd("rollout", "--plain", *back, timeout=3600)
         assert first.code == 0, first.text
         runs = [
             ("one at a time", "--parallel", "1"),
@@ -189,8 +197,14 @@ def main() -> int:
     parser.add_argument(
         "--with", dest="earlier", type=Path, help="figures of an earlier run (--json) to keep"
     )
+    parser.add_argument("--fleet", type=Path, help="the work directory of a fleet already up")
+    parser.add_argument("--smoke", action="store_true", help="one run, the smallest sizes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.smoke:
+        args.clusters, args.parallel, args.stacks, args.shards = 1, 2, "2", 2
+    if args.smoke or args.fleet:
+        args.big_nodes = 0
     figures: Figures = []
     if args.earlier:
         rows = json.loads(args.earlier.read_text())
@@ -204,11 +218,15 @@ def main() -> int:
         scratch_path = Path(scratch)
         counts = [int(n) for n in args.stacks.split(",") if n]  # --stacks "": no previews
         previews(scratch_path, counts, args.shards, record)
-        bringup, fleet = test_bed(scratch_path, args.clusters, 3, record)
-        try:
+        if args.fleet:  # found as it is, left up
+            fleet = Fleet.load(args.fleet.resolve())
             curves = waves_of_growing_size(fleet, scratch_path, args, record)
-        finally:
-            bringup.down()
+        else:
+            bringup, fleet = test_bed(scratch_path, args.clusters, 3, record)
+            try:
+                curves = waves_of_growing_size(fleet, scratch_path, args, record)
+            finally:
+                bringup.down()
         if args.chart:  # before the longest part: a run stopped there still has its chart
             chart(args.chart, curves, figures, args.shards)
         if args.big_nodes:

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from hecate.fleet import cli
-from hecate.fleet.release import ReleaseFailed, newest_release, with_version
+from hecate.fleet.release import newest_release
+from hecate.project import StackFileError, with_version
 
 STACK_FILE = """\
 # beam-cluster: the guide's cluster.
@@ -36,7 +37,7 @@ def test_the_version_line_alone_changes_and_the_comments_stay():
 
 
 def test_a_stack_file_it_cannot_change_alone_is_not_changed():
-    with pytest.raises(ReleaseFailed, match="could not set hecate:version without changing more"):
+    with pytest.raises(StackFileError, match="could not set hecate:version without changing more"):
         # The version's line is the second of a block scalar: rewriting it would change the text.
         with_version("config:\n  hecate:note: |\n    hecate:version: x\n", "1.0.0", "f")
 

@@ -17,7 +17,6 @@ finds the pull request it opened an hour ago).
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ from typing import ClassVar
 
 import semver
 
-from .. import safe_yaml
 from ..grammars import is_release_version
 from ..naming import VERSION_KEY
+from ..project import StackFileError, with_version
 from .gitops_repo import committer_env
 from .registry import Registry, RegistryError
 from .stacks import FleetProject
@@ -54,33 +53,6 @@ class Released:
 
     def cells(self) -> tuple[str, ...]:
         return (self.stack, self.cluster, self.before, self.after)
-
-
-# The value alone is rewritten: indentation and a trailing comment stay.
-_VERSION_LINE = re.compile(r"^(\s+hecate:version:[ \t]*)[^\s#]+", re.MULTILINE)
-
-
-def with_version(text: str, version: str, source: str) -> str:
-    """The stack file's text with `hecate:version` set and nothing else changed (its comments
-    kept): the line rewritten, or added under `config:`; checked by reading both back."""
-    if _VERSION_LINE.search(text):
-        changed = _VERSION_LINE.sub(lambda m: f"{m[1]}{version}", text, count=1)
-    elif re.search(r"^config:[ \t]*$", text, re.MULTILINE):
-        changed = re.sub(
-            r"^config:[ \t]*$",
-            f"config:\n  hecate:version: {version}",
-            text,
-            count=1,
-            flags=re.MULTILINE,
-        )
-    else:
-        changed = text.rstrip("\n") + f"\nconfig:\n  hecate:version: {version}\n"
-    before = safe_yaml.load(text, source) or {}
-    after = safe_yaml.load(changed, source) or {}
-    expected = {**before, "config": {**(before.get("config") or {}), VERSION_KEY: version}}
-    if after != expected:
-        raise ReleaseFailed(f"{source}: could not set {VERSION_KEY} without changing more")
-    return changed
 
 
 def newest_release(tags: list[str], above: str, pre_releases: bool) -> str | None:
@@ -185,9 +157,10 @@ class Release:
             )
         if _git(root, "branch", "--list", branch):
             raise ReleaseRefused(f"the branch {branch} exists already")
-        texts = {
-            f: with_version((root / f).read_text(), version, f) for f in files
-        }  # all, before any is written
+        try:  # all, before any is written
+            texts = {f: with_version((root / f).read_text(), version, f) for f in files}
+        except StackFileError as error:
+            raise ReleaseFailed(str(error)) from None
         _git(root, "switch", "--quiet", "-c", branch)
         for name, text in texts.items():
             (root / name).write_text(text)

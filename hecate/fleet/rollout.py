@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TextIO
 
 from ..naming import VERSION_KEY
+from ..project import StackFileError
 from .checks import check_environment, run_check
 from .cluster_health import ClusterClient, ClusterHealth
 from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message
@@ -400,7 +401,10 @@ class Rollout:
         self.check_lock()
         version = self.version_of(stack)
         if project.committed_version(stack) != version:
-            project.set_version(stack, version)
+            try:
+                project.set_version(stack, version)
+            except StackFileError as error:
+                raise RolloutFailed(wave.name, stack, "config", str(error)) from None
         self.progress.event(wave.name, stack, "config", f"hecate:version {version}")
         preview = project.preview(stack)
         if not preview.ok:

@@ -1,7 +1,11 @@
 """This project's stacks through Pulumi's Automation API, configured as `make up` configures
 pulumi (the backend, its passphrase, the engine in ~/.cache/hecate).
 
-Each operation opens its own workspace, so previews of several stacks can run side by side.
+Each stack has its own workspace, so previews of several stacks can run side by side. Every
+`pulumi` process costs a start and a read of the stack's state (its passphrase included), so a
+stack is selected once, its version is written into its stack file rather than `config set`, and
+an `up` is the one process: its changes and outputs come from the engine's event log, not from
+the three reads the Automation API's `up` makes after it.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +26,7 @@ import yaml
 from pulumi import automation as auto
 
 from .. import naming
-from ..project import Project
+from ..project import Project, with_version
 from ..settings import Settings
 from .gitops_repo import GitopsCheckout
 from .journal import alive
@@ -91,6 +97,8 @@ class FleetProject:
         self.root = self.files.root
         self.env = self.files.env()
         self.env.setdefault("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
+        self._stacks: dict[str, auto.Stack] = {}
+        self._stacks_lock = threading.Lock()
 
     @property
     def stacks(self) -> list[str]:
@@ -170,16 +178,29 @@ class FleetProject:
         )
 
     def stack(self, stack: str) -> auto.Stack:
-        """The stack in the backend, created (passphrase secrets) on first use, as `make up`."""
-        workspace = self._workspace()
-        try:
-            return auto.Stack.select(stack, workspace)
-        except auto.StackNotFoundError:
-            workspace.secrets_provider = "passphrase"
-            return auto.Stack.create(stack, workspace)
+        """The stack in the backend, created (passphrase secrets) on first use, as `make up`;
+        selected once (a `pulumi stack select` each time cost a process and a state read)."""
+        with self._stacks_lock:
+            selected = self._stacks.get(stack)
+        if selected is None:
+            workspace = self._workspace()
+            try:
+                selected = auto.Stack.select(stack, workspace)
+            except auto.StackNotFoundError:
+                workspace.secrets_provider = "passphrase"
+                selected = auto.Stack.create(stack, workspace)
+            with self._stacks_lock:
+                selected = self._stacks.setdefault(stack, selected)
+        return selected
 
     def set_version(self, stack: str, version: str) -> None:
-        self.stack(stack).set_config(naming.VERSION_KEY, auto.ConfigValue(value=version))
+        """hecate:version written into the stack file, its other lines and comments kept (what
+        `pulumi config set` did, without a process, and without reformatting the file)."""
+        path = self.stack_file(stack)
+        changed = with_version(path.read_text(), version, path.name)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(changed)
+        partial.replace(path)  # whole or not at all
 
     def preview(self, stack: str, config_file: Path | None = None) -> ChangeSummary:
         """`pulumi preview --policy-pack policy` (a failure or a policy violation: `ok=False`),
@@ -208,18 +229,22 @@ class FleetProject:
             return list(pool.map(self.preview, chosen))
 
     def up(self, stack: str) -> ChangeSummary:
+        """`pulumi up --skip-preview --policy-pack policy`, one process: the change counts and
+        the stack's outputs (secrets masked) read from its event log."""
         lines: list[str] = []
-        try:
-            result = self.stack(stack).up(
-                policy_packs=[POLICY_PACK],
-                color="never",
-                show_secrets=False,
-                on_output=lines.append,
-            )
-        except auto.errors.CommandError as error:
-            return ChangeSummary(stack, False, {}, _command_error(error, lines))
-        changes = _counts(result.summary.resource_changes)
-        outputs = {k: v.value for k, v in result.outputs.items()}
+        selected = self.stack(stack)
+        command = selected.workspace.pulumi_command
+        assert command is not None
+        with tempfile.TemporaryDirectory(prefix="hecate-up-") as scratch:
+            log = Path(scratch) / "events.jsonl"
+            args = ["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK]
+            args += ["--color", "never", "--event-log", str(log), "--stack", stack]
+            env = {**self.env, "PULUMI_DEBUG_COMMANDS": "true"}  # --event-log is a debug flag
+            try:
+                command.run(args, str(self.root), env, on_output=lines.append)
+            except auto.errors.CommandError as error:
+                return ChangeSummary(stack, False, {}, _command_error(error, lines))
+            changes, outputs = _up_events(log)
         return ChangeSummary(stack, True, changes, "\n".join(lines), outputs)
 
     def refresh(self, stack: str) -> ChangeSummary:
@@ -234,7 +259,10 @@ class FleetProject:
         )
 
     def outputs(self, stack: str) -> dict[str, Any]:
-        return {k: v.value for k, v in self.stack(stack).outputs().items()}
+        """The stack's outputs as its last update left them, secrets masked: one read (the
+        Automation API's `outputs()` reads twice, to unmask them)."""
+        self.stack(stack)  # created if new, as `make up` would
+        return dict(json.loads(self._pulumi("stack", "output", "--json", "--stack", stack)))
 
     def _pulumi(self, *args: str) -> str:
         workspace = self._workspace()
@@ -249,6 +277,21 @@ def _command_error(error: Exception, lines: list[str]) -> str:
     if marker in text:
         text = text.split(marker, 1)[1]
     return ("\n".join(lines[-40:]) + "\n" + text.strip()).strip()
+
+
+def _up_events(log: Path) -> tuple[dict[str, int], dict[str, Any]]:
+    """An update's change counts (its summary event) and the stack's outputs (the stack
+    resource's outputs event), from the engine's event log."""
+    changes: dict[str, int] = {}
+    outputs: dict[str, Any] = {}
+    for line in log.read_text().splitlines():
+        event = auto.EngineEvent.from_json(json.loads(line))
+        if event.summary_event is not None:
+            changes = _counts(event.summary_event.resource_changes)
+        done = event.res_outputs_event
+        if done is not None and done.metadata.type == "pulumi:pulumi:Stack" and done.metadata.new:
+            outputs = dict(done.metadata.new.outputs or {})
+    return changes, outputs
 
 
 def _counts(summary: Mapping[Any, int] | None) -> dict[str, int]:

@@ -17,12 +17,12 @@ from hecate.fleet.versions import is_older
 from testbed.processes import git
 from tests.local_fleet.waves import STACKS, assert_on, dev_only, head, set_dev
 
-# Flux's own periodic reconcile, every 20 s, on dev's hecate Kustomization: in a soak of 90 s,
+# Flux's own periodic reconcile, every 8 s, on dev's hecate Kustomization: in a soak of 40 s,
 # about four times Ready Unknown (Progressing) with nothing wrong.
 HEARTBEAT_PATCH = [
     {
         "target": {"kind": "Kustomization", "name": "hecate"},
-        "mergePatch": {"spec": {"interval": "20s"}},
+        "mergePatch": {"spec": {"interval": "8s"}},
     }
 ]
 # The gate's timeout: more than Flux's health check, which a sync busy with pods that are not
@@ -63,16 +63,16 @@ def test_flux_reconciling_during_a_soak_never_rolls_a_healthy_wave_back(fleet_pr
         ):
             set_dev(fleet_project, key, value)
             started = datetime.now(UTC)
-            report = fleet_project.json("rollout", "--plan", plan(tmp_path, "90s"), "--plain")
+            report = fleet_project.json("rollout", "--plan", plan(tmp_path, "40s"), "--plain")
             assert report["result"] == "rolled out", (change, report["failure"])
             assert not any(e["step"] == "rollback" for e in report["events"]), change
             soaks = [e for e in report["events"] if e["step"] == "soak" and not e["stack"]]
-            assert soaks and soaks[0]["detail"].startswith("90 s"), soaks
+            assert soaks and soaks[0]["detail"].startswith("40 s"), soaks
             # Flux did reconcile dev's sync while the soak watched it: its Ready condition went
-            # Unknown and back well after the soak began (the last time, within the last 20 s
+            # Unknown and back well after the soak began (the last time, within the last 8 s
             # of the soak or so).
             soak_began = started + timedelta(seconds=soaks[0]["seconds"])
-            assert ready_since(fleet_project, "dev-cluster") > soak_began + timedelta(seconds=40), (
+            assert ready_since(fleet_project, "dev-cluster") > soak_began + timedelta(seconds=16), (
                 change
             )
     finally:
