@@ -12,9 +12,10 @@
 
 The figures are printed as a table (or --json), and --chart FILE draws the growth (matplotlib).
 
-`--fleet DIR` runs the waves on the first --clusters clusters of the fleet already up in DIR
-(their first rollout takes them as it finds them, backwards if need be), with no test bed of its
-own and no --big-nodes one. `--smoke` is one run at the smallest sizes (2 stacks in 2 shards, a
+`--fleet DIR` runs the waves on the fleet already up in DIR, through the project's committed
+stacks (the first --clusters of them, the rest left out with --only; their first rollout takes
+the clusters as it finds them, backwards if need be), with no test bed of its own and no
+--big-nodes one. `--smoke` is one run at the smallest sizes (2 stacks in 2 shards, a
 wave of one cluster, no big test bed): the tests run it, so that a change that breaks the bench
 fails `make test`.
 
@@ -36,9 +37,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hecate.project import stack_names  # noqa: E402
 from scripts.bench_fleet import print_figures, resident_mib  # noqa: E402
 from scripts.bench_rollout import fleet_preview, generated_project  # noqa: E402
 from testbed.local_fleet import Bringup, Fleet  # noqa: E402
@@ -115,6 +119,22 @@ def previews(scratch: Path, counts: list[int], shards: int, record) -> None:  # 
         record(f"fleet preview, {count} stacks, slowest of {shards} shards", max(times))
 
 
+def wave_project(
+    fleet: Fleet, workdir: Path, size: int, in_use: bool
+) -> tuple[RolloutProject, list[str]]:
+    """A project rolling `size` clusters out in one wave, and the flags its rollouts take: one
+    generated stack per cluster, named as the cluster; on a fleet in use (--fleet), whose
+    clusters' trees are its committed stacks' (a generated stack may not render over them),
+    those stacks, the rest left out with --only."""
+    if not in_use:
+        return RolloutProject.generated(fleet, workdir, [fleet.names[:size]]), []
+    rp = RolloutProject.create(fleet, workdir)
+    chosen = stack_names(rp.root)[:size]
+    plan = {"soak": "0s", "timeouts": {"gate": "300s"}, "waves": [{"stacks": chosen}]}
+    (rp.root / "rollout-plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    return rp, ["--only", ",".join(chosen)]
+
+
 def waves_of_growing_size(
     fleet: Fleet, scratch: Path, args: argparse.Namespace, record
 ) -> dict[str, dict[int, float]]:  # type: ignore[no-untyped-def]
@@ -124,23 +144,25 @@ def waves_of_growing_size(
     if args.before:
         curves[f"one at a time, as of {args.before[:7]}"] = {}
     for size in sizes:
-        rp = RolloutProject.generated(fleet, scratch / f"wave-{size}", [names[:size]])
-        # The first deploy, untimed; a fleet in use (--fleet) runs whatever it runs.
+        rp, only = wave_project(fleet, scratch / f"wave-{size}", size, bool(args.fleet))
+        # The first deploy, untimed; a fleet in use runs whatever it runs.
         back = ["--allow-downgrade"] if args.fleet else []
-        first = rp.fleet_cmd("rollout", "--plain", *back, timeout=3600)
+        first = rp.fleet_cmd("rollout", "--plain", *back, *only, timeout=3600)
         assert first.code == 0, first.text
         runs = [
             ("one at a time", "--parallel", "1"),
             (f"{args.parallel} at once", "--parallel", str(args.parallel)),
         ]
         for minor, (label, *flags) in enumerate(runs, 1):
-            report = rollout(rp, f"0.8.{minor}", *flags)
+            report = rollout(rp, f"0.8.{minor}", *flags, *only)
             curves[label][size] = report["seconds"]
             record(f"one wave of {size}: rollout, {label}", report["seconds"])
             record(f"one wave of {size}: deploy per stack, {label}", deploy_seconds(report) / size)
         if args.before:
             label = f"one at a time, as of {args.before[:7]}"
-            report = with_code_of(rp, args.before, lambda rp=rp: rollout(rp, "0.8.9"))
+            report = with_code_of(
+                rp, args.before, lambda rp=rp, only=only: rollout(rp, "0.8.9", *only)
+            )
             curves[label][size] = report["seconds"]
             record(f"one wave of {size}: rollout, {label}", report["seconds"])
             record(f"one wave of {size}: deploy per stack, {label}", deploy_seconds(report) / size)
