@@ -28,6 +28,7 @@ def _xdist_group(item: pytest.Item) -> str:
     return FLEET_TIER if module.startswith(f"{FLEET_TIER}/") else module
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test`: `-n auto --dist loadgroup`) each module runs whole on
     one worker (its fixtures set up once), and the fleet tier as one group, in its order, on its
