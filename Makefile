@@ -136,7 +136,7 @@ fleet-down: $(VENV)/.installed
 
 # Style first: a violation fails `make test`, and so CI.
 test: lint $(ENGINE) $(KUBERNETES_PROVIDER) $(TESTBED) tools
-	$(VENV)/bin/python -m pytest -q -n auto --dist loadgroup --durations=20 $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q --durations=20 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	bash scripts/lint

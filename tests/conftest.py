@@ -20,24 +20,6 @@ settings.register_profile("hecate", database=None, deadline=None)
 settings.load_profile("hecate")
 
 STACKS = stack_names()
-FLEET_TIER = "tests/local_fleet"
-
-
-def _xdist_group(item: pytest.Item) -> str:
-    module = item.nodeid.split("::", 1)[0]
-    return FLEET_TIER if module.startswith(f"{FLEET_TIER}/") else module
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`: `-n auto --dist loadgroup`) each module runs whole on
-    one worker (its fixtures set up once), and the fleet tier as one group, in its order, on its
-    one fleet; it is scheduled first, so that the other workers run the rest beside it."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
-    items.sort(key=lambda item: _xdist_group(item) != FLEET_TIER)  # stable: orders kept
 
 
 @pytest.fixture(params=STACKS)
