@@ -114,6 +114,10 @@ def reader_env(workdir: Path, admin_kubeconfig: Path) -> dict[str, str]:
 
 def test_a_first_real_fleet_from_the_page_alone(fleet_project, tmp_path):
     fleet = fleet_project.fleet
+    # Whatever the rollout tests before left (newer versions, 0.7.2x), the page's fleet starts
+    # on a version before the page's, as a first fleet would; test_waves_road.py does the same.
+    report = fleet_project.json("rollout", "0.7.2", "--allow-downgrade", "--plain")
+    assert report["result"] == "rolled out", report["failure"]
     # The project as a fresh clone sees it: the committed tree, nothing built.
     origin = tmp_path / "origin" / "hecate-infra"
     git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(origin), cwd=tmp_path)
