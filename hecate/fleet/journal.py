@@ -73,8 +73,8 @@ class Journal:
             if loaded is not None:
                 data, stack_files = loaded
                 for stack, text in stack_files.items():
-                    _write(directory / f"{stack}.yaml", text)
-                _write(path, json.dumps(data, indent=2, sort_keys=True))
+                    write_whole(directory / f"{stack}.yaml", text)
+                write_whole(path, json.dumps(data, indent=2, sort_keys=True))
         if path.is_file():
             data = json.loads(path.read_text())
             if version is not None and data["version"] != version:
@@ -118,7 +118,7 @@ class Journal:
     def save(self) -> None:
         """Here, then in the remote (where the next runner looks)."""
         data = self._data()
-        _write(self.directory / "journal.json", json.dumps(data, indent=2, sort_keys=True))
+        write_whole(self.directory / "journal.json", json.dumps(data, indent=2, sort_keys=True))
         if self.remote is not None:
             self.remote.save(data, {s: self.stack_file(s) for s in self.before})
 
@@ -127,7 +127,7 @@ class Journal:
         here at once, and in the remote with the next save()."""
         if stack in self.before:
             return
-        _write(self.directory / f"{stack}.yaml", stack_file)
+        write_whole(self.directory / f"{stack}.yaml", stack_file)
         self.before[stack] = version
         self.digests[stack] = dict(digests)
 
@@ -145,7 +145,7 @@ class Journal:
         self.rolling_back = self.failure = self.awaiting = ""
 
 
-def _write(path: Path, text: str) -> None:
+def write_whole(path: Path, text: str) -> None:
     """Whole or not at all: a killed rollout never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
@@ -168,7 +168,7 @@ class RolloutLock:
                     f"another rollout (pid {pid}) is running in this project ({self.path})"
                 )
             self.interrupted = True
-        _write(self.path, str(os.getpid()))
+        write_whole(self.path, str(os.getpid()))
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -29,7 +29,7 @@ from .. import naming
 from ..project import Project, with_version
 from ..settings import Settings
 from .gitops_repo import GitopsCheckout
-from .journal import alive
+from .journal import alive, write_whole
 
 POLICY_PACK = "policy"
 
@@ -198,9 +198,7 @@ class FleetProject:
         `pulumi config set` did, without a process, and without reformatting the file)."""
         path = self.stack_file(stack)
         changed = with_version(path.read_text(), version, path.name)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(changed)
-        partial.replace(path)  # whole or not at all
+        write_whole(path, changed)
 
     def preview(self, stack: str, config_file: Path | None = None) -> ChangeSummary:
         """`pulumi preview --policy-pack policy` (a failure or a policy violation: `ok=False`),
