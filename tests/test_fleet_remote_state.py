@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from hecate.fleet import remote_state
+from hecate.fleet import processes, remote_state
 from hecate.fleet.gitops_repo import GitError, GitopsCheckout
 from hecate.fleet.remote_state import (
     JOURNAL_REF,
@@ -91,6 +92,39 @@ def test_a_lock_whose_process_is_gone_from_this_host_is_taken_over(clones):
     with RemoteLock(two, "0.7.5") as taker:
         assert taker.previous is not None and taker.previous.runner == "dead-runner"
         assert "is gone" in taker.taken_over_because
+
+
+def test_a_lock_whose_process_was_killed_and_never_reaped_is_taken_over(clones):
+    """A runner killed in CI leaves a zombie where the container's init does not reap orphans
+    (the first CI run of the release road met one): its pid and start time stay in /proc, yet
+    it holds nothing. Taken for alive, it would hold the fleet for good."""
+    one, two = clones
+    runner = subprocess.Popen(["sleep", "300"])
+    try:
+        dead = RemoteLock(one, "0.7.4")
+        dead.holder = Holder(
+            "killed-runner",
+            dead.holder.host,
+            runner.pid,
+            processes.started(runner.pid),
+            "0.7.4",
+            "2026-01-01T00:00:00+00:00",
+        )
+        assert dead.holder.started and processes.alive(runner.pid)
+        assert dead.holder.dead_because(datetime.now(UTC)) is None  # running: it holds
+        runner.kill()  # and not waited for: a zombie until the finally below
+        deadline = time.monotonic() + 30
+        while processes.alive(runner.pid):
+            assert time.monotonic() < deadline, "the killed process never became a zombie"
+            time.sleep(0.05)
+        assert Path(f"/proc/{runner.pid}").exists()  # still there, as a zombie
+        assert one.push_ref(dead._commit(), LOCK_REF, "")
+        with RemoteLock(two, "0.7.5") as taker:
+            assert taker.previous is not None and taker.previous.runner == "killed-runner"
+            assert f"its process {runner.pid} on " in taker.taken_over_because
+    finally:
+        runner.kill()
+        runner.wait()
 
 
 def test_a_holder_on_another_host_is_dead_only_once_its_lease_ran_out():

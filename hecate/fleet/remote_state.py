@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .gitops_repo import BLOB, TREE, GitError, GitopsCheckout
+from .processes import started
 
 LOCK_REF = "refs/hecate/rollout-lock"
 JOURNAL_REF = "refs/hecate/rollout-journal"
@@ -40,14 +41,6 @@ STOP_AFTER_SECONDS = LEASE_SECONDS - 3 * HEARTBEAT_SECONDS
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _process_start(pid: int) -> str:
-    """The process's start time (clock ticks since boot), so a reused pid is not taken for it."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ class Holder:
     def me(cls, version: str) -> Holder:
         pid = os.getpid()
         since = _now().isoformat(timespec="seconds")
-        return cls(uuid.uuid4().hex, socket.gethostname(), pid, _process_start(pid), version, since)
+        return cls(uuid.uuid4().hex, socket.gethostname(), pid, started(pid), version, since)
 
     def describe(self, seen: datetime | None = None) -> str:
         last = f", last renewed {seen.isoformat(timespec='seconds')}" if seen else ""
@@ -75,9 +68,9 @@ class Holder:
     def dead_because(self, seen: datetime, now: datetime | None = None) -> str | None:
         """Why this holder provably died, or None while it may be alive."""
         if self.host == socket.gethostname():
-            start = _process_start(self.pid)
+            start = started(self.pid)
             if not start or start != self.started:
-                return f"its process {self.pid} on {self.host} is gone"
+                return f"its process {self.pid} on {self.host} is gone (or a zombie)"
             return None
         silent = ((now or _now()) - seen).total_seconds()
         if silent > LEASE_SECONDS:

@@ -29,7 +29,8 @@ from .. import naming
 from ..project import Project, with_version
 from ..settings import Settings
 from .gitops_repo import GitopsCheckout
-from .journal import alive, write_whole
+from .journal import write_whole
+from .processes import alive
 
 POLICY_PACK = "policy"
 
