@@ -7,10 +7,11 @@ from typing import Any
 
 import pulumi
 
-from . import daemon, flux_sync, naming, patches
+from . import daemon, flux_notifications, flux_sync, naming, patches
 from .daemon import HecateDaemon, config_checksum
 from .delivery import GitopsDirectory, LiveCluster, Target
 from .fleet_identity import FleetIdentity
+from .flux_notifications import FluxNotifications
 from .flux_sync import FluxSync
 from .gitops_tree import GitopsTree
 from .kubernetes_object import Manifest
@@ -39,22 +40,32 @@ class ClusterObjects:
     daemon_set: Manifest
     git_repository: Manifest | None  # gitops delivery only
     kustomization: Manifest | None
+    notifications: tuple[Manifest, ...]  # gitops delivery only: Providers and Alerts
 
     @classmethod
     def of(cls, settings: Settings) -> ClusterObjects:
         """Raises ConfigError naming each patch that does not apply."""
         workloads = [namespace(settings), daemon.config_map(settings), daemon.daemon_set(settings)]
+        gitops = settings.delivery == "gitops"
         flux = (
             [flux_sync.git_repository(settings), flux_sync.kustomization(settings)]
-            if settings.delivery == "gitops"
+            if gitops
             else []
         )
+        notifications = flux_notifications.manifests(settings) if gitops else []
         patched: dict[patches.Key, Any] = patches.apply(
-            settings.patches, {_key(m): dict(m) for m in workloads + flux}
+            settings.patches, {_key(m): dict(m) for m in workloads + flux + notifications}
         )
         namespace_, config_map, daemon_set = (patched[_key(m)] for m in workloads)
         git_repository, kustomization = (patched[_key(m)] for m in flux) if flux else (None, None)
-        return cls(namespace_, config_map, daemon_set, git_repository, kustomization)
+        return cls(
+            namespace_,
+            config_map,
+            daemon_set,
+            git_repository,
+            kustomization,
+            tuple(patched[_key(m)] for m in notifications),
+        )
 
 
 def _key(manifest: Manifest) -> patches.Key:
@@ -135,6 +146,11 @@ class HecateCluster(pulumi.ComponentResource):
             self.flux_sync = FluxSync(
                 "flux-sync", objects.git_repository, objects.kustomization, flux, opts=child
             )
+        self.flux_notifications = (
+            FluxNotifications("flux-notifications", list(objects.notifications), flux, opts=child)
+            if flux is not None and objects.notifications
+            else None
+        )
 
         # Which settings this update deployed, by digest: `fleet rollout` names the ones that
         # changed in its deploy commit. API keys by their sealed values, never their plaintext.

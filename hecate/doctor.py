@@ -50,6 +50,21 @@ KINDS = (
     ("source.toolkit.fluxcd.io/v1", "gitrepositories", "Flux 2.0 or later (flux install)"),
     ("bitnami.com/v1alpha1", "sealedsecrets", "the sealed-secrets controller (its CRD)"),
 )
+# Rendered only when a stack asks for commit statuses or alerts (hecate:commitStatus,
+# hecate:alerts): without them, Flux's bootstrap sync would fail on every object it applies.
+NOTIFICATION_KINDS = (
+    ("notification.toolkit.fluxcd.io/v1beta3", "providers", "Flux's notification-controller"),
+    ("notification.toolkit.fluxcd.io/v1beta3", "alerts", "Flux's notification-controller"),
+)
+
+
+def kinds_rendered(target: StackTarget) -> tuple[tuple[str, str, str], ...]:
+    """What the stack's program renders, by group version and resource, and what provides it."""
+    settings = target.settings
+    reports = settings.delivery == "gitops" and (settings.commit_status or settings.alerts)
+    return KINDS + NOTIFICATION_KINDS if reports else KINDS
+
+
 # Where kubeseal fetches the controller's certificate: the API server's service proxy.
 SEALED_SECRETS_CERT = (
     "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:/proxy/v1/cert.pem"
@@ -294,7 +309,7 @@ def cluster_findings(
         git_version,
         "upgrade: ValidatingAdmissionPolicy v1 needs Kubernetes 1.30 or later" if old else "",
     )
-    for group_version, resource, provider in KINDS:
+    for group_version, resource, provider in kinds_rendered(target):
         there = resource in served(api, group_version)
         add(
             f"kind {resource}",

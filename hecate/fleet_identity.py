@@ -37,6 +37,10 @@ READ = ["get", "list", "watch"]
 RBAC = "rbac.authorization.k8s.io/v1"
 ADMISSION = "admissionregistration.k8s.io/v1"
 FLUX_GROUPS = ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io")
+# What a cluster reports (hecate:commitStatus, hecate:alerts) is the stack's alone: RBAC grants
+# the identity nothing there, and the policy says so twice, as for creating a Flux object.
+NOTIFICATION_GROUP = "notification.toolkit.fluxcd.io"
+NOTIFICATION_KINDS = ("providers", "alerts", "receivers")
 
 
 def _meta(settings: Settings, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -114,6 +118,11 @@ def admission_validations() -> list[dict[str, str]]:
     only = f"{SERVICE_ACCOUNT} may only request a reconcile"
     rules = [
         {
+            "expression": f"request.resource.group != '{NOTIFICATION_GROUP}'",
+            "message": f"{SERVICE_ACCOUNT} changes no Provider, Alert or Receiver: what a "
+            "cluster reports, and to whom, is its stack's",
+        },
+        {
             "expression": "request.operation == 'UPDATE'",
             "message": f"{only}: it may neither create nor delete Flux objects",
         },
@@ -176,7 +185,13 @@ def flux_side(settings: Settings) -> dict[str, dict[str, Any]]:
                         # Create and delete too: RBAC grants neither; this says so twice.
                         "operations": ["CREATE", "UPDATE", "DELETE"],
                         "resources": ["gitrepositories", "kustomizations"],
-                    }
+                    },
+                    {
+                        "apiGroups": [NOTIFICATION_GROUP],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE", "DELETE"],
+                        "resources": list(NOTIFICATION_KINDS),
+                    },
                 ]
             },
             "matchConditions": [

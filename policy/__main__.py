@@ -24,6 +24,13 @@ def no_plaintext_secret(args, report_violation):
         report_violation(message)
 
 
+def alert_provider_declared(args, report_violation):
+    for message in rules.alert_provider_declared(
+        (rules.object_type(r.resource_type), r.props) for r in args.resources
+    ):
+        report_violation(message)
+
+
 def source_declared(args, report_violation):
     for message in rules.source_declared(
         (rules.object_type(r.resource_type), r.props) for r in args.resources
@@ -70,6 +77,17 @@ PolicyPack(
             name="flux-source-declared",
             description="The Kustomization's sourceRef is declared by the same stack.",
             validate=source_declared,
+        ),
+        ResourceValidationPolicy(
+            name="notification-provider",
+            description="A Provider's address holds no credential and is https; chat webhooks "
+            "and forge tokens come from its Secret.",
+            validate=on_props(rules.notification_provider),
+        ),
+        StackValidationPolicy(
+            name="alert-provider-declared",
+            description="An Alert's providerRef is a Provider the same stack declares.",
+            validate=alert_provider_declared,
         ),
         ResourceValidationPolicy(
             name="hardened-containers",

@@ -21,6 +21,12 @@ HOST_NETWORK_WORKLOAD = ("kubernetes:apps/v1:DaemonSet", "hecate", "hecate-daemo
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
 SECRET = "kubernetes:core/v1:Secret"
+PROVIDER = "kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider"
+ALERT = "kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert"
+# Provider types whose inline address is itself a credential (a webhook anyone can post to).
+_WEBHOOK_IS_CREDENTIAL = ("slack", "msteams", "discord", "googlechat", "webex", "rocket")
+# Provider types that post commit statuses: their token is required, and only from a Secret.
+_FORGES = ("github", "gitlab", "gitea", "bitbucket", "bitbucketserver", "azuredevops")
 # hecate/rendered_manifest.py types each rendered file by its object's kind under this prefix.
 RENDERED = "pulumi-python:dynamic/gitops/"
 
@@ -194,6 +200,61 @@ def kustomization(resource_type: str, props: Mapping[str, Any]) -> list[str]:
             f"{_where(props)}: needs a health check (or wait: true) "
             "covering DaemonSet hecate-daemon"
         )
+    return problems
+
+
+def notification_provider(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A Provider's address carries no credential and goes over https (http only to this
+    machine); a chat webhook's URL and a forge's token come from its Secret."""
+    if resource_type != PROVIDER:
+        return []
+    spec = props.get("spec") or {}
+    kind, address = spec.get("type"), spec.get("address")
+    problems = []
+    if isinstance(address, str) and address:
+        try:
+            parts = urlsplit(address)
+            credential = bool(parts.username or parts.password)
+        except ValueError:
+            parts, credential = None, False
+        if credential:
+            problems.append(
+                f"{_where(props)}: the address holds a credential, which would be in git; "
+                "put it in the Secret named by secretRef"
+            )
+        if parts is None or not (parts.scheme == "https" or _loopback(address)):
+            problems.append(
+                f"{_where(props)}: address {address!r} is not https:// "
+                "(http:// only on a loopback host)"
+            )
+        if kind in _WEBHOOK_IS_CREDENTIAL:
+            problems.append(
+                f"{_where(props)}: a {kind} webhook URL is a credential; it goes in the "
+                "Secret named by secretRef, not in the address"
+            )
+    if kind in _FORGES and not _get(spec, "secretRef", "name"):
+        problems.append(f"{_where(props)}: a {kind} commit status needs secretRef (its token)")
+    return problems
+
+
+def alert_provider_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """Every Alert's providerRef names a Provider the same stack declares, in its namespace."""
+    resources = list(resources)
+    declared = {
+        (_get(p, "metadata", "namespace") or "default", _get(p, "metadata", "name"))
+        for t, p in resources
+        if t == PROVIDER
+    }
+    problems = []
+    for resource_type, props in resources:
+        if resource_type != ALERT:
+            continue
+        name = _get(props, "spec", "providerRef", "name")
+        namespace = _get(props, "metadata", "namespace") or "default"
+        if (namespace, name) not in declared:
+            problems.append(
+                f"{_where(props)}: providerRef {name!r} is not a Provider this stack declares"
+            )
     return problems
 
 

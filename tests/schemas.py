@@ -23,7 +23,7 @@ KUBERNETES_VERSION = "1.33.0"
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> the schema of that served version."""
     paths = sorted(CRDS.glob("*.yaml"))
-    assert len(paths) == 3, (
+    assert len(paths) == 5, (
         f"the controllers' CRDs are missing from {CRDS}: run `scripts/install-pulumi --only crds`"
     )
     schemas = {}

@@ -172,3 +172,21 @@ def test_the_api_server_is_asked_with_the_context_s_credentials(api):
     assert FakeApiServer.seen and all(h == "Bearer t0ken" for h in FakeApiServer.seen)
     with pytest.raises(doctor.HttpError, match="HTTP 404"):
         doctor.api_get(api, "/apis/nothing/v1/things")
+
+
+def test_the_notification_kinds_are_asked_for_only_where_a_stack_renders_them():
+    from hecate.fleet.stacks import StackTarget
+    from hecate.settings import parse
+
+    base = {
+        "cluster": "beam-cluster",
+        "version": "0.7.2",
+        "gitops": {"url": "https://github.com/hecate-social/hecate-gitops"},
+    }
+    quiet = StackTarget("beam", parse(base))
+    reporting = StackTarget("beam", parse({**base, "commitStatus": {"secretRef": "t"}}))
+    alerting = StackTarget("beam", parse({**base, "alerts": [{"type": "slack", "secretRef": "s"}]}))
+    notification = {r for gv, r, _ in doctor.kinds_rendered(reporting) if gv.startswith("notif")}
+    assert notification == {"providers", "alerts"}
+    assert doctor.kinds_rendered(alerting) == doctor.kinds_rendered(reporting)
+    assert doctor.kinds_rendered(quiet) == doctor.KINDS

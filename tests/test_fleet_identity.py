@@ -109,8 +109,16 @@ def test_the_admission_policy_binds_the_fleet_identity_and_denies():
         "UPDATE",
         "DELETE",
     ]
+    # What a cluster reports is the stack's: no change at all to a notification object.
+    assert policy["matchConstraints"]["resourceRules"][1] == {
+        "apiGroups": ["notification.toolkit.fluxcd.io"],
+        "apiVersions": ["*"],
+        "operations": ["CREATE", "UPDATE", "DELETE"],
+        "resources": ["providers", "alerts", "receivers"],
+    }
     expressions = [v["expression"] for v in policy["validations"]]
-    assert expressions[0] == "request.operation == 'UPDATE'"
+    assert expressions[0] == "request.resource.group != 'notification.toolkit.fluxcd.io'"
+    assert expressions[1] == "request.operation == 'UPDATE'"
     # Every part of an object that a patch could change has its own rule: the spec, each field
     # of metadata a user may set (an owner reference hands the object to the garbage
     # collector), and the annotations but the reconcile request.

@@ -65,7 +65,7 @@ def test_the_fleet_tool_and_verify_stand_on_the_project_layer_not_on_each_other(
 # a module beside the order (settings' digests) imports only what is named for it.
 ONE_WAY = {
     "hecate/settings": (
-        ("values", "parsers", "workload", "table", "config"),
+        ("values", "parsers", "workload", "notifications", "table", "config"),
         {"digests": {"values", "parsers", "workload", "table"}},
     ),
     "hecate/adopt": (("model", "inverse", "planning", "writing", "report", "cli"), {}),

@@ -156,3 +156,50 @@ def test_hardening_is_advised_when_turned_off():
     assert ["no emptyDir at /tmp" in m for m in rules.hardened_containers(DAEMON_SET, props)] == [
         True
     ]
+
+
+NOTIFYING = {
+    "commitStatus": {"secretRef": "github-token"},
+    "alerts": [
+        {"type": "slack", "secretRef": "slack-webhook"},
+        {"type": "generic", "address": "https://hooks.example.com/flux"},
+    ],
+}
+
+
+def test_notification_rules():
+    evaluation = evaluate("beam", NOTIFYING)
+    assert evaluation.error is None, evaluation.error
+    declared = [(d.type, d.manifest) for d in evaluation.kubernetes_objects()]
+    # What the program renders from good settings complies.
+    providers = {p["metadata"]["name"]: p for t, p in declared if t == rules.PROVIDER}
+    assert set(providers) == {"hecate-commit-status", "hecate-slack", "hecate-generic"}
+    for props in providers.values():
+        assert rules.notification_provider(rules.PROVIDER, props) == []
+    assert rules.alert_provider_declared(declared) == []
+
+    def refused(provider: str, spec: dict) -> list[str]:
+        props = copy.deepcopy(providers[provider])
+        props["spec"].update(spec)
+        return rules.notification_provider(rules.PROVIDER, props)
+
+    assert any(
+        "credential" in m for m in refused("hecate-generic", {"address": "https://u:p@h.example/x"})
+    )
+    assert any(
+        "not https" in m for m in refused("hecate-generic", {"address": "http://h.example/x"})
+    )
+    assert refused("hecate-generic", {"address": "http://127.0.0.1:9000/x"}) == []  # the test bed's
+    assert any(
+        "webhook URL is a credential" in m
+        for m in refused("hecate-slack", {"address": "https://hooks.slack.com/services/T/B/x"})
+    )
+    forge = copy.deepcopy(providers["hecate-commit-status"])
+    del forge["spec"]["secretRef"]
+    assert any("needs secretRef" in m for m in rules.notification_provider(rules.PROVIDER, forge))
+
+    alert = next(p for t, p in declared if t == rules.ALERT)
+    stray = copy.deepcopy(alert)
+    stray["spec"]["providerRef"] = {"name": "elsewhere"}
+    found = rules.alert_provider_declared([*declared, (rules.ALERT, stray)])
+    assert len(found) == 1 and "'elsewhere' is not a Provider this stack declares" in found[0]

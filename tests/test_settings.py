@@ -397,6 +397,8 @@ SHAPES = {
     "sealingCert": "",
     "sealingScope": "strict",
     "patches": [],
+    "commitStatus": {"secretRef": "github-token"},
+    "alerts": [{"type": "slack", "secretRef": "slack-webhook"}],
     "kubernetes:context": "beam-cluster",
     "kubernetes:kubeconfig": "/home/someone/.kube/config",
 }

@@ -9,7 +9,8 @@ once, each naming the key, the value and what is allowed, and never shows any pa
 that is a Pulumi secret.
 
 The package's imports run one way: `values` (types, constants) → `parsers` (the machinery, and
-one parser per shape) → `workload` (the shapes of the daemon's pod) → `table` (the Settings) →
+one parser per shape) → `workload` (the shapes of the daemon's pod) → `notifications` (what
+Flux reports, and to whom) → `table` (the Settings) →
 `config` (a whole stack's config), with `digests` on their own. The
 names below are the ones the rest of the code uses, from `hecate.settings` as before.
 """
@@ -23,6 +24,13 @@ from .digests import (
     digest,
     json_sha256,
     setting_digests,
+)
+from .notifications import (
+    ALERT_TYPES,
+    FORGES,
+    Alert,
+    CommitStatus,
+    forge_address,
 )
 from .parsers import (
     Parser,
@@ -68,6 +76,7 @@ from .values import (
 )
 
 __all__ = [
+    "ALERT_TYPES",
     "CONFIG_MAP_KEYS",
     "DEFAULT_IMAGE",
     "DEFAULT_OLLAMA_HOST",
@@ -75,6 +84,7 @@ __all__ = [
     "DEFAULT_RESOURCES",
     "DELIVERIES",
     "FETCH_CERT",
+    "FORGES",
     "JSON_PATCH_OPS",
     "KUBERNETES",
     "LOG_LEVELS",
@@ -88,6 +98,8 @@ __all__ = [
     "TAINT_EFFECTS",
     "TAKES_SECRETS",
     "TOLERATION_OPERATORS",
+    "Alert",
+    "CommitStatus",
     "ComputeResources",
     "ConfigError",
     "GitSource",
@@ -101,6 +113,7 @@ __all__ = [
     "credential_free",
     "default",
     "digest",
+    "forge_address",
     "json_sha256",
     "member",
     "one_of",

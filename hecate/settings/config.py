@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .notifications import forge_address
 from .parsers import (
     REQUIRED,
     Problems,
@@ -57,6 +58,19 @@ def parse_config(config: Mapping[str, Any], secret_names: frozenset[str] = froze
         problems.note(
             f"{NAMESPACE}:gitops",
             "is required for gitops delivery: an object {url, branch, interval, secretRef}",
+        )
+    for key, attribute in (("commitStatus", "commit_status"), ("alerts", "alerts")):
+        if values[attribute] and values["delivery"] != "gitops":
+            problems.note(
+                f"{NAMESPACE}:{key}",
+                "is for gitops delivery only: Flux's notification-controller reports what Flux "
+                "applied, and a direct stack has no Flux objects",
+            )
+    status, source = values["commit_status"], values["gitops"]
+    if status and status.address is None and source and not forge_address(source.url):
+        problems.note(
+            f"{NAMESPACE}:commitStatus.address",
+            f"is required: no forge address follows from hecate:gitops.url {source.url!r}",
         )
     api_keys, sealed = values["api_keys"], values["sealed_secrets"]
     if config.get(f"{NAMESPACE}:apiKeys") not in (None, {}, "{}"):

@@ -126,6 +126,17 @@ def object_of(
     return value
 
 
+def list_of(value: Any, name: str, problems: Problems, shape: str) -> list[Any]:
+    """A list setting's items ([] when it is not a list, which is reported)."""
+    value = decode(value, name, problems, shape)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.add(name, value, f"is not {shape}")
+        return []
+    return value
+
+
 def text(check: Callable[[str], bool], allowed: str) -> Parser:
     def parse(value: Any, name: str, problems: Problems) -> str | None:
         if not isinstance(value, str) or not check(value):

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import grammars, sealing
 from ..grammars import duration_seconds
+from .notifications import Alert, CommitStatus, parse_alerts, parse_commit_status
 from .parsers import (
     Setting,
     credential_free,
@@ -244,6 +245,27 @@ class Settings:
         "jsonPatch: [RFC 6902 operations]}` or `{target, mergePatch: {RFC 7386}}`; never the "
         "SealedSecret, an object's kind, name or namespace, or the DaemonSet's selector",
         parse_patches,
+        [],
+    )
+    commit_status: CommitStatus | None = setting(
+        "commitStatus",
+        "object",
+        "Flux's commit status on the gitops repository, one per cluster named `hecate/<cluster>`: "
+        "`{type (github, gitlab, gitea, bitbucket, bitbucketserver, azuredevops; default github), "
+        "address (the repository's https:// address; default: from hecate:gitops.url), secretRef "
+        "(a Secret of flux-system whose `token` key is the forge's token)}`; gitops delivery only; "
+        "empty: off",
+        parse_commit_status,
+        {},
+    )
+    alerts: tuple[Alert, ...] = setting(
+        "alerts",
+        "array",
+        "where Flux sends the sync's events: a list of `{type (slack, msteams, generic), "
+        "secretRef (a Secret of flux-system whose `address` key is the webhook URL), address "
+        "(generic only, a credential-free URL), channel (slack only), severity (error: failures, "
+        "the default; info: every event)}`; gitops delivery only",
+        parse_alerts,
         [],
     )
     # From the provider's namespace, used by `direct` delivery only.

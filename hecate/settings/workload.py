@@ -18,8 +18,8 @@ from ..grammars import (
 )
 from .parsers import (
     Problems,
-    decode,
     env_map,
+    list_of,
     member,
     object_of,
 )
@@ -118,16 +118,6 @@ def parse_readiness_probe(value: Any, name: str, problems: Problems) -> Readines
     )
 
 
-def _list(value: Any, name: str, problems: Problems, shape: str) -> list[Any]:
-    value = decode(value, name, problems, shape)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.add(name, value, f"is not {shape}")
-        return []
-    return value
-
-
 _LABEL_KEY = (
     "is not a label key (an optional DNS-1123 prefix and '/', then at most 63 of "
     "A-Z a-z 0-9 - _ . with a letter or digit at both ends)"
@@ -142,7 +132,7 @@ def parse_tolerations(value: Any, name: str, problems: Problems) -> tuple[Tolera
     shape = "a list of tolerations {key, operator, value, effect, tolerationSeconds}"
     fields = ("key", "operator", "value", "effect", "tolerationSeconds")
     parsed = []
-    for index, item in enumerate(_list(value, name, problems, shape)):
+    for index, item in enumerate(list_of(value, name, problems, shape)):
         at = f"{name}[{index}]"
         item = object_of(item, at, problems, "an object {" + ", ".join(fields) + "}", fields)
         if item is None:
@@ -217,7 +207,7 @@ def parse_node_selector(value: Any, name: str, problems: Problems) -> Mapping[st
 
 def parse_secret_names(value: Any, name: str, problems: Problems) -> tuple[str, ...]:
     names: list[str] = []
-    for index, item in enumerate(_list(value, name, problems, "a list of Secret names")):
+    for index, item in enumerate(list_of(value, name, problems, "a list of Secret names")):
         if not isinstance(item, str) or not is_dns_subdomain(item):
             problems.add(f"{name}[{index}]", item, "is not a Secret name (a DNS-1123 subdomain)")
         elif item in names:
@@ -249,7 +239,7 @@ def parse_patches(value: Any, name: str, problems: Problems) -> tuple[Patch, ...
 
     shape = "a list of patches {target: {kind, name}, jsonPatch: [...] or mergePatch: {...}}"
     parsed = []
-    for index, item in enumerate(_list(value, name, problems, shape)):
+    for index, item in enumerate(list_of(value, name, problems, shape)):
         at = f"{name}[{index}]"
         item = object_of(
             item, at, problems, "an object {target, jsonPatch or mergePatch}", PATCH_FIELDS

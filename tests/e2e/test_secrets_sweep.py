@@ -68,6 +68,11 @@ def shapes(canary: str) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
         "hecate:sealingCert": ([("hecate:sealingCert", pem)], cert_body(pem)),
         "hecate:sealingScope": ([("hecate:sealingScope", "cluster-wide")], None),
         "hecate:patches": ([("hecate:patches[0].mergePatch.data.X", canary)], canary),
+        "hecate:commitStatus": ([("hecate:commitStatus.secretRef", canary)], canary),
+        "hecate:alerts": (
+            [("hecate:alerts[0].type", "generic"), ("hecate:alerts[0].secretRef", canary)],
+            canary,
+        ),
         "kubernetes:context": ([("kubernetes:context", canary)], canary),
         "kubernetes:kubeconfig": ([("kubernetes:kubeconfig", f"/tmp/{canary}")], canary),
     }
@@ -186,6 +191,7 @@ def test_the_api_keys_stay_pulumi_secrets_end_to_end(tmp_path):
         ("hecate:gitops.url", "https://user:{canary}@github.com/hecate-social/hecate-gitops"),
         ("hecate:gitops.url", "https://{canary}@github.com/hecate-social/hecate-gitops"),
         ("hecate:ollamaHost", "http://admin:{canary}@localhost:11434"),
+        ("hecate:commitStatus.address", "https://bot:{canary}@github.com/hecate-social/gitops"),
     ],
 )
 def test_a_credential_in_a_url_set_in_clear_is_refused_before_anything_runs(
