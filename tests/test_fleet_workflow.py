@@ -73,7 +73,16 @@ def test_the_generated_workflow_passes_the_harness_checks(tmp_path):
             "PULUMI_CONFIG_PASSPHRASE",
             "FLEET_KUBECONFIG",
             "GITOPS_PUSH_TOKEN",
+            "GITHUB_TOKEN",
         ],
         "x",
     )
     Harness(tmp_path, {}, secrets).validate(generated_spec(), "main.yml")
+
+
+def test_every_rollout_step_may_record_its_clusters_deployments():
+    spec = generated_spec()
+    assert spec["permissions"]["deployments"] == "write"
+    for job in spec["jobs"].values():
+        step = next(s for s in job["steps"] if s.get("id") == "rollout")
+        assert step["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"

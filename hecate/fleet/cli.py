@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import asdict
@@ -46,6 +47,7 @@ from typing import TextIO
 from ..settings import ConfigError
 from ..table import print_table
 from . import shards
+from .deployments import Deployments
 from .gitops_repo import GitError, RemoteUnreachable
 from .journal import AS_COMMITTED, JournalError
 from .plan import PLAN_FILE, PlanError, load_plan
@@ -147,6 +149,12 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
             abort=args.abort,
         )
         runner.validate_version()
+        if not args.dry_run:
+            runner.deployments = Deployments.from_environment(
+                os.environ,
+                str(project.root),
+                lambda text: progress.event("rollout", "", "deployments", text),
+            )
         if not args.dry_run:
             runner.preflight()
         try:

@@ -60,6 +60,13 @@ class Rollback:
         self.progress.event(wave.name, "", "stop", "later waves are not touched")
         for stack in wave.stacks:
             rollout.set_outcome(stack, "failed" if stack == failure.stack else "stopped")
+            rollout.deployments.status(
+                rollout.targets[stack].cluster,
+                "failure",
+                f"{failure.step}: {failure.detail}"
+                if stack == failure.stack
+                else f"stopped: wave {wave.name} failed on {failure.stack}",
+            )
         if not rollout.rollback:
             self.progress.event(wave.name, "", "no rollback", "left as it is (--no-rollback)")
             return
@@ -163,12 +170,32 @@ class Rollback:
         self.report.result = "rolled back"
 
     def roll_back(self, wave: Wave) -> None:
+        """The wave's touched stacks put back (`_put_back`), each a deployment of its own on
+        GitHub: in progress, then a success or the failure that stopped it."""
+        rollout, journal = self.rollout, self.journal
+        touched = [s for s in wave.stacks if s in journal.before and not self.untouched(s)]
+        clusters = {s: rollout.targets[s].cluster for s in touched}
+        for stack in touched:
+            rollout.deployments.rolling_back(
+                clusters[stack], stack, journal.before[stack], wave.name
+            )
+        try:
+            self._put_back(wave, touched)
+        except BaseException as error:
+            for stack in touched:
+                rollout.deployments.status(clusters[stack], "failure", f"rollback: {error}")
+            raise
+        for stack in touched:
+            rollout.deployments.status(
+                clusters[stack], "success", f"rolled back to hecate-daemon {journal.before[stack]}"
+            )
+
+    def _put_back(self, wave: Wave, touched: list[str]) -> None:
         """Revert the wave's commits (one commit per cluster), put each stack file back, and
         `pulumi refresh` the stack so that its state reads what the reverted files hold (no
         state snapshot is ever imported over a stack that may have moved on); push, and wait
         for the gate on the old template."""
         rollout, journal, project = self.rollout, self.journal, self.rollout.project
-        touched = [s for s in wave.stacks if s in journal.before and not self.untouched(s)]
         pushed: dict[str, str] = {}
         through_flux = [s for s in touched if rollout.through_flux(s)]
         for stack in touched:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
@@ -27,6 +27,7 @@ from ..project import StackFileError
 from .checks import check_environment, run_check
 from .cluster_health import ClusterClient, ClusterHealth
 from .commit_messages import SETTINGS_DIGEST, changed_settings, deploy_message
+from .deployments import Deployments
 from .dry_run import dry_run
 from .gates import FAILED, PASSED, Gate, gate
 from .gitops_repo import GitError, GitopsCheckout, RemoteUnreachable
@@ -60,6 +61,8 @@ class Rollout:
     allow_downgrade: bool = False  # may move a cluster's pods to an older version
     approve: tuple[str, ...] = ()  # waves with `approval: required` approved for this run
     abort: bool = False  # end the unfinished rollout: roll back what it deployed
+    # GitHub deployments per cluster (hecate/fleet/deployments.py); none unless the CLI says.
+    deployments: Deployments = field(default_factory=lambda: Deployments(None, "", ""))
 
     def __post_init__(self) -> None:
         self.locks: list[RemoteLock] = []
@@ -294,6 +297,9 @@ class Rollout:
 
     def _wave(self, wave: Wave, journal: Journal) -> None:
         self.progress.event(wave.name, "", "wave", f"{', '.join(wave.stacks)}")
+        for stack in wave.stacks:
+            cluster, version = self.targets[stack].cluster, self.version_of(stack)
+            self.deployments.deploying(cluster, stack, version, wave.name)
         self._snapshot(wave, journal)
         ups = self._deploy_all(wave)
         pushed, changed = self._publish(wave, journal, ups)
@@ -312,6 +318,9 @@ class Rollout:
             if outcome.result != "unchanged":
                 outcome.result = "rolled out"
             outcome.after = self.version_of(stack)
+            self.deployments.status(
+                outcome.cluster, "success", f"hecate-daemon {outcome.after}: {outcome.result}"
+            )
 
     def _verify(self, wave: Wave, after: str) -> None:
         """The wave's own checks (`verify:`), on each of its clusters in turn; the first that

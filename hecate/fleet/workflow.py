@@ -65,6 +65,9 @@ _SETUP = """\
         id: rollout
         env:
           KUBECONFIG: ${{ runner.temp }}/kubeconfig
+          # A GitHub deployment per cluster, environment = the cluster's name
+          # (hecate/fleet/deployments.py; `permissions: deployments: write` above).
+          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
           DOWNGRADE: ${{ inputs.allow_downgrade && '--allow-downgrade' || '' }}
         run: |
           git -C gitops config user.name "hecate-infra"

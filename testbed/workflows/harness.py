@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ..deployment import git_env
+from ..github_api import GitHubApiRecorder
 from ..paths import CACHE, ROOT
 from ..processes import git
 from .actions import ACTIONS
@@ -33,8 +34,11 @@ class Harness:
         variables: dict[str, str] | None = None,
         owner: str = "hecate-social",
         cache: Path | None = None,
+        api: GitHubApiRecorder | None = None,
     ):
         self.workdir, self.owner = workdir, owner
+        # GitHub's REST API for the steps' own calls (GITHUB_API_URL): the recorder, if given.
+        self.api = api
         # Environments whose protection rules let a job start now (its reviewers approved):
         # a job in any other environment waits, as on GitHub, and is not run.
         self.approved_environments: set[str] = set()
@@ -211,6 +215,7 @@ class Harness:
         context = Context(self, spec, run_dir, github, inputs, event, sha, workflow)
         self.validate(spec, workflow)
         unknown_before = len(self.github()["unknown"])
+        rest_before = len(self.api.recorded.unknown) if self.api else 0
         done: dict[str, JobRun] = {}
         for name in job_order(spec.get("jobs") or {}, workflow):
             job = spec["jobs"][name]
@@ -218,6 +223,12 @@ class Harness:
                 done[name] = JobRun(name, "skipped")
                 continue
             done[name] = context.job(name, job, done)
+        rest = self.api.recorded.unknown[rest_before:] if self.api else []
+        if rest:
+            raise HarnessError(
+                f"{workflow}: calls GitHub's REST API in a way the recorder does not know: "
+                + "; ".join(rest)
+            )
         calls = self.github()["unknown"][unknown_before:]
         if calls:
             said = "; ".join("gh " + " ".join(c["argv"]) for c in calls)

@@ -283,7 +283,7 @@ class Job:
         return StepRun(label, "success" if code == 0 else "failure", code, log_file.read_text())
 
     def _defaults(self) -> dict[str, str]:
-        github = self.contexts["github"]
+        github, harness = self.contexts["github"], self.context.harness
         return {
             "CI": "true",
             "GITHUB_ACTIONS": "true",
@@ -298,7 +298,10 @@ class Job:
             "GITHUB_EVENT_NAME": github["event_name"],
             "GITHUB_SHA": github["sha"],
             "GITHUB_REF": github["ref"],
-            STATE: str(self.context.harness.gh_state),
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_API_URL": harness.api.url if harness.api else "https://api.github.com",
+            "GITHUB_RUN_ID": str(harness.runs),
+            STATE: str(harness.gh_state),
         }
 
 

@@ -14,6 +14,7 @@ import time
 import pytest
 import yaml
 
+from testbed.github_api import GitHubApiRecorder
 from testbed.github_remotes import commit_to, infra_remote, show
 from testbed.registry import local_registry, push_tag
 from testbed.workflows import Event, Harness, WorkflowRun
@@ -26,6 +27,17 @@ ROLL_OUT = "Roll out, wave by wave"
 class Road:
     def __init__(self, project, harness: Harness, remote, image: str):
         self.project, self.github, self.remote, self.image = project, harness, remote, image
+        assert harness.api is not None
+        self.api = harness.api  # GitHub's REST API: the recorder
+
+    def deployments_of(self, sha: str) -> dict[str, list[str]]:
+        """Each cluster's deployment states of the infra commit `sha`, in order."""
+        found: dict[str, list[str]] = {}
+        for deployment in self.api.recorded.deployments:
+            if deployment["ref"] == sha:
+                states = [s["state"] for s in deployment["statuses"]]
+                found.setdefault(deployment["environment"], []).extend(states)
+        return found
 
     def stack_files(self, ref: str = "main") -> dict[str, str]:
         return {f"Pulumi.{s}.yaml": show(self.remote, f"Pulumi.{s}.yaml", ref) for s in STACKS}
@@ -86,7 +98,10 @@ def road(fleet_project, tmp_path_factory):
     # starts with every cluster on 0.7.2 and the stack files saying so.
     report = fleet_project.json("rollout", "0.7.2", "--allow-downgrade", "--plain")
     assert report["result"] == "rolled out", report["failure"]
-    with local_registry(workdir / "registry") as host:
+    with (
+        local_registry(workdir / "registry") as host,
+        GitHubApiRecorder("the-workflow-token") as api,
+    ):
         image = f"{host}/{NAME}"
         push_tag(image, "0.7.2")
         files = {
@@ -110,6 +125,7 @@ def road(fleet_project, tmp_path_factory):
                 "RELEASE_TOKEN": "a-bot-token",
             },
             variables={"HECATE_PRE_RELEASES": "false"},
+            api=api,
         )
         yield Road(fleet_project, harness, remote, image)
 
@@ -153,6 +169,11 @@ def test_a_tag_in_the_registry_reaches_every_cluster_through_a_reviewed_pull_req
     road.pods_run("0.7.3")
     assert road.main_holds() == {"0.7.3"}
     assert road.deploys(before, "0.7.3") == dict.fromkeys(STACKS, 1)
+    # On GitHub's environments page: each cluster deployed the merge, linked to its run.
+    assert road.deployments_of(merged) == {
+        f"{s}-cluster": ["in_progress", "success"] for s in STACKS
+    }
+    assert road.api.recorded.unknown == []
 
     # The run the unrelated merge queued finds the fleet in step: nothing moves, nothing pushed.
     head = road.gitops_head()
