@@ -24,6 +24,7 @@ COMPONENTS = (
     "kwokctl",
     "source-controller",
     "kustomize-controller",
+    "notification-controller",
     "sealed-secrets-controller",
     "registry",
     "crane",

@@ -10,7 +10,7 @@ not know: answered 404 and recorded in `unknown`, which a test asserts is empty.
   GET  /repos/{owner}/{repo}/deployments/{id}/statuses         its statuses, newest first
 
 Each path may carry GitHub Enterprise's `/api/v3` prefix (go-github's, for any host but
-github.com). A call without the expected token is refused 401, as GitHub does."""
+github.com). A call without one of the tokens it was given is refused 401, as GitHub does."""
 
 from __future__ import annotations
 
@@ -68,10 +68,10 @@ class Recorded:
 
 
 class GitHubApiRecorder:
-    """`with GitHubApiRecorder(token) as github:` serves on 127.0.0.1 until the block ends."""
+    """`with GitHubApiRecorder(*tokens) as github:` serves on 127.0.0.1 until the block ends."""
 
-    def __init__(self, token: str):
-        self.token = token
+    def __init__(self, *tokens: str):
+        self.tokens = set(tokens)
         self.recorded = Recorded()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -145,7 +145,11 @@ class GitHubApiRecorder:
             raise Refused(404, f"the recorder knows no {method} {path}")
         name, match = found
         given = (headers.get("Authorization") or "").split(" ", 1)
-        if len(given) != 2 or given[0].lower() not in ("bearer", "token") or given[1] != self.token:
+        if (
+            len(given) != 2
+            or given[0].lower() not in ("bearer", "token")
+            or given[1] not in self.tokens
+        ):
             raise Refused(401, "Bad credentials")
         try:
             body = json.loads(raw) if raw else {}

@@ -410,9 +410,16 @@ class Bringup:
                 "source-health",
                 "kustomize-metrics",
                 "kustomize-health",
+                "notification-events",
+                "notification-receiver",
+                "notification-metrics",
+                "notification-health",
                 "sealing-metrics",
             )
         }
+        # Where the other controllers send their events (as flux install points them at the
+        # notification-controller's service): its Alerts forward them to Providers.
+        events = f"--events-addr=http://127.0.0.1:{ports['notification-events']}/"
         storage_port, sealing_port = free_port(), free_port()
         (home / "artifacts").mkdir(parents=True, exist_ok=True)
         flux_env = launcher.base_env(KUBECONFIG=str(kubeconfig), RUNTIME_NAMESPACE="flux-system")
@@ -426,6 +433,7 @@ class Bringup:
                 f"--storage-adv-addr=127.0.0.1:{storage_port}",
                 f"--metrics-addr=127.0.0.1:{ports['source-metrics']}",
                 f"--health-addr=127.0.0.1:{ports['source-health']}",
+                events,
                 "--log-encoding=console",
             ],
             env=flux_env,
@@ -438,10 +446,27 @@ class Bringup:
                 "--enable-leader-election=false",
                 f"--metrics-addr=127.0.0.1:{ports['kustomize-metrics']}",
                 f"--health-addr=127.0.0.1:{ports['kustomize-health']}",
+                events,
                 "--log-encoding=console",
             ],
             env=flux_env,
             cwd=home / "kustomize-controller",
+        )
+        launcher.spawn(
+            f"{name}-notification-controller",
+            [
+                str(BIN / "notification-controller"),
+                "--enable-leader-election=false",
+                f"--events-addr=127.0.0.1:{ports['notification-events']}",
+                f"--receiverAddr=127.0.0.1:{ports['notification-receiver']}",
+                f"--metrics-addr=127.0.0.1:{ports['notification-metrics']}",
+                f"--health-addr=127.0.0.1:{ports['notification-health']}",
+                # Flux's 5m drops a repeated event; a test's next rollout must be heard.
+                "--rate-limit-interval=1s",
+                "--log-encoding=console",
+            ],
+            env=flux_env,
+            cwd=home / "notification-controller",
         )
         self._sealed_secrets(name, kubeconfig, api_port, sealing_port, ports, home, kubectl)
         kubectl("apply", "-f", "-", input=flux_bootstrap(name, url)["gotk-sync.yaml"])

@@ -25,6 +25,8 @@ from testbed.local_fleet import Fleet
 from testbed.processes import git
 from testbed.scratch import Project, Result, copy_project, engine_env, init_stack
 
+GITHUB_VARIABLES = ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "GITHUB_SHA")
+
 # Short waits for the test bed: its nodes are kwok's, each rollout takes seconds.
 PLAN = """\
 soak: 0s
@@ -156,20 +158,23 @@ class RolloutProject:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "hecate", "fleet", *args]
 
-    def fleet_cmd(self, *args: str, timeout: float = 900) -> Result:
+    def fleet_cmd(
+        self, *args: str, timeout: float = 900, env: dict[str, str] | None = None
+    ) -> Result:
         done = subprocess.run(
             self.command(*args),
             cwd=self.root,
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
         )
         return Result(done.returncode, done.stdout, done.stderr)
 
-    def json(self, *args: str, expect: int = 0) -> Any:
-        """The command's JSON output, once it exited with `expect`."""
-        result = self.fleet_cmd(*args, "--json")
+    def json(self, *args: str, expect: int = 0, env: dict[str, str] | None = None) -> Any:
+        """The command's JSON output, once it exited with `expect` (`env` added to the
+        project's)."""
+        result = self.fleet_cmd(*args, "--json", env=env)
         assert result.code == expect, f"fleet {' '.join(args)}: exit {result.code}\n{result.text}"
         try:
             return json.loads(result.out)
@@ -241,7 +246,10 @@ class RolloutProject:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**self.project.env, "PYTHONPATH": str(self.root)}
+        # Never the runner's own GitHub credentials: a test that wants deployments recorded
+        # gives the recorder's (tests/local_fleet/test_waves_reports.py).
+        inherited = {k: v for k, v in self.project.env.items() if k not in GITHUB_VARIABLES}
+        return {**inherited, "PYTHONPATH": str(self.root)}
 
     def version(self, stack: str) -> str:
         content = yaml.safe_load((self.root / f"Pulumi.{stack}.yaml").read_text())
