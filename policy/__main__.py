@@ -24,18 +24,12 @@ def no_plaintext_secret(args, report_violation):
         report_violation(message)
 
 
-def alert_provider_declared(args, report_violation):
-    for message in rules.alert_provider_declared(
-        (rules.object_type(r.resource_type), r.props) for r in args.resources
-    ):
-        report_violation(message)
+def on_stack(rule):
+    def validate(args, report_violation):
+        for message in rule((rules.object_type(r.resource_type), r.props) for r in args.resources):
+            report_violation(message)
 
-
-def source_declared(args, report_violation):
-    for message in rules.source_declared(
-        (rules.object_type(r.resource_type), r.props) for r in args.resources
-    ):
-        report_violation(message)
+    return validate
 
 
 PolicyPack(
@@ -76,7 +70,7 @@ PolicyPack(
         StackValidationPolicy(
             name="flux-source-declared",
             description="The Kustomization's sourceRef is declared by the same stack.",
-            validate=source_declared,
+            validate=on_stack(rules.source_declared),
         ),
         ResourceValidationPolicy(
             name="notification-provider",
@@ -87,7 +81,7 @@ PolicyPack(
         StackValidationPolicy(
             name="alert-provider-declared",
             description="An Alert's providerRef is a Provider the same stack declares.",
-            validate=alert_provider_declared,
+            validate=on_stack(rules.alert_provider_declared),
         ),
         ResourceValidationPolicy(
             name="hardened-containers",

@@ -240,11 +240,7 @@ def notification_provider(resource_type: str, props: Mapping[str, Any]) -> list[
 def alert_provider_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
     """Every Alert's providerRef names a Provider the same stack declares, in its namespace."""
     resources = list(resources)
-    declared = {
-        (_get(p, "metadata", "namespace") or "default", _get(p, "metadata", "name"))
-        for t, p in resources
-        if t == PROVIDER
-    }
+    declared = _declared(resources, PROVIDER)
     problems = []
     for resource_type, props in resources:
         if resource_type != ALERT:
@@ -258,14 +254,19 @@ def alert_provider_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) 
     return problems
 
 
+def _declared(resources: list[tuple[str, Mapping[str, Any]]], kind: str) -> set[tuple[str, Any]]:
+    """(namespace, name) of every object of type `kind` the stack declares."""
+    return {
+        (_get(p, "metadata", "namespace") or "default", _get(p, "metadata", "name"))
+        for t, p in resources
+        if t == kind
+    }
+
+
 def source_declared(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
     """Every Kustomization's sourceRef names a GitRepository the same stack declares."""
     resources = list(resources)
-    declared = {
-        (_get(p, "metadata", "namespace") or "default", _get(p, "metadata", "name"))
-        for t, p in resources
-        if t == GIT_REPOSITORY
-    }
+    declared = _declared(resources, GIT_REPOSITORY)
     problems = []
     for resource_type, props in resources:
         if resource_type != KUSTOMIZATION:

@@ -18,9 +18,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from .loopback import LoopbackServer
 
 _REPO = r"/repos/(?P<repo>[^/]+/[^/]+)"
 ROUTES = (
@@ -67,54 +69,21 @@ class Recorded:
         ]
 
 
-class GitHubApiRecorder:
+class GitHubApiRecorder(LoopbackServer):
     """`with GitHubApiRecorder(*tokens) as github:` serves on 127.0.0.1 until the block ends."""
 
     def __init__(self, *tokens: str):
         self.tokens = set(tokens)
         self.recorded = Recorded()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "not serving"
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> GitHubApiRecorder:
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                recorder._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                recorder._serve(self, "POST")
-
-            def do_PATCH(self) -> None:
-                recorder._serve(self, "PATCH")
-
-            def do_DELETE(self) -> None:
-                recorder._serve(self, "DELETE")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
+        return f"http://127.0.0.1:{self.port}"
 
     # -- serving --
 
-    def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
+    def answer(self, request: BaseHTTPRequestHandler, method: str) -> None:
         path = urlsplit(request.path).path.removeprefix("/api/v3").rstrip("/")
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""

@@ -68,3 +68,33 @@ def test_a_patched_object_is_what_the_pack_checks(tmp_path):
     assert result.code != 0
     assert "[mandatory]  host-access" in result.text and "'/etc'" in result.text, result.text
     assert project.files() == {}
+
+
+def test_a_cluster_s_reports_are_checked_by_the_pack(tmp_path):
+    """What a cluster reports, bent by a patch the settings' checks never see: an Alert whose
+    Provider the stack does not declare (a stack policy) and a webhook in plain http."""
+    stack = stack_names()[0]
+    project = new_project(tmp_path, stack)
+    stack_file = project.path / f"Pulumi.{stack}.yaml"
+    content = yaml.safe_load(stack_file.read_text())
+    content["config"]["hecate:alerts"] = [
+        {"type": "slack", "secretRef": "slack-webhook"},
+        {"type": "generic", "address": "https://hooks.example.com/flux"},
+    ]
+    content["config"]["hecate:patches"] = [
+        {
+            "target": {"kind": "Alert", "name": "hecate-slack"},
+            "mergePatch": {"spec": {"providerRef": {"name": "elsewhere"}}},
+        },
+        {
+            "target": {"kind": "Provider", "name": "hecate-generic"},
+            "mergePatch": {"spec": {"address": "http://hooks.example.com/flux"}},
+        },
+    ]
+    stack_file.write_text(yaml.safe_dump(content))
+    result = project.pulumi("preview", "--stack", stack, "--policy-pack", "policy", check=False)
+    assert result.code != 0
+    assert "[mandatory]  alert-provider-declared" in result.text, result.text
+    assert "'elsewhere' is not a Provider this stack declares" in result.text
+    assert "[mandatory]  notification-provider" in result.text and "not https://" in result.text
+    assert project.files() == {}
