@@ -38,7 +38,7 @@ from .remote_state import Holder, LockLost, RemoteJournal, RemoteLock
 from .report import Progress, RolloutReport, StackOutcome
 from .rollback import Rollback, RolloutFailed, deploy_commits
 from .soak import POLL_SECONDS, Soak, SoakBroken
-from .stacks import ChangeSummary, FleetProject, RenderedTemplate
+from .stacks import ChangeSummary, FleetProject, RenderedTemplate, deployed_version
 from .versions import DowngradeRefused, is_older
 
 # Stacks of a wave deployed at once: each is an engine and a Python program, about one core's
@@ -364,10 +364,13 @@ class Rollout:
         rollback, or the next runner, goes back to. A resumed rollout keeps the first."""
         new = [s for s in wave.stacks if s not in journal.before]
         with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-            deployed = list(pool.map(lambda s: self.project.outputs(s).get(SETTINGS_DIGEST), new))
-        for stack, digests in zip(new, deployed, strict=True):
+            deployed = list(pool.map(self.project.outputs, new))
+        for stack, outputs in zip(new, deployed, strict=True):
             text = self.project.stack_file(stack).read_text()
-            journal.snapshot(stack, self.targets[stack].settings.version, text, digests or {})
+            # What the cluster was given last, not what its stack file says now: a rollout of
+            # the stack files as committed (a merged release) finds the new version there.
+            version = deployed_version(outputs) or self.targets[stack].settings.version
+            journal.snapshot(stack, version, text, outputs.get(SETTINGS_DIGEST) or {})
         if new:
             self.check_lock()
             journal.save()

@@ -269,6 +269,16 @@ class FleetProject:
         return workspace.pulumi_command.run(list(args), str(self.root), self.env).stdout
 
 
+def deployed_version(outputs: dict[str, Any]) -> str | None:
+    """The daemon version a stack's last update deployed (the tag of its `image` output), None
+    before its first update."""
+    image = outputs.get("image")
+    if not isinstance(image, str) or ":" not in image:
+        return None
+    tag = image.rpartition(":")[2]
+    return tag if tag and "/" not in tag else None
+
+
 def _command_error(error: Exception, lines: list[str]) -> str:
     text = str(error)
     # The CLI's own words, not the wrapper's: stderr after the command line it quotes.

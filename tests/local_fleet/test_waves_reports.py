@@ -21,7 +21,7 @@ import yaml
 from testbed.event_receiver import EventReceiver
 from testbed.faults import UNREADY_SUFFIX
 from testbed.github_api import GitHubApiRecorder
-from tests.local_fleet.waves import STACKS, assert_on, head
+from tests.local_fleet.waves import IMAGE, STACKS, assert_on, head
 
 STATUS_TOKEN = "ghs_" + "status0" * 5  # the notification-controller's, in each cluster's Secret
 DEPLOY_TOKEN = "ghs_" + "deploy0" * 5  # the rollout's, as a workflow's GITHUB_TOKEN
@@ -227,7 +227,11 @@ def test_a_wave_that_fails_on_edge_says_so_on_the_commit_and_in_edge_s_deploymen
         (rollback, "success"),
     ]
     assert "beam-cluster" not in by_cluster  # never started
-    assert_on(project, "0.9.2", stacks=("edge",))
+    # Edge runs what it ran before; the stack files say what main would (as committed).
+    image = f"{IMAGE}:0.9.2"
+    assert project.running_image("edge-cluster") == (image, [image])
+    subjects = [line.split(" ", 1)[1] for line in project.remote_log()]
+    assert subjects[0] == f"rollback(edge-cluster): hecate-daemon 0.9.2 (from {bad})"
 
     # The forge's token is in the cluster's Secret alone: not in the tree, a report or a log.
     said = project.fleet_cmd("status").text + str(report)
