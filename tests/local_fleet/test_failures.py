@@ -22,7 +22,7 @@ def test_a_git_server_that_is_down_leaves_the_sync_not_ready_with_the_reason(dep
         source = wait_for(
             f"{cluster}: GitRepository flux-system failing",
             lambda: not_ready(fleet, cluster, "gitrepository", "flux-system"),
-            60,
+            flux.LOADED_BOUND,
         )
         assert "connection refused" in flux.ready_reason(source), flux.ready_reason(source)
 
@@ -33,13 +33,13 @@ def test_a_git_server_that_is_down_leaves_the_sync_not_ready_with_the_reason(dep
         wait_for(
             f"{cluster}: GitRepository hecate-gitops back and failing",
             lambda: not_ready(fleet, cluster, "gitrepository", "hecate-gitops"),
-            60,
+            flux.LOADED_BOUND,
         )
         flux.request(fleet, cluster, "kustomization", "hecate")
         sync = wait_for(
             f"{cluster}: Kustomization hecate not Ready",
             lambda: not_ready(fleet, cluster, "kustomization", "hecate"),
-            60,
+            flux.LOADED_BOUND,
         )
         reason = flux.ready_reason(sync)
         assert flux.condition(sync)["reason"] == "ArtifactFailed", reason
