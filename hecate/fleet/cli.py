@@ -155,7 +155,6 @@ def rollout(args: argparse.Namespace, out: TextIO) -> int:
                 str(project.root),
                 lambda text: progress.event("rollout", "", "deployments", text),
             )
-        if not args.dry_run:
             runner.preflight()
         try:
             if args.dry_run:

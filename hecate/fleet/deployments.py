@@ -66,7 +66,7 @@ class Deployments:
     api: GitHubApi | None
     ref: str  # the infrastructure repository's commit
     log_url: str  # the run that rolls out, when known
-    note: Callable[[str], None] = print
+    note: Callable[[str], None] = lambda _: None  # the rollout's progress, from the CLI
     ids: dict[str, int] = field(default_factory=dict)  # the cluster's current deployment
     broken: str = ""
 
