@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..grammars import is_dns_subdomain, is_loopback, url_parts
-from .parsers import Problems, list_of, object_of, text
+from .parsers import Problems, credential_free, list_of, object_of, text
 
 # notification-controller's provider types that post commit statuses.
 FORGES = ("github", "gitlab", "gitea", "bitbucket", "bitbucketserver", "azuredevops")
@@ -65,24 +65,20 @@ def forge_address(repository_url: str) -> str | None:
     return None
 
 
+def _is_web_url(value: str) -> bool:
+    """https://, or http:// on a loopback host (the local test bed's)."""
+    parts = url_parts(value)
+    return parts is not None and (
+        parts[0] == "https" or (parts[0] == "http" and is_loopback(parts[3]))
+    )
+
+
 def _web_address(value: Any, name: str, problems: Problems, what: str) -> str | None:
     """An https:// URL (http:// on a loopback host only) with no credential in it."""
-    parts = url_parts(value) if isinstance(value, str) else None
-    if parts is None or not (parts[0] == "https" or (parts[0] == "http" and is_loopback(parts[3]))):
-        problems.add(
-            name, value, f"is not an https:// URL of {what} (http:// only on a loopback host)"
-        )
-        return None
-    if parts[1] or parts[2]:
-        scheme, _, rest = value.partition("://")
-        masked = f"{scheme}://***@{rest.rpartition('@')[2]}"
-        problems.note(
-            name,
-            f"{masked!r} holds a credential (a user or password), which would be "
-            "rendered in clear; put it in the Secret named by secretRef",
-        )
-        return None
-    return value
+    return credential_free(
+        text(_is_web_url, f"is not an https:// URL of {what} (http:// only on a loopback host)"),
+        "put it in the Secret named by secretRef",
+    )(value, name, problems)
 
 
 def _names_repository(address: str) -> bool:
