@@ -10,32 +10,21 @@ Runs with the session's `fleet_project` after the other test_waves* modules but 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from testbed.event_receiver import EventReceiver
 from testbed.faults import UNREADY_SUFFIX
+from testbed.flux import LOADED_BOUND
 from testbed.github_api import GitHubApiRecorder
-from tests.local_fleet.waves import IMAGE, STACKS, assert_on, head
+from testbed.processes import wait_for
+from tests.local_fleet.waves import IMAGE, STACKS, assert_on, head, set_config
 
 STATUS_TOKEN = "ghs_" + "status0" * 5  # the notification-controller's, in each cluster's Secret
 DEPLOY_TOKEN = "ghs_" + "deploy0" * 5  # the rollout's, as a workflow's GITHUB_TOKEN
 SECRET = "github-commit-status"
 INFRA_SHA = "feedc0de" * 5
-
-
-def wait_until(what: str, found: Callable[[], Any], seconds: float = 180) -> Any:
-    """`found()` once it is truthy; the bound is for a loaded 2-core machine, not a claim."""
-    deadline = time.monotonic() + seconds
-    while not (value := found()):
-        assert time.monotonic() < deadline, f"{what}: not within {seconds:.0f} s"
-        time.sleep(1)
-    return value
 
 
 def ready(found: dict, size: int) -> dict | None:
@@ -89,13 +78,6 @@ class Reporting:
         return found
 
 
-def set_config(project, stack: str, values: dict[str, Any]) -> None:
-    path = project.root / f"Pulumi.{stack}.yaml"
-    content = yaml.safe_load(path.read_text())
-    content["config"].update(values)
-    path.write_text(yaml.safe_dump(content, sort_keys=False))
-
-
 @pytest.fixture(scope="module")
 def reporting(fleet_project):
     files = {s: (fleet_project.root / f"Pulumi.{s}.yaml").read_text() for s in STACKS}
@@ -134,7 +116,7 @@ def reporting(fleet_project):
         report = fleet_project.json("rollout", "0.9.1", "--plain")
         assert report["result"] == "rolled out", report["failure"]
         for stack in STACKS:
-            wait_until(
+            wait_for(
                 f"{stack}: the Alerts applied by Flux",
                 lambda s=stack: (
                     len(
@@ -144,6 +126,7 @@ def reporting(fleet_project):
                     )
                     == 2
                 ),
+                LOADED_BOUND,
             )
         try:
             yield Reporting(fleet_project, github, receiver)
@@ -159,8 +142,10 @@ def test_each_commit_carries_one_status_per_cluster_and_the_webhook_names_each(r
     last = head(reporting.project)
     # beam's deploy is the last commit: every cluster's Flux applied it, and each says so under
     # its own name; none took another's place.
-    statuses = wait_until(
-        "three statuses on the last commit", lambda: ready(reporting.statuses(last), 3)
+    statuses = wait_for(
+        "three statuses on the last commit",
+        lambda: ready(reporting.statuses(last), 3),
+        LOADED_BOUND,
     )
     assert {name: state for name, (state, _) in statuses.items()} == {
         f"hecate/{s}-cluster": "success" for s in STACKS
@@ -168,9 +153,10 @@ def test_each_commit_carries_one_status_per_cluster_and_the_webhook_names_each(r
     # An earlier commit, dev's deploy, carries dev's status from the moment dev applied it.
     dev_commit = reporting.deploy_commit("dev-cluster", "0.9.2")
     assert reporting.statuses(dev_commit)["hecate/dev-cluster"][0] == "success"
-    events = wait_until(
+    events = wait_for(
         "every cluster's events of the last commit at the webhook",
         lambda: ready(reporting.events_of(last), 3),
+        LOADED_BOUND,
     )
     assert set(events) == {f"{s}-cluster" for s in STACKS}
     assert all("Kustomization" in kinds for kinds in events.values()), events
@@ -203,7 +189,7 @@ def test_a_wave_that_fails_on_edge_says_so_on_the_commit_and_in_edge_s_deploymen
         found = reporting.statuses(edge_commit).get("hecate/edge-cluster")
         return found if found and found[0] == "failure" else None
 
-    _, description = wait_until("edge's failure on its commit", edge_failed)
+    _, description = wait_for("edge's failure on its commit", edge_failed, LOADED_BOUND)
     assert "health check failed" in description, description
     dev_commit = reporting.deploy_commit("dev-cluster", "0.9.3")
     assert reporting.statuses(dev_commit)["hecate/dev-cluster"][0] == "success"

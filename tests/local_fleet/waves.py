@@ -84,11 +84,16 @@ def dev_only(tmp_path: Path) -> str:
     return str(plan)
 
 
-def set_dev(fleet_project, key: str, value) -> str:
-    """A setting of dev's stack file, as a pull request would change it; returns the file."""
-    path = fleet_project.root / "Pulumi.dev.yaml"
+def set_config(fleet_project, stack: str, values: dict) -> str:
+    """Settings of a stack file, as a pull request would change them; returns the file before."""
+    path = fleet_project.root / f"Pulumi.{stack}.yaml"
     before = path.read_text()
     content = yaml.safe_load(before)
-    content["config"][key] = value
+    content["config"].update(values)
     path.write_text(yaml.safe_dump(content, sort_keys=False))
     return before
+
+
+def set_dev(fleet_project, key: str, value) -> str:
+    """A setting of dev's stack file; returns the file before."""
+    return set_config(fleet_project, "dev", {key: value})
