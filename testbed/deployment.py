@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,3 +152,21 @@ class Deployment:
 
 def git_env() -> dict[str, str]:
     return {**os.environ, **GIT_IDENTITY}
+
+
+def on_each(deployments: Iterable[Deployment], step: Callable[[Deployment], object]) -> list:
+    """`step` on every deployment at once (their clusters are independent, and most of a step is
+    waiting for Flux); every cluster's failure reported, each naming its cluster. Pushes belong
+    outside: clusters that push at once race for the branch, so a step waits for a commit that
+    is already there."""
+    deployments = list(deployments)
+    with ThreadPoolExecutor(max_workers=len(deployments)) as pool:
+        futures = [pool.submit(step, d) for d in deployments]
+    failed = [
+        f"{d.cluster}: {type(e).__name__}: {e}"
+        for d, e in ((d, f.exception()) for d, f in zip(deployments, futures, strict=True))
+        if e is not None
+    ]
+    if failed:
+        raise AssertionError("\n".join(failed))
+    return [f.result() for f in futures]
