@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from hecate.project import stack_names
 from testbed import flux
 from testbed.deployment import Deployment, on_each
 from testbed.faults import UNREADY_SUFFIX
 from testbed.processes import wait_for
+from tests.local_fleet.waves import STACKS
 
 
 @pytest.fixture
 def every_deployment(deployments) -> list[Deployment]:
-    return [deployments[stack] for stack in stack_names()]
+    return [deployments[stack] for stack in STACKS]
 
 
 def not_ready(fleet, cluster: str, kind: str, name: str) -> dict | None:
