@@ -59,7 +59,9 @@ def fetch(
     def fetched():
         obj = get(fleet, cluster, "gitrepository", source)
         revision = obj.get("status", {}).get("artifact", {}).get("revision", "")
-        return obj if handled(obj, token) and revision.endswith(commit) else None
+        if handled(obj, token) and revision.endswith(commit):
+            return obj
+        raise FleetError(seen(obj, token, f"artifact {revision or 'none'}"))
 
     return wait_for(f"{cluster}: GitRepository {source} at {commit[:12]}", fetched, timeout)
 
@@ -79,15 +81,16 @@ def apply(
     def applied():
         obj = get(fleet, cluster, "kustomization", name)
         status = obj.get("status", {})
-        if not (handled(obj, token) and observed(obj)):
-            return None
-        if not status.get("lastAttemptedRevision", "").endswith(commit):
-            return None
+        attempted = status.get("lastAttemptedRevision", "")
         ready = condition(obj)
-        if healthy:
-            done = ready.get("status") == "True"
-            return obj if done and status.get("lastAppliedRevision", "").endswith(commit) else None
-        return obj if ready.get("status") == "False" else None
+        if handled(obj, token) and observed(obj) and attempted.endswith(commit):
+            if not healthy and ready.get("status") == "False":
+                return obj
+            applied = status.get("lastAppliedRevision", "").endswith(commit)
+            if healthy and ready.get("status") == "True" and applied:
+                return obj
+        # What the last reading said, for the timeout's message.
+        raise FleetError(seen(obj, token, f"attempted {attempted or 'none'}"))
 
     return wait_for(
         f"{cluster}: Kustomization {name} {'Ready at' if healthy else 'failed on'} {commit[:12]}",
@@ -107,6 +110,19 @@ def sync(
     apply(fleet, cluster, "flux-system", commit)
     fetch(fleet, cluster, "hecate-gitops", commit)
     return apply(fleet, cluster, "hecate", commit, timeout=timeout, healthy=healthy)
+
+
+def seen(obj: dict, token: str, revision: str) -> str:
+    """One reading of a Flux object, as a wait's timeout reports it."""
+    status = obj.get("status", {})
+    ready = condition(obj)
+    return (
+        f"request {'handled' if handled(obj, token) else 'not handled yet'} "
+        f"(last handled {status.get('lastHandledReconcileAt', 'never')}), "
+        f"generation {obj.get('metadata', {}).get('generation')} observed "
+        f"{status.get('observedGeneration')}, {revision}, Ready {ready.get('status', 'none')} "
+        f"{ready.get('reason', '')}: {ready.get('message', '')[:300]}"
+    )
 
 
 def ready_reason(obj: dict) -> str:
