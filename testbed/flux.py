@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from hecate.fleet.cluster_health import observed
@@ -14,6 +15,7 @@ LOADED_BOUND = 180.0
 
 FLUX_NAMESPACE = "flux-system"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+ASK_AGAIN_SECONDS = 30.0
 
 
 def condition(obj: dict, kind: str = "Ready") -> dict:
@@ -42,26 +44,60 @@ def request(fleet: Fleet, cluster: str, kind: str, name: str) -> str:
     return token
 
 
+class Request:
+    """A reconcile request, asked again when the controller has not handled it for
+    ASK_AGAIN_SECONDS: on the loaded test bed a request that lands while the controller
+    reconciles the same object for a new revision was seen never to be handled (the object
+    applied, `lastHandledReconcileAt` left at the request before). Any of its tokens counts."""
+
+    def __init__(self, fleet: Fleet, cluster: str, kind: str, name: str):
+        self.where = (fleet, cluster, kind, name)
+        self.tokens: list[str] = []
+        self.asked = 0.0
+        self.ask()
+
+    def ask(self) -> None:
+        self.tokens.append(request(*self.where))
+        self.asked = time.monotonic()
+
+    def handled(self, obj: dict) -> bool:
+        if obj.get("status", {}).get("lastHandledReconcileAt") in self.tokens:
+            return True
+        if time.monotonic() - self.asked > ASK_AGAIN_SECONDS:
+            self.ask()
+        return False
+
+    def seen(self, obj: dict, revision: str) -> str:
+        """One reading of the object, as a wait's timeout reports it."""
+        status = obj.get("status", {})
+        ready = condition(obj)
+        handled = status.get("lastHandledReconcileAt") in self.tokens
+        return (
+            f"request {'handled' if handled else 'not handled yet'} "
+            f"(asked {len(self.tokens)} times; last handled "
+            f"{status.get('lastHandledReconcileAt', 'never')}), generation "
+            f"{obj.get('metadata', {}).get('generation')} observed "
+            f"{status.get('observedGeneration')}, {revision}, Ready {ready.get('status', 'none')} "
+            f"{ready.get('reason', '')}: {ready.get('message', '')[:300]}"
+        )
+
+
 def get(fleet: Fleet, cluster: str, kind: str, name: str) -> dict:
     return fleet.get(cluster, "-n", FLUX_NAMESPACE, kind, name)
-
-
-def handled(obj: dict, token: str) -> bool:
-    return obj.get("status", {}).get("lastHandledReconcileAt") == token
 
 
 def fetch(
     fleet: Fleet, cluster: str, source: str, commit: str, timeout: float = LOADED_BOUND
 ) -> dict:
     """Reconcile a GitRepository and wait for its artifact to be `commit`."""
-    token = request(fleet, cluster, "gitrepository", source)
+    asked = Request(fleet, cluster, "gitrepository", source)
 
     def fetched():
         obj = get(fleet, cluster, "gitrepository", source)
         revision = obj.get("status", {}).get("artifact", {}).get("revision", "")
-        if handled(obj, token) and revision.endswith(commit):
+        if asked.handled(obj) and revision.endswith(commit):
             return obj
-        raise FleetError(seen(obj, token, f"artifact {revision or 'none'}"))
+        raise FleetError(asked.seen(obj, f"artifact {revision or 'none'}"))
 
     return wait_for(f"{cluster}: GitRepository {source} at {commit[:12]}", fetched, timeout)
 
@@ -76,21 +112,21 @@ def apply(
 ) -> dict:
     """Reconcile a Kustomization and wait until it has applied `commit` (and, if `healthy`,
     is Ready: its health checks passed). Returns the Kustomization."""
-    token = request(fleet, cluster, "kustomization", name)
+    asked = Request(fleet, cluster, "kustomization", name)
 
     def applied():
         obj = get(fleet, cluster, "kustomization", name)
         status = obj.get("status", {})
         attempted = status.get("lastAttemptedRevision", "")
         ready = condition(obj)
-        if handled(obj, token) and observed(obj) and attempted.endswith(commit):
+        if asked.handled(obj) and observed(obj) and attempted.endswith(commit):
             if not healthy and ready.get("status") == "False":
                 return obj
             applied = status.get("lastAppliedRevision", "").endswith(commit)
             if healthy and ready.get("status") == "True" and applied:
                 return obj
         # What the last reading said, for the timeout's message.
-        raise FleetError(seen(obj, token, f"attempted {attempted or 'none'}"))
+        raise FleetError(asked.seen(obj, f"attempted {attempted or 'none'}"))
 
     return wait_for(
         f"{cluster}: Kustomization {name} {'Ready at' if healthy else 'failed on'} {commit[:12]}",
@@ -110,19 +146,6 @@ def sync(
     apply(fleet, cluster, "flux-system", commit)
     fetch(fleet, cluster, "hecate-gitops", commit)
     return apply(fleet, cluster, "hecate", commit, timeout=timeout, healthy=healthy)
-
-
-def seen(obj: dict, token: str, revision: str) -> str:
-    """One reading of a Flux object, as a wait's timeout reports it."""
-    status = obj.get("status", {})
-    ready = condition(obj)
-    return (
-        f"request {'handled' if handled(obj, token) else 'not handled yet'} "
-        f"(last handled {status.get('lastHandledReconcileAt', 'never')}), "
-        f"generation {obj.get('metadata', {}).get('generation')} observed "
-        f"{status.get('observedGeneration')}, {revision}, Ready {ready.get('status', 'none')} "
-        f"{ready.get('reason', '')}: {ready.get('message', '')[:300]}"
-    )
 
 
 def ready_reason(obj: dict) -> str:
