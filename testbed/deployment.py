@@ -156,9 +156,9 @@ def git_env() -> dict[str, str]:
 
 def on_each(deployments: Iterable[Deployment], step: Callable[[Deployment], object]) -> list:
     """`step` on every deployment at once (their clusters are independent, and most of a step is
-    waiting for Flux); every cluster's failure reported, each naming its cluster. Pushes belong
-    outside: clusters that push at once race for the branch, so a step waits for a commit that
-    is already there."""
+    waiting for Flux); every cluster's failure reported, each naming its cluster. A step may
+    push: a push that lost the race rebases (`push_head`), and a sync waits for a revision that
+    holds its commit (`Fleet.holds`)."""
     deployments = list(deployments)
     with ThreadPoolExecutor(max_workers=len(deployments)) as pool:
         futures = [pool.submit(step, d) for d in deployments]

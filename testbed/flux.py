@@ -89,13 +89,14 @@ def get(fleet: Fleet, cluster: str, kind: str, name: str) -> dict:
 def fetch(
     fleet: Fleet, cluster: str, source: str, commit: str, timeout: float = LOADED_BOUND
 ) -> dict:
-    """Reconcile a GitRepository and wait for its artifact to be `commit`."""
+    """Reconcile a GitRepository and wait for its artifact to hold `commit` (be it, or a later
+    commit: another cluster's push may have come after it)."""
     asked = Request(fleet, cluster, "gitrepository", source)
 
     def fetched():
         obj = get(fleet, cluster, "gitrepository", source)
         revision = obj.get("status", {}).get("artifact", {}).get("revision", "")
-        if asked.handled(obj) and revision.endswith(commit):
+        if asked.handled(obj) and fleet.holds(revision, commit):
             return obj
         raise FleetError(asked.seen(obj, f"artifact {revision or 'none'}"))
 
@@ -110,8 +111,8 @@ def apply(
     timeout: float = LOADED_BOUND,
     healthy: bool = True,
 ) -> dict:
-    """Reconcile a Kustomization and wait until it has applied `commit` (and, if `healthy`,
-    is Ready: its health checks passed). Returns the Kustomization."""
+    """Reconcile a Kustomization and wait until it has applied `commit` or a later commit (and,
+    if `healthy`, is Ready: its health checks passed). Returns the Kustomization."""
     asked = Request(fleet, cluster, "kustomization", name)
 
     def applied():
@@ -119,10 +120,10 @@ def apply(
         status = obj.get("status", {})
         attempted = status.get("lastAttemptedRevision", "")
         ready = condition(obj)
-        if asked.handled(obj) and observed(obj) and attempted.endswith(commit):
+        if asked.handled(obj) and observed(obj) and fleet.holds(attempted, commit):
             if not healthy and ready.get("status") == "False":
                 return obj
-            applied = status.get("lastAppliedRevision", "").endswith(commit)
+            applied = fleet.holds(status.get("lastAppliedRevision", ""), commit)
             if healthy and ready.get("status") == "True" and applied:
                 return obj
         # What the last reading said, for the timeout's message.

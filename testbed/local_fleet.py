@@ -115,6 +115,23 @@ class Fleet:
         )  # fmt: skip
         return destination
 
+    def holds(self, revision: str, commit: str) -> bool:
+        """Whether what a Flux object reconciled (`main@sha1:<sha>`) holds `commit`: it is that
+        commit or a later one of the gitops repository's history (another cluster's push may
+        have come after it)."""
+        sha = revision.rpartition(":")[2]
+        if not sha or not commit:
+            return False
+        if sha == commit:
+            return True
+        done = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", commit, sha],
+            cwd=self.workdir / "git" / "repos" / REPOSITORY,
+            capture_output=True,
+            timeout=60,
+        )
+        return done.returncode == 0
+
     def env(self) -> dict[str, str]:
         """The environment of a command run against the fleet."""
         return {

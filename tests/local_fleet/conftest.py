@@ -12,7 +12,7 @@ from testbed.deployment import Deployment
 from testbed.local_fleet import Bringup, Fleet, fetch_cert
 from testbed.rollout_project import RolloutProject
 from testbed.scratch import missing_tools
-from tests.local_fleet.waves import SOAK, THROWAWAY_KEY
+from tests.local_fleet.waves import SOAK, STACKS, THROWAWAY_KEY
 
 NODES = 3
 
@@ -61,6 +61,13 @@ class _Deployments(dict):
 @pytest.fixture
 def deployment(stack, deployments) -> Deployment:
     return deployments[stack]
+
+
+@pytest.fixture
+def every_deployment(deployments) -> list[Deployment]:
+    """Every committed stack's deployment, for a test that runs on every cluster at once
+    (testbed.deployment.on_each)."""
+    return [deployments[stack] for stack in STACKS]
 
 
 @pytest.fixture(scope="session")

@@ -5,18 +5,10 @@ test is waiting for Flux, so one at a time only added the waits up."""
 
 from __future__ import annotations
 
-import pytest
-
 from testbed import flux
 from testbed.deployment import Deployment, on_each
 from testbed.faults import UNREADY_SUFFIX
 from testbed.processes import wait_for
-from tests.local_fleet.waves import STACKS
-
-
-@pytest.fixture
-def every_deployment(deployments) -> list[Deployment]:
-    return [deployments[stack] for stack in STACKS]
 
 
 def not_ready(fleet, cluster: str, kind: str, name: str) -> dict | None:

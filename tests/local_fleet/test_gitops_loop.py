@@ -8,6 +8,7 @@ from typing import Any
 
 from hecate.grammars import parse_quantity
 from testbed import flux
+from testbed.deployment import on_each
 from tests import guide
 from tests.local_fleet.watch import RolloutWatch, daemon_pods
 
@@ -31,7 +32,7 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def test_flux_applies_what_the_program_renders(deployment):
+def applies_what_the_program_renders(deployment) -> None:
     fleet, cluster = deployment.fleet, deployment.cluster
     # The deployment was made (up, commit, push) on first use; reconcile to the remote's head.
     commit = deployment.push_head()
@@ -83,7 +84,7 @@ def test_flux_applies_what_the_program_renders(deployment):
         assert pod["status"]["phase"] == "Running"
 
 
-def test_a_version_rolls_out_and_a_git_revert_rolls_it_back(deployment):
+def rolls_out_and_back(deployment) -> None:
     fleet, cluster = deployment.fleet, deployment.cluster
     old_image = deployment.image
     max_unavailable = deployment.max_unavailable
@@ -107,3 +108,11 @@ def test_a_version_rolls_out_and_a_git_revert_rolls_it_back(deployment):
     deployment.config("hecate:version", old_image.rsplit(":", 1)[1])
     deployment.up()
     assert deployment.in_step()
+
+
+def test_flux_applies_what_the_program_renders(every_deployment):
+    on_each(every_deployment, applies_what_the_program_renders)
+
+
+def test_a_version_rolls_out_and_a_git_revert_rolls_it_back(every_deployment):
+    on_each(every_deployment, rolls_out_and_back)

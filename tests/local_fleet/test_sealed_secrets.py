@@ -9,6 +9,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from testbed import flux
+from testbed.deployment import on_each
 from testbed.local_fleet import fetch_cert
 from testbed.processes import wait_for
 from tests.local_fleet.watch import RolloutWatch, current_revision, live_pods
@@ -61,12 +63,12 @@ def seal(deployment, action: str) -> str:
     wait_for(
         f"{cluster}: Secret {SECRET} holding the canary of '{action}'",
         lambda: secret_value(fleet, cluster, NAMESPACE, SECRET) == key,
-        timeout=60,
+        timeout=flux.LOADED_BOUND,
     )
     return key
 
 
-def test_the_controller_opens_what_the_program_sealed_and_nothing_else(deployment):
+def opens_what_the_program_sealed_and_nothing_else(deployment) -> None:
     fleet, cluster = deployment.fleet, deployment.cluster
     cert = fetch_cert(fleet, cluster)
     assert cert.startswith("-----BEGIN CERTIFICATE-----")
@@ -114,7 +116,7 @@ def test_the_controller_opens_what_the_program_sealed_and_nothing_else(deploymen
             refused = wait_for(
                 f"{cluster}: the controller refusing {namespace}/{name}",
                 lambda ns=namespace, n=name: refusal(fleet, cluster, ns, n),
-                timeout=60,
+                timeout=flux.LOADED_BOUND,
             )
             assert "decrypt" in refused.get("message", "").lower(), refused
             assert secret_value(fleet, cluster, namespace, name) is None
@@ -143,7 +145,7 @@ def test_the_controller_opens_what_the_program_sealed_and_nothing_else(deploymen
         assert first.encode() not in content and second.encode() not in content, path
 
 
-def test_removing_the_sealed_values_prunes_the_secret_from_the_cluster(deployment):
+def prunes_the_secret_once_no_value_is_sealed(deployment) -> None:
     fleet, cluster = deployment.fleet, deployment.cluster
     if not deployment.rendered_path("sealed-secret.yaml").exists():  # run alone
         deployment.config("hecate:sealingCert", fetch_cert(fleet, cluster))
@@ -158,5 +160,13 @@ def test_removing_the_sealed_values_prunes_the_secret_from_the_cluster(deploymen
         sealed = fleet.kubectl(cluster, "get", "-n", NAMESPACE, "sealedsecret", SECRET, check=False)
         return sealed.returncode != 0 and secret_value(fleet, cluster, NAMESPACE, SECRET) is None
 
-    wait_for(f"{cluster}: SealedSecret and Secret {SECRET} pruned", gone, timeout=60)
+    wait_for(f"{cluster}: SealedSecret and Secret {SECRET} pruned", gone, timeout=flux.LOADED_BOUND)
     assert deployment.in_step()
+
+
+def test_the_controller_opens_what_the_program_sealed_and_nothing_else(every_deployment):
+    on_each(every_deployment, opens_what_the_program_sealed_and_nothing_else)
+
+
+def test_removing_the_sealed_values_prunes_the_secret_from_the_cluster(every_deployment):
+    on_each(every_deployment, prunes_the_secret_once_no_value_is_sealed)
