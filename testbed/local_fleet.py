@@ -439,7 +439,16 @@ class Bringup:
         events = f"--events-addr=http://127.0.0.1:{ports['notification-events']}/"
         storage_port, sealing_port = free_port(), free_port()
         (home / "artifacts").mkdir(parents=True, exist_ok=True)
-        flux_env = launcher.base_env(KUBECONFIG=str(kubeconfig), RUNTIME_NAMESPACE="flux-system")
+        # Each cluster's controllers get a temporary directory of their own, as each pod has:
+        # kustomize-controller removes every kustomization-* directory in its TMPDIR when it
+        # starts, so on a shared /tmp a controller starting (another cluster's, another fleet's)
+        # pulled a running one's build from under it ("evalsymlink failure", BuildFailed).
+        (home / "controller-tmp").mkdir(exist_ok=True)
+        flux_env = launcher.base_env(
+            KUBECONFIG=str(kubeconfig),
+            RUNTIME_NAMESPACE="flux-system",
+            TMPDIR=str(home / "controller-tmp"),
+        )
         launcher.spawn(
             f"{name}-source-controller",
             [
