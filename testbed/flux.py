@@ -60,8 +60,13 @@ class Request:
         self.tokens.append(request(*self.where))
         self.asked = time.monotonic()
 
+    def answered(self, obj: dict) -> bool:
+        """The controller has handled one of its tokens."""
+        return obj.get("status", {}).get("lastHandledReconcileAt") in self.tokens
+
     def handled(self, obj: dict) -> bool:
-        if obj.get("status", {}).get("lastHandledReconcileAt") in self.tokens:
+        """`answered`, and if not, asked again once the controller is idle and the wait long."""
+        if self.answered(obj):
             return True
         # Not while the controller is at work on it: the reconcile under way may be the one that
         # handles the request, and another asked for would run after it (a failing health check
@@ -75,9 +80,8 @@ class Request:
         """One reading of the object, as a wait's timeout reports it."""
         status = obj.get("status", {})
         ready = condition(obj)
-        handled = status.get("lastHandledReconcileAt") in self.tokens
         return (
-            f"request {'handled' if handled else 'not handled yet'} "
+            f"request {'handled' if self.answered(obj) else 'not handled yet'} "
             f"(asked {len(self.tokens)} times; last handled "
             f"{status.get('lastHandledReconcileAt', 'never')}), generation "
             f"{obj.get('metadata', {}).get('generation')} observed "

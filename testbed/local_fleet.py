@@ -79,6 +79,11 @@ class Cluster:
         return f"http://127.0.0.1:{self.sealing_port}/v1/cert.pem"
 
 
+def gitops_repository(workdir: Path) -> Path:
+    """The bare gitops repository the fleet's git server serves."""
+    return workdir / "git" / "repos" / REPOSITORY
+
+
 @dataclass(frozen=True)
 class Fleet:
     workdir: Path
@@ -126,7 +131,7 @@ class Fleet:
             return True
         done = subprocess.run(
             ["git", "merge-base", "--is-ancestor", commit, sha],
-            cwd=self.workdir / "git" / "repos" / REPOSITORY,
+            cwd=gitops_repository(self.workdir),
             capture_output=True,
             timeout=60,
         )
@@ -356,7 +361,7 @@ class Bringup:
         return fleet
 
     def _git_server(self) -> int:
-        repo = self.workdir / "git" / "repos" / REPOSITORY
+        repo = gitops_repository(self.workdir)
         git("init", "--quiet", "--bare", "--initial-branch", BRANCH, str(repo), cwd=self.workdir)
         git("config", "http.receivepack", "true", cwd=repo)
         port = free_port()
