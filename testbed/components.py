@@ -41,10 +41,27 @@ def missing_components() -> list[str]:
     return missing
 
 
-def kwokctl_config(unready_image: str) -> str:
-    """kwokctl's configuration: the binaries from the cache, everything bound to loopback, and
-    kwok's stock Stages plus one that keeps the unready test version's pods from ever becoming
-    ready (with a weight, so that it wins over the stock pod-ready stage)."""
+# The ports kwokctl gives a cluster's components. Left to itself it takes the first free port
+# counting down from 32767, so two fleets created at the same moment (two pytest workers) took
+# the same ones and each reached the other's API server ("certificate signed by unknown
+# authority"): the test bed picks them instead, at random (processes.free_ports).
+KWOKCTL_PORTS = (
+    "etcdPort",
+    "etcdPeerPort",
+    "kubeApiserverPort",
+    "kubeControllerManagerPort",
+    "kubeSchedulerPort",
+    "kwokControllerPort",
+)
+
+
+def kwokctl_config(unready_image: str, ports: dict[str, int]) -> str:
+    """A cluster's kwokctl configuration: the binaries from the cache, everything bound to
+    loopback on the given ports (KWOKCTL_PORTS), and kwok's stock Stages plus one that keeps the
+    unready test version's pods from ever becoming ready (with a weight, so that it wins over
+    the stock pod-ready stage)."""
+    if sorted(ports) != sorted(KWOKCTL_PORTS):
+        raise ValueError(f"kwokctl ports: got {sorted(ports)}, need {sorted(KWOKCTL_PORTS)}")
     options = {
         "runtime": "binary",
         "bindAddress": "127.0.0.1",
@@ -57,6 +74,7 @@ def kwokctl_config(unready_image: str) -> str:
         # Real admission, as a cluster has it (webhooks included); kwokctl's default is none.
         "kubeAuthorization": True,
         "kubeAdmission": True,
+        **ports,
     }
     documents: list[dict] = [
         {

@@ -11,7 +11,8 @@ Everything listens on 127.0.0.1 and lives under one work directory:
     home/          HOME of every process started here
     kwok/          KWOK_WORKDIR (each cluster's pki, kubeconfig, logs and pid files)
     git/repos/     the bare repositories the git server serves (hecate-gitops)
-    clusters/<c>/  what the controllers beside cluster <c> keep (Flux's artifacts, tokens)
+    clusters/<c>/  cluster <c>'s kwokctl.yaml, and what the controllers beside it keep (Flux's
+                   artifacts, tokens, their TMPDIR)
     logs/          one log per process started here
     pids/          one pid file per process started here
     kubeconfig     one context per cluster, named after it
@@ -44,6 +45,7 @@ from hecate.fleet.cluster_health import observed
 from testbed.components import (
     BRANCH,
     CLUSTERS,
+    KWOKCTL_PORTS,
     REPOSITORY,
     SEALED_SECRETS_ACCOUNT,
     SEALED_SECRETS_NAMESPACE,
@@ -59,6 +61,7 @@ from testbed.processes import (
     Launcher,
     alive,
     free_port,
+    free_ports,
     git,
     signal_session,
     wait_for,
@@ -231,6 +234,18 @@ class Fleet:
         )
 
 
+# The ports of the controllers beside a cluster (its storage and sealing ports aside).
+CONTROLLER_PORTS = (
+    "source-metrics",
+    "source-health",
+    "kustomize-metrics",
+    "kustomize-health",
+    "notification-events",
+    "notification-receiver",
+    "notification-metrics",
+    "notification-health",
+    "sealing-metrics",
+)
 OWNER_FILE = "owner.json"  # who owns the fleet: a process (tied) or nobody (`make fleet-up`)
 WATCHDOG_PID = "watchdog.pid"  # beside pids/, not in it: stopping the fleet never stops it
 
@@ -332,12 +347,10 @@ class Bringup:
         git_port = self._git_server()
         url = f"http://127.0.0.1:{git_port}/{REPOSITORY}"
         self._seed_repository(url)
-        config = self.workdir / "kwokctl.yaml"
-        config.write_text(kwokctl_config(UNREADY_SUFFIX))
         clusters = []
         for name in self.names:
             self.say(f"{name}: control plane and {self.nodes} fake nodes")
-            clusters.append(self._cluster(name, config, url))
+            clusters.append(self._cluster(name, url))
         fleet = Fleet(self.workdir, git_port, self.nodes, tuple(clusters))
         self._kubeconfig(fleet)
         (self.workdir / "fleet.json").write_text(
@@ -390,8 +403,16 @@ class Bringup:
         git("push", "--quiet", url, f"HEAD:{BRANCH}", cwd=seed, env=env)
         shutil.rmtree(seed)
 
-    def _cluster(self, name: str, config: Path, url: str) -> Cluster:
+    def _cluster(self, name: str, url: str) -> Cluster:
         launcher = self.launcher
+        home = self.workdir / "clusters" / name
+        home.mkdir(parents=True, exist_ok=True)
+        # Every port this cluster's processes listen on, distinct and picked at once.
+        picked = iter(free_ports(len(KWOKCTL_PORTS) + len(CONTROLLER_PORTS) + 2))
+        config = home / "kwokctl.yaml"
+        config.write_text(
+            kwokctl_config(UNREADY_SUFFIX, {key: next(picked) for key in KWOKCTL_PORTS})
+        )
         launcher.run(
             f"{name}-kwokctl",
             [
@@ -424,25 +445,11 @@ class Bringup:
         kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
         kubectl("create", "namespace", "flux-system")
 
-        home = self.workdir / "clusters" / name
-        ports = {
-            key: free_port()
-            for key in (
-                "source-metrics",
-                "source-health",
-                "kustomize-metrics",
-                "kustomize-health",
-                "notification-events",
-                "notification-receiver",
-                "notification-metrics",
-                "notification-health",
-                "sealing-metrics",
-            )
-        }
+        ports = {key: next(picked) for key in CONTROLLER_PORTS}
         # Where the other controllers send their events (as flux install points them at the
         # notification-controller's service): its Alerts forward them to Providers.
         events = f"--events-addr=http://127.0.0.1:{ports['notification-events']}/"
-        storage_port, sealing_port = free_port(), free_port()
+        storage_port, sealing_port = next(picked), next(picked)
         (home / "artifacts").mkdir(parents=True, exist_ok=True)
         # Each cluster's controllers get a temporary directory of their own, as each pod has:
         # kustomize-controller removes every kustomization-* directory in its TMPDIR when it
