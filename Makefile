@@ -136,18 +136,21 @@ fleet-down: $(VENV)/.installed
 
 # Style first: a violation fails `make test`, and so CI. The suite in two runs: every module that
 # needs no cluster on every core (pytest-xdist, a module whole on one worker), then the fleet tier
-# alone, one test after another on its one fleet (beside the engine tier, on two cores, the two
+# on FLEET_WORKERS fleets, one per worker, each running a group of modules one test after another
+# (tests/local_fleet/conftest.py's FLEET_GROUPS; beside the engine tier, on two cores, the two
 # slowed each other more than they overlapped: docs/performance.md). PYTEST_ARGS: one run of a
 # selection, one test after another.
 PYTEST := $(VENV)/bin/python -m pytest -q --durations=20
 TEST_WORKERS ?= auto
+FLEET_WORKERS ?= 2
 # The directories of the tiers that need an engine but no cluster, first: their modules are the
-# slow ones, and a worker that starts them early leaves the quick unit modules for the end.
+# slow ones, and a worker that starts them early leaves the quick unit modules for the end
+# (--no-loadscope-reorder: in this order, not pytest-xdist's default, most tests first).
 ENGINE_TIERS = $(filter-out tests/local_fleet/,$(sort $(dir $(wildcard tests/*/test_*.py))))
 test: lint $(ENGINE) $(KUBERNETES_PROVIDER) $(TESTBED) tools
 ifeq ($(strip $(PYTEST_ARGS)),)
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile $(ENGINE_TIERS) $(UNIT_TESTS)
-	$(PYTEST) tests/local_fleet
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ENGINE_TIERS) $(UNIT_TESTS)
+	$(PYTEST) -n $(FLEET_WORKERS) --dist loadgroup tests/local_fleet
 else
 	$(PYTEST) $(PYTEST_ARGS)
 endif

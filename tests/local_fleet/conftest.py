@@ -1,9 +1,11 @@
-"""One fleet for the whole session, brought up in a temporary work directory and taken down
-by its process ids afterwards, whatever the tests did; one deployment per committed stack."""
+"""One fleet per session (per pytest-xdist worker), brought up in a temporary work directory
+and taken down by its process ids afterwards, whatever the tests did; one deployment per
+committed stack."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,48 @@ from testbed.scratch import missing_tools
 from tests.local_fleet.waves import SOAK, STACKS, THROWAWAY_KEY
 
 NODES = 3
+HERE = Path(__file__).parent
+
+# `make test` runs this tier on two pytest-xdist workers (`--dist loadgroup`), each with a fleet
+# of its own: each module belongs to one of these groups, and a group runs whole, in file order,
+# on one worker. Within a group the modules keep the order they had on a single fleet: the
+# single-stack modules (each stack's own deployments) before any rollout module (test_waves*,
+# one project of every stack), and test_adopt.py first, on clusters nothing has deployed to yet.
+# The groups are balanced by the modules' measured times (docs/performance.md).
+FLEET_GROUPS = {
+    "test_adopt.py": "fleet-1",
+    "test_direct_delivery.py": "fleet-1",
+    "test_dry_run.py": "fleet-1",
+    "test_failures.py": "fleet-1",
+    "test_fleet_identity.py": "fleet-1",
+    "test_fleet_lifetime.py": "fleet-1",
+    "test_gitops_loop.py": "fleet-1",
+    "test_pod_template.py": "fleet-1",
+    "test_sealed_secrets.py": "fleet-1",
+    "test_waves.py": "fleet-2",
+    "test_waves_benches.py": "fleet-2",
+    "test_waves_checks.py": "fleet-2",
+    "test_waves_doctor.py": "fleet-1",
+    "test_waves_outages.py": "fleet-1",
+    "test_waves_page_getting_started.py": "fleet-2",
+    "test_waves_reports.py": "fleet-1",
+    "test_waves_road.py": "fleet-1",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent != HERE:
+            continue
+        group = FLEET_GROUPS.get(item.path.name)
+        if group is None:
+            raise pytest.UsageError(
+                f"tests/local_fleet/{item.path.name} is in no fleet group: add it to "
+                f"FLEET_GROUPS in tests/local_fleet/conftest.py (groups: "
+                f"{', '.join(sorted(set(FLEET_GROUPS.values())))})"
+            )
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -72,9 +116,9 @@ def every_deployment(deployments) -> list[Deployment]:
 
 @pytest.fixture(scope="session")
 def fleet_project(fleet, tmp_path_factory) -> Iterator[RolloutProject]:
-    """One project of every committed stack, for the rollout tests (test_waves.py and
-    test_waves_outages.py, which run after the others of tests/local_fleet): each test leaves
-    the fleet in step, on the version the project's stack files say."""
+    """One project of every committed stack, for the rollout tests (test_waves*.py, after the
+    single-stack modules of their group): each test leaves the fleet in step, on the version the
+    project's stack files say."""
     project = RolloutProject.create(fleet, tmp_path_factory.mktemp("waves"), dev_soak=SOAK)
     # beam seals a throwaway key, so that its gate waits for the SealedSecret too.
     for args in (
