@@ -64,6 +64,22 @@ def test_the_unit_suite_is_the_top_level_tests_alone():
     assert not any(s.startswith(("tests/e2e", "tests/local_fleet")) for s in selected)
 
 
+def test_each_fleet_module_is_in_one_group_and_each_group_gets_a_fleet():
+    """`make test` runs the fleet tier with `--dist loadgroup`, a worker (and so a fleet) per
+    group: every module of tests/local_fleet is in the table, no entry names a module that is
+    gone, and there are as many workers as groups."""
+    from tests.local_fleet.conftest import FLEET_GROUPS
+
+    modules = sorted(p.name for p in (ROOT / "tests" / "local_fleet").glob("test_*.py"))
+    assert sorted(FLEET_GROUPS) == modules
+    done = make("-n", "test")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    words = next(line for line in lines if line.endswith("tests/local_fleet")).split()
+    assert words[words.index("--dist") + 1] == "loadgroup"
+    assert int(words[words.index("-n") + 1]) == len(set(FLEET_GROUPS.values()))
+
+
 def _pulumi_vars(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("PULUMI_") or k == "HECATE_CACHE"}
 
