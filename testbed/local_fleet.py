@@ -408,11 +408,10 @@ class Bringup:
         home = self.workdir / "clusters" / name
         home.mkdir(parents=True, exist_ok=True)
         # Every port this cluster's processes listen on, distinct and picked at once.
-        picked = iter(free_ports(len(KWOKCTL_PORTS) + len(CONTROLLER_PORTS) + 2))
+        names = (*KWOKCTL_PORTS, *CONTROLLER_PORTS, "storage", "sealing")
+        picked = dict(zip(names, free_ports(len(names)), strict=True))
         config = home / "kwokctl.yaml"
-        config.write_text(
-            kwokctl_config(UNREADY_SUFFIX, {key: next(picked) for key in KWOKCTL_PORTS})
-        )
+        config.write_text(kwokctl_config(UNREADY_SUFFIX, {k: picked[k] for k in KWOKCTL_PORTS}))
         launcher.run(
             f"{name}-kwokctl",
             [
@@ -445,11 +444,11 @@ class Bringup:
         kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
         kubectl("create", "namespace", "flux-system")
 
-        ports = {key: next(picked) for key in CONTROLLER_PORTS}
+        ports = {key: picked[key] for key in CONTROLLER_PORTS}
         # Where the other controllers send their events (as flux install points them at the
         # notification-controller's service): its Alerts forward them to Providers.
         events = f"--events-addr=http://127.0.0.1:{ports['notification-events']}/"
-        storage_port, sealing_port = next(picked), next(picked)
+        storage_port, sealing_port = picked["storage"], picked["sealing"]
         (home / "artifacts").mkdir(parents=True, exist_ok=True)
         # Each cluster's controllers get a temporary directory of their own, as each pod has:
         # kustomize-controller removes every kustomization-* directory in its TMPDIR when it
