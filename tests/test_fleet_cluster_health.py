@@ -412,3 +412,46 @@ def test_anything_else_that_is_not_the_gate_holding_is_trouble(health, words):
 
 def test_a_holding_gate_is_a_holding_soak():
     assert soak_reading(HEALTHY, check) == SoakReading(PASSED, check(HEALTHY).detail)
+
+
+class RecordedPatches:
+    """The custom-objects API of a ClusterClient, recording each merge patch it is sent."""
+
+    def __init__(self):
+        self.asked: list[tuple[str, str, dict]] = []
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body, **_):
+        assert namespace == "flux-system"
+        self.asked.append((plural, name, body))
+
+
+@pytest.mark.parametrize(
+    ("syncs", "asked"),
+    [
+        # After a push: the fetch alone; the new artifact starts each sync by itself, and a sync
+        # asked as well would first run again on the commit before (a health check's timeout
+        # lost when that commit fails, as in a rollback).
+        (False, {("gitrepositories", "flux-system"), ("gitrepositories", "hecate-gitops")}),
+        # Nothing pushed: the syncs apply the same commit again.
+        (
+            True,
+            {
+                ("gitrepositories", "flux-system"),
+                ("gitrepositories", "hecate-gitops"),
+                ("kustomizations", "flux-system"),
+                ("kustomizations", "hecate"),
+            },
+        ),
+    ],
+)
+def test_a_reconcile_request_asks_the_sources_and_only_without_a_push_the_syncs(
+    monkeypatch, syncs, asked
+):
+    client = ClusterClient("beam-cluster")
+    patches = RecordedPatches()
+    monkeypatch.setattr(client, "_custom", lambda: patches)
+    token = client.request_reconcile(syncs=syncs)
+    assert {(plural, name) for plural, name, _ in patches.asked} == asked
+    assert len(patches.asked) == len(asked)
+    annotation = {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}
+    assert all(body == annotation for _, _, body in patches.asked)

@@ -378,22 +378,26 @@ class ClusterClient:
             synced.get("status") == "True" and current, synced.get("message", "") or "not yet"
         )
 
-    def request_reconcile(self) -> str:
+    def request_reconcile(self, syncs: bool = True) -> str:
         """Ask Flux to reconcile now, from the bootstrap sync down: a new `requestedAt` on each
-        source and sync, at once. (Asking the syncs only once the sources fetched, as `flux
-        reconcile --with-source` does, queues a second reconcile behind the one the new
-        artifact starts: a failed health check is then followed at once by Ready Unknown, and
-        the gate never sees the failure.)"""
+        source, and on each sync unless `syncs` is False.
+
+        After a push, ask the sources only: the new artifact starts each sync by itself. A sync
+        asked at the same moment starts at once on the artifact it has (the commit before the
+        push), and one asked once the source fetched (`flux reconcile --with-source`) queues a
+        second reconcile behind the one the artifact started. When the commit before is the
+        failing one, as in a rollback, either costs a whole health check (the sync's timeout)
+        before the pushed commit is applied; and the second hides a failed health check from
+        the gate behind Ready Unknown. With nothing pushed, the syncs are asked too: Flux
+        applies the same commit again (what drifted is put back)."""
         token = datetime.now(UTC).isoformat(timespec="microseconds")
-        self._request(
-            [
-                (FLUX_GROUP_SOURCE, BOOTSTRAP),
+        targets = [(FLUX_GROUP_SOURCE, BOOTSTRAP), (FLUX_GROUP_SOURCE, naming.GIT_REPOSITORY)]
+        if syncs:
+            targets += [
                 (FLUX_GROUP_KUSTOMIZE, BOOTSTRAP),
-                (FLUX_GROUP_SOURCE, naming.GIT_REPOSITORY),
                 (FLUX_GROUP_KUSTOMIZE, naming.KUSTOMIZATION),
-            ],
-            token,
-        )
+            ]
+        self._request(targets, token)
         return token
 
     def _request(self, targets: list[tuple[tuple[str, str, str], str]], token: str) -> None:

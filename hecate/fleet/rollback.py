@@ -198,6 +198,7 @@ class Rollback:
         rollout, journal, project = self.rollout, self.journal, self.rollout.project
         pushed: dict[str, str] = {}
         through_flux = [s for s in touched if rollout.through_flux(s)]
+        reverted: set[str] = set()  # a commit of this rollout on the remote, or its revert now
         for stack in touched:
             target = rollout.targets[stack]
             before = journal.before[stack]
@@ -211,6 +212,8 @@ class Rollback:
                 continue
             checkout = rollout.checkout(stack)
             commits = deploy_commits(rollout, stack, journal)
+            if commits:
+                reverted.add(stack)
             # What a failed `up` rendered and nobody committed goes first.
             checkout.discard(target.directories)
             rollout.check_lock()
@@ -235,7 +238,7 @@ class Rollback:
             checkout.push()
         for stack in through_flux:
             pushed[stack] = rollout.checkout(stack).head()
-            rollout.reconcile(wave.name, stack)
+            rollout.reconcile(wave.name, stack, pushed=stack in reverted)
         templates = {stack: rollout.template(stack, journal.before[stack]) for stack in touched}
         rollout.wait_gates(Wave(wave.name, tuple(touched), 0), pushed, templates)
 

@@ -305,7 +305,7 @@ class Rollout:
         pushed, changed = self._publish(wave, journal, ups)
         for stack in wave.stacks:
             if self.through_flux(stack):
-                self.reconcile(wave.name, stack)
+                self.reconcile(wave.name, stack, pushed=bool(self.report.stacks[stack].commits))
         templates = {stack: self.template(stack, self.version_of(stack)) for stack in wave.stacks}
         self.wait_gates(wave, pushed, templates)
         self._verify(wave, "gate")
@@ -348,15 +348,18 @@ class Rollout:
     def through_flux(self, stack: str) -> bool:
         return self.targets[stack].settings.delivery == "gitops"
 
-    def reconcile(self, wave: str, stack: str) -> None:
+    def reconcile(self, wave: str, stack: str, pushed: bool) -> None:
+        """Flux asked to fetch, and, when nothing of this rollout was pushed for the stack, to
+        apply again (ClusterClient.request_reconcile)."""
         client = self.clients[stack]
         try:
-            client.request_reconcile()
+            client.request_reconcile(syncs=not pushed)
         except Exception as error:
             raise RolloutFailed(
                 wave, stack, "reconcile", f"context {client.context}: {error}"
             ) from None
-        self.progress.event(wave, stack, "reconcile", "requested")
+        asked = "sources (the new commit starts the syncs)" if pushed else "sources and syncs"
+        self.progress.event(wave, stack, "reconcile", f"requested: {asked}")
 
     def _snapshot(self, wave: Wave, journal: Journal) -> None:
         """Each stack as it was before this rollout touched it (its version, stack file and
