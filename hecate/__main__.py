@@ -5,6 +5,8 @@ venv` installs; `python -m hecate` is the same)."""
 import importlib
 import sys
 
+from hecate.signals import let_children_hear_sigint
+
 # Each imported only when run: `fleet` brings the Automation API, kubernetes and rich.
 COMMANDS = {
     "verify": "hecate.verify",
@@ -18,6 +20,7 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(f"usage: hecate {{{','.join(COMMANDS)}}} ...", file=sys.stderr)
         return 2
+    let_children_hear_sigint()  # before any pulumi process starts (hecate/signals.py)
     return importlib.import_module(COMMANDS[sys.argv[1]]).main(sys.argv[2:])
 
 

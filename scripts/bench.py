@@ -235,6 +235,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="one run, no unit suite (the tests)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    from hecate.signals import let_children_hear_sigint
+
+    let_children_hear_sigint()  # its pulumi processes as in a foreground run (hecate/signals.py)
     os.chdir(ROOT)
     if args.smoke:
         args.runs = 1

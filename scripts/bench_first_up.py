@@ -22,6 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hecate.signals import let_children_hear_sigint  # noqa: E402
+
 # Where a step starts: make's recipe lines, and the install script's builds.
 STEP = re.compile(
     r"^(python3 -m venv|bash scripts/install-pulumi|pulumi (up|stack)"
@@ -30,6 +34,7 @@ STEP = re.compile(
 
 
 def main() -> int:
+    let_children_hear_sigint()  # its pulumi processes as in a foreground run (hecate/signals.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="beam")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hecate.signals import let_children_hear_sigint  # noqa: E402
 from testbed import flux  # noqa: E402
 from testbed.components import CLUSTERS  # noqa: E402
 from testbed.deployment import Deployment  # noqa: E402
@@ -112,6 +113,7 @@ def cold_build(scratch: Path) -> float:
 
 
 def main() -> int:
+    let_children_hear_sigint()  # its pulumi processes as in a foreground run (hecate/signals.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="10,100,500", help="node counts for the scaling rows")
     parser.add_argument("--cold-build", action="store_true")

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hecate.signals import let_children_hear_sigint  # noqa: E402
 from scripts.bench_fleet import fleet_to_bench, print_figures  # noqa: E402
 from testbed import flux  # noqa: E402
 from testbed.components import BRANCH, CLUSTERS  # noqa: E402
@@ -147,6 +148,7 @@ def generated_project(scratch: Path, count: int = GENERATED) -> tuple[Path, dict
 
 
 def main() -> int:
+    let_children_hear_sigint()  # its pulumi processes as in a foreground run (hecate/signals.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each preview (median)")
     parser.add_argument("--fleet", type=Path, help="the work directory of a fleet already up")

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hecate.project import stack_names  # noqa: E402
+from hecate.signals import let_children_hear_sigint  # noqa: E402
 from scripts.bench_fleet import print_figures, resident_mib  # noqa: E402
 from scripts.bench_rollout import fleet_preview, generated_project  # noqa: E402
 from testbed.local_fleet import Bringup, Fleet  # noqa: E402
@@ -208,6 +209,7 @@ def chart(path: Path, curves: dict[str, dict[int, float]], figures: Figures, sha
 
 
 def main() -> int:
+    let_children_hear_sigint()  # its pulumi processes as in a foreground run (hecate/signals.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=10)
     parser.add_argument("--parallel", type=int, default=4)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from hecate.grammars import is_dns_label
+from hecate.signals import let_children_hear_sigint
 from testbed.components import CLUSTERS
 from testbed.local_fleet import Bringup, Fleet
 from testbed.processes import FleetError
@@ -29,6 +30,7 @@ def progress(message: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    let_children_hear_sigint()  # its pulumi processes as in a foreground run (hecate/signals.py)
     parser = argparse.ArgumentParser(prog="python -m testbed", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--workdir", type=Path, default=Path(".fleet"))

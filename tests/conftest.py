@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import configuration, settings
 
+from hecate.signals import let_children_hear_sigint
 from testbed.mocks import ROOT, Evaluation, committed, stack_names
 
 # No example database, and hypothesis' own cache outside the checkout: a test run writes
@@ -20,6 +21,12 @@ settings.register_profile("hecate", database=None, deadline=None)
 settings.load_profile("hecate")
 
 STACKS = stack_names()
+
+
+def pytest_configure(config) -> None:
+    # A run started as a background job has SIGINT ignored: each pulumi it starts would then
+    # wait seconds for plugins that ignore SIGINT to stop (hecate/signals.py).
+    let_children_hear_sigint()
 
 
 @pytest.fixture(params=STACKS)
