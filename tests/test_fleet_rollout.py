@@ -83,7 +83,8 @@ def summary(stack: str) -> ChangeSummary:
 def test_a_wave_deploys_its_stacks_at_once_up_to_parallel():
     running, most, lock = set(), [0], threading.Lock()
 
-    def deploy(wave, stack):
+    def deploy(wave, stack, snapshot_saved):
+        snapshot_saved()
         with lock:
             running.add(stack)
             most[0] = max(most[0], len(running))
@@ -93,7 +94,7 @@ def test_a_wave_deploys_its_stacks_at_once_up_to_parallel():
         return summary(stack)
 
     stacks = tuple(f"s{i}" for i in range(6))
-    results = parallel_rollout(3, deploy)._deploy_all(Wave("w", stacks, 0))
+    results = parallel_rollout(3, deploy)._deploy_all(Wave("w", stacks, 0), lambda: None)
     assert list(results) == list(stacks) and all(r.stack == s for s, r in results.items())
     assert most[0] == 3
 
@@ -102,7 +103,8 @@ def test_after_a_failure_no_further_stack_starts_and_those_under_way_finish():
     started, finished = [], []
     gate = threading.Event()
 
-    def deploy(wave, stack):
+    def deploy(wave, stack, snapshot_saved):
+        snapshot_saved()
         started.append(stack)
         if stack == "s1":
             raise RolloutFailed(wave.name, stack, "up", "boom")
@@ -112,6 +114,64 @@ def test_after_a_failure_no_further_stack_starts_and_those_under_way_finish():
 
     threading.Timer(0.3, gate.set).start()
     with pytest.raises(RolloutFailed, match="s1: up: boom"):
-        parallel_rollout(2, deploy)._deploy_all(Wave("w", ("s0", "s1", "s2", "s3"), 0))
+        parallel_rollout(2, deploy)._deploy_all(
+            Wave("w", ("s0", "s1", "s2", "s3"), 0), lambda: None
+        )
     assert sorted(started) == ["s0", "s1"], started
     assert finished == ["s0"], "the stack under way was cut off"
+
+
+class RecordingProject:
+    """The stack steps of one stack whose file says 0.7.2, each call recorded with what the
+    stack file said at that moment."""
+
+    def __init__(self, preview_ok: bool = True):
+        self.file, self.preview_ok, self.calls = "hecate:version: 0.7.2", preview_ok, []
+
+    def committed_version(self, stack):
+        return self.file.rsplit(" ", 1)[1]
+
+    def with_version(self, stack, version):
+        return f"hecate:version: {version}"
+
+    def preview_as(self, stack, text):
+        self.calls.append(("preview", text, self.file))
+        return ChangeSummary(stack, self.preview_ok, {"update": 1}, "")
+
+    def write_stack_file(self, stack, text):
+        self.calls.append(("write", text))
+        self.file = text
+
+    def up(self, stack):
+        self.calls.append(("up", self.file))
+        return summary(stack)
+
+
+def deploying(project: RecordingProject) -> Rollout:
+    rollout = object.__new__(Rollout)
+    rollout.project, rollout.locks = project, []  # type: ignore[assignment]
+    rollout.version_of = lambda stack: "0.7.3"  # type: ignore[method-assign]
+    rollout.progress = type("Quiet", (), {"event": lambda *args: None})()  # type: ignore[assignment]
+    return rollout
+
+
+def test_the_new_stack_file_is_previewed_from_a_copy_and_written_once_the_snapshot_is_saved():
+    project = RecordingProject()
+    saved = lambda: project.calls.append(("snapshot saved",))
+    deploying(project)._deploy(Wave("dev", ("dev",), 0), "dev", saved)
+    assert project.calls == [
+        # The preview reads the new version while the file still says the old one: it can run
+        # while the snapshot (which reads the file) is taken.
+        ("preview", "hecate:version: 0.7.3", "hecate:version: 0.7.2"),
+        ("snapshot saved",),
+        ("write", "hecate:version: 0.7.3"),
+        ("up", "hecate:version: 0.7.3"),
+    ]
+
+
+def test_a_failed_preview_leaves_the_stack_file_as_it_was():
+    project = RecordingProject(preview_ok=False)
+    with pytest.raises(RolloutFailed, match="dev: preview"):
+        deploying(project)._deploy(Wave("dev", ("dev",), 0), "dev", lambda: None)
+    assert [call[0] for call in project.calls] == ["preview"]
+    assert project.file == "hecate:version: 0.7.2"

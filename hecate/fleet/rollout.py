@@ -300,8 +300,15 @@ class Rollout:
         for stack in wave.stacks:
             cluster, version = self.targets[stack].cluster, self.version_of(stack)
             self.deployments.deploying(cluster, stack, version, wave.name)
-        self._snapshot(wave, journal)
-        ups = self._deploy_all(wave)
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            # Read while the previews run (a preview changes nothing): each stack's file is
+            # written, and its `up` started, only once the snapshot is saved.
+            snapshot = reader.submit(self._snapshot, wave, journal)
+            try:
+                ups = self._deploy_all(wave, snapshot.result)
+            finally:
+                wait([snapshot])  # saved, or failed, before a rollback reads the journal
+        snapshot.result()
         pushed, changed = self._publish(wave, journal, ups)
         for stack in wave.stacks:
             if self.through_flux(stack):
@@ -380,7 +387,9 @@ class Rollout:
         for stack in wave.stacks:
             self.report.stacks[stack].before = journal.before[stack]
 
-    def _deploy_all(self, wave: Wave) -> dict[str, ChangeSummary]:
+    def _deploy_all(
+        self, wave: Wave, snapshot_saved: Callable[[], object]
+    ) -> dict[str, ChangeSummary]:
         """Every stack of the wave set, previewed and rendered (or applied), `parallel` at a
         time. On the first failure no further stack starts; those under way finish (an engine
         is never cut off mid-update), and the failure is raised."""
@@ -390,7 +399,7 @@ class Rollout:
             if stop.is_set():
                 return None  # not started: a stack before it failed
             try:
-                return self._deploy(wave, stack)
+                return self._deploy(wave, stack, snapshot_saved)
             except BaseException:
                 stop.set()
                 raise
@@ -408,23 +417,31 @@ class Rollout:
             raise failures[0]  # the first stack in the wave's order that failed
         return {stack: future.result() for future, stack in futures.items()}  # type: ignore[misc]
 
-    def _deploy(self, wave: Wave, stack: str) -> ChangeSummary:
+    def _deploy(
+        self, wave: Wave, stack: str, snapshot_saved: Callable[[], object]
+    ) -> ChangeSummary:
         """Version set, previewed with the policy pack, rendered (or, `direct`, applied). The
-        preview stays although `up` runs the pack too: the Automation API's `up` skips its own
-        preview, so a stack policy would only be checked once every file was written."""
+        preview reads the new stack file from a copy, so that it runs while the wave's snapshot
+        is read; the file itself is written once the snapshot is saved. The preview stays
+        although `up` runs the pack too: the Automation API's `up` skips its own preview, so a
+        stack policy would only be checked once every file was written."""
         project = self.project
         self.check_lock()
         version = self.version_of(stack)
+        text = None
         if project.committed_version(stack) != version:
             try:
-                project.set_version(stack, version)
+                text = project.with_version(stack, version)
             except StackFileError as error:
                 raise RolloutFailed(wave.name, stack, "config", str(error)) from None
         self.progress.event(wave.name, stack, "config", f"hecate:version {version}")
-        preview = project.preview(stack)
+        preview = project.preview(stack) if text is None else project.preview_as(stack, text)
         if not preview.ok:
             raise RolloutFailed(wave.name, stack, "preview", preview.output)
         self.progress.event(wave.name, stack, "preview", preview.described)
+        snapshot_saved()  # what a rollback goes back to, before anything changes
+        if text is not None:
+            project.write_stack_file(stack, text)
         up = project.up(stack)
         if not up.ok:
             raise RolloutFailed(wave.name, stack, "up", up.output)

@@ -194,12 +194,17 @@ class FleetProject:
                 selected = self._stacks.setdefault(stack, selected)
         return selected
 
-    def set_version(self, stack: str, version: str) -> None:
-        """hecate:version written into the stack file, its other lines and comments kept (what
+    def with_version(self, stack: str, version: str) -> str:
+        """The stack file with hecate:version set, its other lines and comments kept (what
         `pulumi config set` did, without a process, and without reformatting the file)."""
         path = self.stack_file(stack)
-        changed = with_version(path.read_text(), version, path.name)
-        write_whole(path, changed)
+        return with_version(path.read_text(), version, path.name)
+
+    def set_version(self, stack: str, version: str) -> None:
+        self.write_stack_file(stack, self.with_version(stack, version))
+
+    def write_stack_file(self, stack: str, text: str) -> None:
+        write_whole(self.stack_file(stack), text)
 
     def preview(self, stack: str, config_file: Path | None = None) -> ChangeSummary:
         """`pulumi preview --policy-pack policy` (a failure or a policy violation: `ok=False`),
@@ -217,6 +222,13 @@ class FleetProject:
             return ChangeSummary(stack, False, {}, _command_error(error, lines))
         changes = _counts(result.change_summary)
         return ChangeSummary(stack, True, changes, "\n".join(lines))
+
+    def preview_as(self, stack: str, text: str) -> ChangeSummary:
+        """`preview` with `text` in place of the stack file, the file itself untouched."""
+        with tempfile.TemporaryDirectory(prefix="hecate-preview-") as scratch:
+            copy = Path(scratch) / f"Pulumi.{stack}.yaml"
+            copy.write_text(text)
+            return self.preview(stack, config_file=copy)
 
     def preview_all(self, parallel: int, stacks: list[str] | None = None) -> list[ChangeSummary]:
         """These stacks (default: every one) previewed, `parallel` at a time; bad settings are
