@@ -10,6 +10,7 @@ import pytest
 
 from hecate.fleet.commit_messages import changed_settings, deploy_message, rollback_message
 from hecate.fleet.plan import Wave
+from hecate.fleet.report import RolloutReport, StackOutcome
 from hecate.fleet.rollback import RolloutFailed
 from hecate.fleet.rollout import Rollout
 from hecate.fleet.stacks import ChangeSummary
@@ -68,11 +69,10 @@ def test_a_rollback_says_what_it_undoes():
     )
 
 
-def parallel_rollout(parallel: int, deploy) -> Rollout:
-    """A Rollout with only what deploying a wave reads: its parallelism and the stack step."""
+def parallel_rollout(parallel: int) -> Rollout:
+    """A Rollout with only what running a step for each stack of a wave reads."""
     rollout = object.__new__(Rollout)
     rollout.parallel = parallel
-    rollout._deploy = deploy  # type: ignore[method-assign]
     return rollout
 
 
@@ -83,8 +83,7 @@ def summary(stack: str) -> ChangeSummary:
 def test_a_wave_deploys_its_stacks_at_once_up_to_parallel():
     running, most, lock = set(), [0], threading.Lock()
 
-    def deploy(wave, stack, snapshot_saved):
-        snapshot_saved()
+    def deploy(stack):
         with lock:
             running.add(stack)
             most[0] = max(most[0], len(running))
@@ -94,7 +93,7 @@ def test_a_wave_deploys_its_stacks_at_once_up_to_parallel():
         return summary(stack)
 
     stacks = tuple(f"s{i}" for i in range(6))
-    results = parallel_rollout(3, deploy)._deploy_all(Wave("w", stacks, 0), lambda: None)
+    results = parallel_rollout(3)._each(Wave("w", stacks, 0), deploy)
     assert list(results) == list(stacks) and all(r.stack == s for s, r in results.items())
     assert most[0] == 3
 
@@ -103,22 +102,22 @@ def test_after_a_failure_no_further_stack_starts_and_those_under_way_finish():
     started, finished = [], []
     gate = threading.Event()
 
-    def deploy(wave, stack, snapshot_saved):
-        snapshot_saved()
+    def deploy(stack):
         started.append(stack)
         if stack == "s1":
-            raise RolloutFailed(wave.name, stack, "up", "boom")
+            raise RolloutFailed("w", stack, "up", "boom")
         gate.wait(5)  # s0 is still running when s1 fails
         finished.append(stack)
         return summary(stack)
 
     threading.Timer(0.3, gate.set).start()
     with pytest.raises(RolloutFailed, match="s1: up: boom"):
-        parallel_rollout(2, deploy)._deploy_all(
-            Wave("w", ("s0", "s1", "s2", "s3"), 0), lambda: None
-        )
+        parallel_rollout(2)._each(Wave("w", ("s0", "s1", "s2", "s3"), 0), deploy)
     assert sorted(started) == ["s0", "s1"], started
     assert finished == ["s0"], "the stack under way was cut off"
+
+
+DEPLOYED = {"image": "ghcr.io/hecate-social/hecate-daemon:0.7.2", "settingsDigest": {"k": "d"}}
 
 
 class RecordingProject:
@@ -136,7 +135,10 @@ class RecordingProject:
 
     def preview_as(self, stack, text):
         self.calls.append(("preview", text, self.file))
-        return ChangeSummary(stack, self.preview_ok, {"update": 1}, "")
+        return ChangeSummary(stack, self.preview_ok, {"update": 1}, "", before=DEPLOYED)
+
+    def stack_file(self, stack):
+        return type("File", (), {"read_text": lambda _: self.file})()
 
     def write_stack_file(self, stack, text):
         self.calls.append(("write", text))
@@ -147,23 +149,41 @@ class RecordingProject:
         return summary(stack)
 
 
+class RecordingJournal:
+    def __init__(self):
+        self.before, self.saved = {}, []
+
+    def snapshot(self, stack, version, text, digests):
+        self.before[stack] = version
+        self.saved.append((stack, version, text, digests))
+
+    def save(self):
+        pass
+
+
 def deploying(project: RecordingProject) -> Rollout:
     rollout = object.__new__(Rollout)
     rollout.project, rollout.locks = project, []  # type: ignore[assignment]
     rollout.version_of = lambda stack: "0.7.3"  # type: ignore[method-assign]
     rollout.progress = type("Quiet", (), {"event": lambda *args: None})()  # type: ignore[assignment]
+    rollout.report = RolloutReport(
+        "0.7.3", stacks={"dev": StackOutcome("dev", "dev-cluster", "dev")}
+    )
     return rollout
 
 
-def test_the_new_stack_file_is_previewed_from_a_copy_and_written_once_the_snapshot_is_saved():
-    project = RecordingProject()
-    saved = lambda: project.calls.append(("snapshot saved",))
-    deploying(project)._deploy(Wave("dev", ("dev",), 0), "dev", saved)
-    assert project.calls == [
-        # The preview reads the new version while the file still says the old one: it can run
-        # while the snapshot (which reads the file) is taken.
-        ("preview", "hecate:version: 0.7.3", "hecate:version: 0.7.2"),
-        ("snapshot saved",),
+def test_a_stack_is_previewed_on_a_copy_snapshotted_from_its_preview_then_written_and_up():
+    project, journal = RecordingProject(), RecordingJournal()
+    rollout, wave = deploying(project), Wave("dev", ("dev",), 0)
+    preview = rollout._preview(wave, "dev")
+    # The preview read the new version while the file still said the old one.
+    assert project.calls == [("preview", "hecate:version: 0.7.3", "hecate:version: 0.7.2")]
+    rollout._snapshot(wave, journal, {"dev": preview})
+    # The snapshot: the version the cluster was given (from the preview's outputs), the file
+    # as it was, the settings' digests.
+    assert journal.saved == [("dev", "0.7.2", "hecate:version: 0.7.2", {"k": "d"})]
+    rollout._up(wave, "dev", preview)
+    assert project.calls[1:] == [
         ("write", "hecate:version: 0.7.3"),
         ("up", "hecate:version: 0.7.3"),
     ]
@@ -172,6 +192,6 @@ def test_the_new_stack_file_is_previewed_from_a_copy_and_written_once_the_snapsh
 def test_a_failed_preview_leaves_the_stack_file_as_it_was():
     project = RecordingProject(preview_ok=False)
     with pytest.raises(RolloutFailed, match="dev: preview"):
-        deploying(project)._deploy(Wave("dev", ("dev",), 0), "dev", lambda: None)
+        deploying(project)._preview(Wave("dev", ("dev",), 0), "dev")
     assert [call[0] for call in project.calls] == ["preview"]
     assert project.file == "hecate:version: 0.7.2"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from ..naming import VERSION_KEY
 from ..project import StackFileError
@@ -44,6 +44,15 @@ from .versions import DowngradeRefused, is_older
 # Stacks of a wave deployed at once: each is an engine and a Python program, about one core's
 # worth while it previews and renders.
 DEFAULT_PARALLEL = 4
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A stack's preview in a wave, and the stack file it previewed (None: the file as it is)."""
+
+    summary: ChangeSummary
+    text: str | None
 
 
 @dataclass
@@ -300,15 +309,11 @@ class Rollout:
         for stack in wave.stacks:
             cluster, version = self.targets[stack].cluster, self.version_of(stack)
             self.deployments.deploying(cluster, stack, version, wave.name)
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            # Read while the previews run (a preview changes nothing): each stack's file is
-            # written, and its `up` started, only once the snapshot is saved.
-            snapshot = reader.submit(self._snapshot, wave, journal)
-            try:
-                ups = self._deploy_all(wave, snapshot.result)
-            finally:
-                wait([snapshot])  # saved, or failed, before a rollback reads the journal
-        snapshot.result()
+        # Every stack previewed before any is changed: a policy failure stops the wave with
+        # nothing written, and each preview brings its stack's outputs for the snapshot.
+        previews = self._each(wave, lambda stack: self._preview(wave, stack))
+        self._snapshot(wave, journal, previews)
+        ups = self._each(wave, lambda stack: self._up(wave, stack, previews[stack]))
         pushed, changed = self._publish(wave, journal, ups)
         for stack in wave.stacks:
             if self.through_flux(stack):
@@ -368,14 +373,14 @@ class Rollout:
         asked = "sources (the new commit starts the syncs)" if pushed else "sources and syncs"
         self.progress.event(wave, stack, "reconcile", f"requested: {asked}")
 
-    def _snapshot(self, wave: Wave, journal: Journal) -> None:
+    def _snapshot(self, wave: Wave, journal: Journal, previews: dict[str, Preview]) -> None:
         """Each stack as it was before this rollout touched it (its version, stack file and
-        setting digests), read in parallel and saved once, before anything changes: what a
-        rollback, or the next runner, goes back to. A resumed rollout keeps the first."""
+        setting digests; the outputs from its preview), saved once for the wave, before
+        anything changes: what a rollback, or the next runner, goes back to. A resumed rollout
+        keeps the first."""
         new = [s for s in wave.stacks if s not in journal.before]
-        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-            deployed = list(pool.map(self.project.outputs, new))
-        for stack, outputs in zip(new, deployed, strict=True):
+        for stack in new:
+            outputs = previews[stack].summary.before
             text = self.project.stack_file(stack).read_text()
             # What the cluster was given last, not what its stack file says now: a rollout of
             # the stack files as committed (a merged release) finds the new version there.
@@ -387,25 +392,23 @@ class Rollout:
         for stack in wave.stacks:
             self.report.stacks[stack].before = journal.before[stack]
 
-    def _deploy_all(
-        self, wave: Wave, snapshot_saved: Callable[[], object]
-    ) -> dict[str, ChangeSummary]:
-        """Every stack of the wave set, previewed and rendered (or applied), `parallel` at a
-        time. On the first failure no further stack starts; those under way finish (an engine
-        is never cut off mid-update), and the failure is raised."""
+    def _each(self, wave: Wave, step: Callable[[str], T]) -> dict[str, T]:
+        """`step` for every stack of the wave, `parallel` at a time. On the first failure no
+        further stack starts; those under way finish (an engine is never cut off mid-update),
+        and the failure is raised."""
         stop = threading.Event()
 
-        def deploy(stack: str) -> ChangeSummary | None:
+        def run(stack: str) -> T | None:
             if stop.is_set():
                 return None  # not started: a stack before it failed
             try:
-                return self._deploy(wave, stack, snapshot_saved)
+                return step(stack)
             except BaseException:
                 stop.set()
                 raise
 
         with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-            futures = {pool.submit(deploy, s): s for s in wave.stacks}
+            futures = {pool.submit(run, s): s for s in wave.stacks}
             wait(futures, return_when=FIRST_EXCEPTION)
             for future in futures:
                 future.cancel()
@@ -417,14 +420,9 @@ class Rollout:
             raise failures[0]  # the first stack in the wave's order that failed
         return {stack: future.result() for future, stack in futures.items()}  # type: ignore[misc]
 
-    def _deploy(
-        self, wave: Wave, stack: str, snapshot_saved: Callable[[], object]
-    ) -> ChangeSummary:
-        """Version set, previewed with the policy pack, rendered (or, `direct`, applied). The
-        preview reads the new stack file from a copy, so that it runs while the wave's snapshot
-        is read; the file itself is written once the snapshot is saved. The preview stays
-        although `up` runs the pack too: the Automation API's `up` skips its own preview, so a
-        stack policy would only be checked once every file was written."""
+    def _preview(self, wave: Wave, stack: str) -> Preview:
+        """The stack previewed with the policy pack on a copy of its file with the new
+        version (the file itself is written by `_up`, once the wave's snapshot is saved)."""
         project = self.project
         self.check_lock()
         version = self.version_of(stack)
@@ -435,14 +433,21 @@ class Rollout:
             except StackFileError as error:
                 raise RolloutFailed(wave.name, stack, "config", str(error)) from None
         self.progress.event(wave.name, stack, "config", f"hecate:version {version}")
-        preview = project.preview(stack) if text is None else project.preview_as(stack, text)
-        if not preview.ok:
-            raise RolloutFailed(wave.name, stack, "preview", preview.output)
-        self.progress.event(wave.name, stack, "preview", preview.described)
-        snapshot_saved()  # what a rollback goes back to, before anything changes
-        if text is not None:
-            project.write_stack_file(stack, text)
-        up = project.up(stack)
+        summary = project.preview(stack) if text is None else project.preview_as(stack, text)
+        if not summary.ok:
+            raise RolloutFailed(wave.name, stack, "preview", summary.output)
+        self.progress.event(wave.name, stack, "preview", summary.described)
+        return Preview(summary, text)
+
+    def _up(self, wave: Wave, stack: str, preview: Preview) -> ChangeSummary:
+        """The new version written into the stack file, and the stack rendered (or, `direct`,
+        applied). The preview stays although `up` runs the pack too: the Automation API's `up`
+        skips its own preview, so a stack policy would only be checked once every file was
+        written."""
+        self.check_lock()
+        if preview.text is not None:
+            self.project.write_stack_file(stack, preview.text)
+        up = self.project.up(stack)
         if not up.ok:
             raise RolloutFailed(wave.name, stack, "up", up.output)
         self.progress.event(wave.name, stack, "up", up.described)

@@ -33,6 +33,7 @@ from .journal import write_whole
 from .processes import alive
 
 POLICY_PACK = "policy"
+STACK_TYPE = "pulumi:pulumi:Stack"  # the resource whose outputs are the stack's
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class ChangeSummary:
     changes: dict[str, int]  # operation -> count, without `same`
     output: str  # the preview's text, or the error
     outputs: dict[str, Any] = field(default_factory=dict)  # the stack's, after an `up`
+    before: dict[str, Any] = field(default_factory=dict)  # the stack's, as a preview found them
 
     @property
     def changed(self) -> bool:
@@ -208,8 +210,17 @@ class FleetProject:
 
     def preview(self, stack: str, config_file: Path | None = None) -> ChangeSummary:
         """`pulumi preview --policy-pack policy` (a failure or a policy violation: `ok=False`),
-        with another stack file in place of Pulumi.<stack>.yaml if given."""
+        with another stack file in place of Pulumi.<stack>.yaml if given; `before` holds the
+        stack's outputs as its last update left them (none for a stack never deployed)."""
         lines: list[str] = []
+        before: dict[str, Any] = {}
+
+        def stack_outputs(event: auto.EngineEvent) -> None:
+            # The stack resource's state before the update holds its outputs: no second read.
+            step = event.resource_pre_event
+            if step is not None and step.metadata.type == STACK_TYPE and step.metadata.old:
+                before.update(step.metadata.old.outputs or {})
+
         try:
             result = self.stack(stack).preview(
                 policy_packs=[POLICY_PACK],
@@ -217,11 +228,12 @@ class FleetProject:
                 diff=True,
                 color="never",
                 on_output=lines.append,
+                on_event=stack_outputs,
             )
         except auto.errors.CommandError as error:
             return ChangeSummary(stack, False, {}, _command_error(error, lines))
         changes = _counts(result.change_summary)
-        return ChangeSummary(stack, True, changes, "\n".join(lines))
+        return ChangeSummary(stack, True, changes, "\n".join(lines), before=before)
 
     def preview_as(self, stack: str, text: str) -> ChangeSummary:
         """`preview` with `text` in place of the stack file, the file itself untouched."""
@@ -310,7 +322,7 @@ def _up_events(log: Path) -> tuple[dict[str, int], dict[str, Any]]:
         if event.summary_event is not None:
             changes = _counts(event.summary_event.resource_changes)
         done = event.res_outputs_event
-        if done is not None and done.metadata.type == "pulumi:pulumi:Stack" and done.metadata.new:
+        if done is not None and done.metadata.type == STACK_TYPE and done.metadata.new:
             outputs = dict(done.metadata.new.outputs or {})
     return changes, outputs
 
