@@ -3,9 +3,10 @@ pulumi (the backend, its passphrase, the engine in ~/.cache/hecate).
 
 Each stack has its own workspace, so previews of several stacks can run side by side. Every
 `pulumi` process costs a start and a read of the stack's state (its passphrase included), so a
-stack is selected once, its version is written into its stack file rather than `config set`, and
-an `up` is the one process: its changes and outputs come from the engine's event log, not from
-the three reads the Automation API's `up` makes after it.
+preview and an `up` are one process each, with no `stack select` before them, the version is
+written into the stack file rather than `config set`, and their changes and outputs come from
+the engine's event log (the stack's outputs before the update included), not from the reads
+the Automation API makes around them.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class FleetProject:
         self.env.setdefault("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
         self._stacks: dict[str, auto.Stack] = {}
         self._stacks_lock = threading.Lock()
+        self._pulumi_command: auto.PulumiCommand | None = None
 
     @property
     def stacks(self) -> list[str]:
@@ -170,14 +172,21 @@ class FleetProject:
     def stack_file(self, stack: str) -> Path:
         return self.files.stack_file(stack)
 
+    def _command(self) -> auto.PulumiCommand:
+        """The project's one PulumiCommand (making one runs `pulumi version`, whatever it is
+        told about checking it)."""
+        with self._stacks_lock:
+            if self._pulumi_command is None:
+                cache = Path(self.env["PULUMI_HOME"]).parent
+                self._pulumi_command = auto.PulumiCommand(root=str(cache), skip_version_check=True)
+            return self._pulumi_command
+
     def _workspace(self) -> auto.LocalWorkspace:
-        cache = Path(self.env["PULUMI_HOME"]).parent
-        command = auto.PulumiCommand(root=str(cache), skip_version_check=True)
         return auto.LocalWorkspace(
             work_dir=str(self.root),
             pulumi_home=self.env["PULUMI_HOME"],
             env_vars=self.env,
-            pulumi_command=command,
+            pulumi_command=self._command(),
         )
 
     def stack(self, stack: str) -> auto.Stack:
@@ -209,31 +218,18 @@ class FleetProject:
         write_whole(self.stack_file(stack), text)
 
     def preview(self, stack: str, config_file: Path | None = None) -> ChangeSummary:
-        """`pulumi preview --policy-pack policy` (a failure or a policy violation: `ok=False`),
-        with another stack file in place of Pulumi.<stack>.yaml if given; `before` holds the
-        stack's outputs as its last update left them (none for a stack never deployed)."""
+        """`pulumi preview --policy-pack policy --diff` (a failure or a policy violation:
+        `ok=False`), with another stack file in place of Pulumi.<stack>.yaml if given; `before`
+        holds the stack's outputs as its last update left them (none for a stack never
+        deployed), read from the stack resource's state in the preview's events."""
         lines: list[str] = []
-        before: dict[str, Any] = {}
-
-        def stack_outputs(event: auto.EngineEvent) -> None:
-            # The stack resource's state before the update holds its outputs: no second read.
-            step = event.resource_pre_event
-            if step is not None and step.metadata.type == STACK_TYPE and step.metadata.old:
-                before.update(step.metadata.old.outputs or {})
-
+        args = ["preview", "--policy-pack", POLICY_PACK, "--diff"]
+        args += ["--config-file", str(config_file)] if config_file else []
         try:
-            result = self.stack(stack).preview(
-                policy_packs=[POLICY_PACK],
-                config_file=str(config_file) if config_file else None,
-                diff=True,
-                color="never",
-                on_output=lines.append,
-                on_event=stack_outputs,
-            )
+            events = self._engine(stack, args, lines)
         except auto.errors.CommandError as error:
             return ChangeSummary(stack, False, {}, _command_error(error, lines))
-        changes = _counts(result.change_summary)
-        return ChangeSummary(stack, True, changes, "\n".join(lines), before=before)
+        return ChangeSummary(stack, True, events.changes, "\n".join(lines), before=events.before)
 
     def preview_as(self, stack: str, text: str) -> ChangeSummary:
         """`preview` with `text` in place of the stack file, the file itself untouched."""
@@ -253,22 +249,32 @@ class FleetProject:
 
     def up(self, stack: str) -> ChangeSummary:
         """`pulumi up --skip-preview --policy-pack policy`, one process: the change counts and
-        the stack's outputs (secrets masked) read from its event log."""
+        the stack's outputs (secrets masked) read from its events."""
         lines: list[str] = []
-        selected = self.stack(stack)
-        command = selected.workspace.pulumi_command
-        assert command is not None
-        with tempfile.TemporaryDirectory(prefix="hecate-up-") as scratch:
+        args = ["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK]
+        try:
+            events = self._engine(stack, args, lines)
+        except auto.errors.CommandError as error:
+            return ChangeSummary(stack, False, {}, _command_error(error, lines))
+        return ChangeSummary(stack, True, events.changes, "\n".join(lines), events.after)
+
+    def _engine(self, stack: str, args: list[str], lines: list[str]) -> EngineEvents:
+        """`pulumi <args> --stack <stack>` with its engine events logged: one process, with no
+        `stack select` before it. A stack the backend lacks is created first, as `make up`
+        would, and the command run again."""
+        with tempfile.TemporaryDirectory(prefix="hecate-engine-") as scratch:
             log = Path(scratch) / "events.jsonl"
-            args = ["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK]
-            args += ["--color", "never", "--event-log", str(log), "--stack", stack]
+            full = [*args, "--color", "never", "--event-log", str(log), "--stack", stack]
             env = {**self.env, "PULUMI_DEBUG_COMMANDS": "true"}  # --event-log is a debug flag
             try:
-                command.run(args, str(self.root), env, on_output=lines.append)
+                self._command().run(full, str(self.root), env, on_output=lines.append)
             except auto.errors.CommandError as error:
-                return ChangeSummary(stack, False, {}, _command_error(error, lines))
-            changes, outputs = _up_events(log)
-        return ChangeSummary(stack, True, changes, "\n".join(lines), outputs)
+                if f"no stack named '{stack}' found" not in str(error):
+                    raise
+                self.stack(stack)  # created
+                lines.clear()
+                self._command().run(full, str(self.root), env, on_output=lines.append)
+            return EngineEvents.read(log)
 
     def refresh(self, stack: str) -> ChangeSummary:
         """`pulumi refresh`: the state reads what the rendered files hold now."""
@@ -288,9 +294,7 @@ class FleetProject:
         return dict(json.loads(self._pulumi("stack", "output", "--json", "--stack", stack)))
 
     def _pulumi(self, *args: str) -> str:
-        workspace = self._workspace()
-        assert workspace.pulumi_command is not None
-        return workspace.pulumi_command.run(list(args), str(self.root), self.env).stdout
+        return self._command().run(list(args), str(self.root), self.env).stdout
 
 
 def deployed_version(outputs: dict[str, Any]) -> str | None:
@@ -312,19 +316,31 @@ def _command_error(error: Exception, lines: list[str]) -> str:
     return ("\n".join(lines[-40:]) + "\n" + text.strip()).strip()
 
 
-def _up_events(log: Path) -> tuple[dict[str, int], dict[str, Any]]:
-    """An update's change counts (its summary event) and the stack's outputs (the stack
-    resource's outputs event), from the engine's event log."""
-    changes: dict[str, int] = {}
-    outputs: dict[str, Any] = {}
-    for line in log.read_text().splitlines():
-        event = auto.EngineEvent.from_json(json.loads(line))
-        if event.summary_event is not None:
-            changes = _counts(event.summary_event.resource_changes)
-        done = event.res_outputs_event
-        if done is not None and done.metadata.type == STACK_TYPE and done.metadata.new:
-            outputs = dict(done.metadata.new.outputs or {})
-    return changes, outputs
+@dataclass(frozen=True)
+class EngineEvents:
+    """What a preview's or an update's event log says: the change counts (its summary), and
+    the stack resource's outputs before (its old state) and after (its outputs event)."""
+
+    changes: dict[str, int]
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    @classmethod
+    def read(cls, log: Path) -> EngineEvents:
+        changes: dict[str, int] = {}
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for line in log.read_text().splitlines():
+            event = auto.EngineEvent.from_json(json.loads(line))
+            if event.summary_event is not None:
+                changes = _counts(event.summary_event.resource_changes)
+            step = event.resource_pre_event
+            if step is not None and step.metadata.type == STACK_TYPE and step.metadata.old:
+                before = dict(step.metadata.old.outputs or {})
+            done = event.res_outputs_event
+            if done is not None and done.metadata.type == STACK_TYPE and done.metadata.new:
+                after = dict(done.metadata.new.outputs or {})
+        return cls(changes, before, after)
 
 
 def _counts(summary: Mapping[Any, int] | None) -> dict[str, int]:
