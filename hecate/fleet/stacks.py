@@ -287,15 +287,6 @@ class FleetProject:
             stack, True, _counts(result.summary.resource_changes), "\n".join(lines)
         )
 
-    def outputs(self, stack: str) -> dict[str, Any]:
-        """The stack's outputs as its last update left them, secrets masked: one read (the
-        Automation API's `outputs()` reads twice, to unmask them)."""
-        self.stack(stack)  # created if new, as `make up` would
-        return dict(json.loads(self._pulumi("stack", "output", "--json", "--stack", stack)))
-
-    def _pulumi(self, *args: str) -> str:
-        return self._command().run(list(args), str(self.root), self.env).stdout
-
 
 def deployed_version(outputs: dict[str, Any]) -> str | None:
     """The daemon version a stack's last update deployed (the tag of its `image` output), None
