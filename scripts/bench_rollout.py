@@ -3,8 +3,8 @@
 - a three-wave `fleet rollout` with zero soak on the test bed, against the sum of its parts
   done by hand for the version before: three `pulumi up`s, each commit pushed, and Flux's
   apply and the DaemonSet's rollout awaited (reconcile requested, as `flux reconcile` does);
-- what a stack's deploy costs in that rollout (its wave's start to its push: snapshot, version,
-  preview, `up`, commit, push), against that stack's own `pulumi preview` and `pulumi up` run
+- what a stack's deploy costs in that rollout (its wave's start to its push: version, preview,
+  snapshot, `up`, commit, push), against that stack's own `pulumi preview` and `pulumi up` run
   by hand in the same project (the engine alone; the target is 1.3x);
 - `fleet preview` of the committed stacks in parallel against one after another;
 - `fleet preview` of 30 stacks generated into a temporary copy, to show how it grows.
