@@ -3,8 +3,6 @@ the new version; nothing in the project, the state or a cluster changes."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..naming import VERSION_KEY
@@ -24,20 +22,17 @@ def dry_run(rollout: Rollout, out: TextIO) -> RolloutReport:
         print(line, file=out)
     report = rollout.report
     report.dry_run, report.result = True, "dry run"
-    with tempfile.TemporaryDirectory(prefix="hecate-dry-run-") as scratch:
-        for stack in rollout.plan.stacks:
-            copy = Path(scratch) / f"Pulumi.{stack}.yaml"
-            version = {VERSION_KEY: rollout.version_of(stack)}
-            copy.write_text(stack_file_with(project.stack_file(stack), version))
-            summary = project.preview(stack, config_file=copy)
-            outcome = report.stacks[stack]
-            outcome.after = rollout.version_of(stack)
-            outcome.result = "would change" if summary.changed else "no change"
-            if not summary.ok:
-                outcome.result = "preview failed"
-            outcome.detail = summary.described if summary.ok else "—"
-            print(f"\n--- {stack}: {outcome.result} ({outcome.detail})", file=out)
-            print(summary.output.strip(), file=out)
+    for stack in rollout.plan.stacks:
+        version = {VERSION_KEY: rollout.version_of(stack)}
+        summary = project.preview_as(stack, stack_file_with(project.stack_file(stack), version))
+        outcome = report.stacks[stack]
+        outcome.after = rollout.version_of(stack)
+        outcome.result = "would change" if summary.changed else "no change"
+        if not summary.ok:
+            outcome.result = "preview failed"
+        outcome.detail = summary.described if summary.ok else "—"
+        print(f"\n--- {stack}: {outcome.result} ({outcome.detail})", file=out)
+        print(summary.output.strip(), file=out)
     return report
 
 
