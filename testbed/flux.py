@@ -119,23 +119,43 @@ def apply(
     timeout: float = LOADED_BOUND,
     healthy: bool = True,
 ) -> dict:
-    """Reconcile a Kustomization and wait until it has applied `commit` or a later commit (and,
-    if `healthy`, is Ready: its health checks passed). Returns the Kustomization."""
-    asked = Request(fleet, cluster, "kustomization", name)
+    """Wait until a Kustomization has applied `commit` or a later commit (and, if `healthy`, is
+    Ready: its health checks passed; if not, has failed on it). Returns the Kustomization.
+
+    A commit the sync has not attempted yet starts its reconcile by itself: its source's new
+    artifact (which `fetch` waited for) does. Asking as well, as `flux reconcile --with-source`
+    does, queues a second reconcile behind that one (a failing health check held for its whole
+    timeout again), and a request that lands mid-reconcile was seen never to be handled. So the
+    sync is asked only for a commit it has attempted already (drift put back, a failure tried
+    again), or when nothing has started it for ASK_AGAIN_SECONDS."""
+    try:
+        before = get(fleet, cluster, "kustomization", name)
+    except FleetError:
+        before = {}  # not created yet: a new Kustomization reconciles by itself
+    asked = (
+        Request(fleet, cluster, "kustomization", name) if attempted(fleet, before, commit) else None
+    )
+    waiting_since = time.monotonic()
 
     def applied():
+        nonlocal asked
         obj = get(fleet, cluster, "kustomization", name)
         status = obj.get("status", {})
-        attempted = status.get("lastAttemptedRevision", "")
+        tried = status.get("lastAttemptedRevision", "")
         ready = condition(obj)
-        if asked.handled(obj) and observed(obj) and fleet.holds(attempted, commit):
+        waited = time.monotonic() - waiting_since
+        if asked is None and waited > ASK_AGAIN_SECONDS and not fleet.holds(tried, commit):
+            asked = Request(fleet, cluster, "kustomization", name)
+        started = asked.handled(obj) if asked else True
+        if started and observed(obj) and fleet.holds(tried, commit):
             if not healthy and ready.get("status") == "False":
                 return obj
             applied = fleet.holds(status.get("lastAppliedRevision", ""), commit)
             if healthy and ready.get("status") == "True" and applied:
                 return obj
         # What the last reading said, for the timeout's message.
-        raise FleetError(asked.seen(obj, f"attempted {attempted or 'none'}"))
+        said = f"attempted {tried or 'none'}"
+        raise FleetError(asked.seen(obj, said) if asked else f"not asked (a new commit), {said}")
 
     return wait_for(
         f"{cluster}: Kustomization {name} {'Ready at' if healthy else 'failed on'} {commit[:12]}",
@@ -144,13 +164,19 @@ def apply(
     )
 
 
+def attempted(fleet: Fleet, obj: dict, commit: str) -> bool:
+    """The sync has attempted `commit` (or a later commit) already."""
+    return fleet.holds(obj.get("status", {}).get("lastAttemptedRevision", ""), commit)
+
+
 def sync(
     fleet: Fleet, cluster: str, commit: str, timeout: float = LOADED_BOUND, healthy: bool = True
 ) -> dict:
-    """What `flux reconcile kustomization hecate --with-source` does after a push, starting
-    from the top: flux-system applies clusters/<cluster> (which declares hecate's source and
-    Kustomization), then hecate applies the daemon's directory and waits for its rollout to
-    pass (or, not `healthy`, to fail) its health check. Returns the hecate Kustomization."""
+    """A push taken through Flux from the top, as `hecate fleet rollout` takes it: each source
+    asked to fetch `commit`, each sync left to apply it (see `apply`). flux-system applies
+    clusters/<cluster> (which declares hecate's source and Kustomization), then hecate applies
+    the daemon's directory and waits for its rollout to pass (or, not `healthy`, to fail) its
+    health check. Returns the hecate Kustomization."""
     fetch(fleet, cluster, "flux-system", commit)
     apply(fleet, cluster, "flux-system", commit)
     fetch(fleet, cluster, "hecate-gitops", commit)
