@@ -50,6 +50,19 @@ def three_waves(names: list[str]) -> list[list[str]]:
     return [w for w in ([names[0]], rest[:half], rest[half:]) if w]
 
 
+def runner_env(fleet: Fleet, workdir: Path) -> dict[str, str]:
+    """A runner's environment: the engine's, a throwaway backend and the fleet's kubeconfig
+    under `workdir`, and a TMPDIR there too, so that a runner a test kills on purpose leaves its
+    scratch files (the engine's event logs) with the test's, not in the machine's /tmp."""
+    tmp = workdir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    return {
+        **engine_env(workdir / "state"),
+        "KUBECONFIG": str(fleet.kubeconfig),
+        "TMPDIR": str(tmp),
+    }
+
+
 @dataclass
 class RolloutProject:
     project: Project
@@ -60,7 +73,7 @@ class RolloutProject:
     def create(cls, fleet: Fleet, workdir: Path, dev_soak: str = "0s") -> RolloutProject:
         root = workdir / "project"
         removed = copy_project(root)
-        env = {**engine_env(workdir / "state"), "KUBECONFIG": str(fleet.kubeconfig)}
+        env = runner_env(fleet, workdir)
         project = Project(root, env)
         (root / "rollout-plan.yaml").write_text(PLAN.format(dev_soak=dev_soak))
         fleet.clone_gitops(root / "gitops")
@@ -83,7 +96,7 @@ class RolloutProject:
         fleet of any size, never in the committed tree."""
         root = workdir / "project"
         copy_project(root, stacks=[])
-        env = {**engine_env(workdir / "state"), "KUBECONFIG": str(fleet.kubeconfig)}
+        env = runner_env(fleet, workdir)
         project = Project(root, env)
         for cluster in (c for wave in waves for c in wave):
             config = {
