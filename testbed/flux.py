@@ -143,11 +143,11 @@ def apply(
         status = obj.get("status", {})
         tried = status.get("lastAttemptedRevision", "")
         ready = condition(obj)
-        waited = time.monotonic() - waiting_since
-        if asked is None and waited > ASK_AGAIN_SECONDS and not fleet.holds(tried, commit):
+        reached = fleet.holds(tried, commit)  # a `git merge-base` at most: once a reading
+        if asked is None and not reached and time.monotonic() - waiting_since > ASK_AGAIN_SECONDS:
             asked = Request(fleet, cluster, "kustomization", name)
         started = asked.handled(obj) if asked else True
-        if started and observed(obj) and fleet.holds(tried, commit):
+        if started and observed(obj) and reached:
             if not healthy and ready.get("status") == "False":
                 return obj
             applied = fleet.holds(status.get("lastAppliedRevision", ""), commit)
