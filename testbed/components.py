@@ -55,6 +55,16 @@ KWOKCTL_PORTS = (
 )
 
 
+# A test cluster's control plane is one of each and throwaway: kube-controller-manager and
+# kube-scheduler need no leader election (each renewed a Lease every 2 s, an etcd write), and
+# etcd need not fsync. An idle fleet of three clusters: 21 % of a core before, 16 % after.
+COMPONENTS_PATCHES = [
+    {"name": "kube-controller-manager", "extraArgs": [{"key": "leader-elect", "value": "false"}]},
+    {"name": "kube-scheduler", "extraArgs": [{"key": "leader-elect", "value": "false"}]},
+    {"name": "etcd", "extraArgs": [{"key": "unsafe-no-fsync", "value": "true"}]},
+]
+
+
 def kwokctl_config(unready_image: str, ports: dict[str, int]) -> str:
     """A cluster's kwokctl configuration: the binaries from the cache, everything bound to
     loopback on the given ports (KWOKCTL_PORTS), and kwok's stock Stages plus one that keeps the
@@ -81,6 +91,7 @@ def kwokctl_config(unready_image: str, ports: dict[str, int]) -> str:
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
             "kind": "KwokctlConfiguration",
             "options": options,
+            "componentsPatches": COMPONENTS_PATCHES,
         }
     ]
     for stage in sorted((TESTBED / "stages").glob("*.yaml")):

@@ -6,17 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
-import yaml
 
 from hecate import doctor
 from hecate.fleet.cluster_health import ClusterClient
 from hecate.fleet.stacks import FleetProject
+from tests.fake_api import TOKEN, fake_api_server
 
 
 def project_items(root) -> dict[str, doctor.Finding]:
@@ -114,62 +111,29 @@ def test_a_sealing_cert_url_must_name_its_stack_and_an_http_url(committed_copy, 
 CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
-class FakeApiServer(BaseHTTPRequestHandler):
-    """What the doctor asks of an API server without a typed method: its version, discovery,
-    and the service proxy to the sealed-secrets controller; anything else is a 404."""
-
-    ANSWERS: ClassVar[dict] = {
-        "/version": {"major": "1", "minor": "29+", "gitVersion": "v1.29.4"},
-        "/apis/bitnami.com/v1alpha1": {"resources": [{"name": "sealedsecrets"}]},
-        doctor.SEALED_SECRETS_CERT: CERTIFICATE,
-    }
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self):
-        type(self).seen.append(self.headers.get("Authorization", ""))
-        answer = self.ANSWERS.get(self.path.rstrip("/"))  # the version API asks `/version/`
-        body = (answer if isinstance(answer, str) else json.dumps(answer)).encode()
-        self.send_response(200 if answer is not None else 404)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body if answer is not None else b'{"kind":"Status"}')
-
-    def log_message(self, *args):
-        pass
+# What the doctor asks of an API server without a typed method: its version, discovery, and
+# the service proxy to the sealed-secrets controller; anything else is a 404.
+ANSWERS = {
+    "/version": {"major": "1", "minor": "29+", "gitVersion": "v1.29.4"},
+    "/apis/bitnami.com/v1alpha1": {"resources": [{"name": "sealedsecrets"}]},
+    doctor.SEALED_SECRETS_CERT: CERTIFICATE,
+}
 
 
 @pytest.fixture
 def api(tmp_path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApiServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}
-                ],
-                "users": [{"name": "u", "user": {"token": "t0ken"}}],
-                "contexts": [{"name": "edge-cluster", "context": {"cluster": "c", "user": "u"}}],
-            }
-        )
-    )
-    try:
-        yield ClusterClient("edge-cluster", str(kubeconfig)).api_client()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fake_api_server(ANSWERS, kubeconfig, "edge-cluster") as seen:
+        yield ClusterClient("edge-cluster", str(kubeconfig)).api_client(), seen
 
 
 def test_the_api_server_is_asked_with_the_context_s_credentials(api):
+    api, seen = api
     assert doctor.server_version(api) == ("v1.29.4", (1, 29))  # below 1.30: named as such
     assert doctor.served(api, "bitnami.com/v1alpha1") == {"sealedsecrets"}
     assert doctor.served(api, "kustomize.toolkit.fluxcd.io/v1") == set()  # 404: not served
     assert doctor.sealing_cert(api, None).startswith("-----BEGIN CERTIFICATE-----")
-    assert FakeApiServer.seen and all(h == "Bearer t0ken" for h in FakeApiServer.seen)
+    assert seen and all(auth == f"Bearer {TOKEN}" for _, _, auth, _ in seen)
     with pytest.raises(doctor.HttpError, match="HTTP 404"):
         doctor.api_get(api, "/apis/nothing/v1/things")
 

@@ -27,6 +27,7 @@ from hecate.fleet.gates import (
     max_unavailable,
     soak_reading,
 )
+from tests.fake_api import TOKEN, fake_api_server
 
 IMAGE = "ghcr.io/hecate-social/hecate-daemon:0.7.3"
 PUSHED, LATER, OLDER = "a" * 40, "b" * 40, "c" * 40
@@ -415,14 +416,17 @@ def test_a_holding_gate_is_a_holding_soak():
 
 
 class RecordedPatches:
-    """The custom-objects API of a ClusterClient, recording each merge patch it is sent."""
+    """A ClusterClient's requests, recording each merge patch it sends."""
 
     def __init__(self):
         self.asked: list[tuple[str, str, dict]] = []
 
-    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body, **_):
-        assert namespace == "flux-system"
+    def __call__(self, method, path, query=None, body=None, content_type="application/json"):
+        assert (method, content_type) == ("PATCH", "application/merge-patch+json")
+        *_, namespaces, namespace, plural, name = path.split("/")
+        assert (namespaces, namespace) == ("namespaces", "flux-system"), path
         self.asked.append((plural, name, body))
+        return {}
 
 
 @pytest.mark.parametrize(
@@ -449,9 +453,110 @@ def test_a_reconcile_request_asks_the_sources_and_only_without_a_push_the_syncs(
 ):
     client = ClusterClient("beam-cluster")
     patches = RecordedPatches()
-    monkeypatch.setattr(client, "_custom", lambda: patches)
+    monkeypatch.setattr(client, "call", patches)
     token = client.request_reconcile(syncs=syncs)
     assert {(plural, name) for plural, name, _ in patches.asked} == asked
     assert len(patches.asked) == len(asked)
     annotation = {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}
     assert all(body == annotation for _, _, body in patches.asked)
+
+
+# A cluster as its API server serves it: the daemon on two of three nodes, one pod made from the
+# older template, an Unhealthy event; Flux's syncs and the SealedSecret not there (404).
+NS = "/apis/apps/v1/namespaces/hecate"
+SELECTED = "labelSelector=app%3Dhecate-daemon"
+UNHEALTHY = "fieldSelector=involvedObject.kind%3DPod%2Creason%3DUnhealthy"
+REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+
+def _served_pod(name: str, node: str, revision: str) -> dict:
+    return {
+        "metadata": {"name": name, "labels": {"controller-revision-hash": revision}},
+        "spec": {"nodeName": node, "containers": [{"name": "daemon", "image": IMAGE}]},
+        "status": {"phase": "Running"},
+    }
+
+
+SERVED = {
+    f"{NS}/daemonsets/hecate-daemon": {
+        "metadata": {"name": "hecate-daemon", "uid": "ds-1", "generation": 4},
+        "spec": {"template": {"metadata": {}, "spec": {"containers": [{"image": IMAGE}]}}},
+        "status": {
+            "desiredNumberScheduled": 3,
+            "updatedNumberScheduled": 1,
+            "numberReady": 2,
+            "observedGeneration": 4,
+        },
+    },
+    f"{NS}/controllerrevisions?{SELECTED}": {
+        "items": [
+            {"metadata": {"labels": {"controller-revision-hash": h}, "ownerReferences": [o]}}
+            | {"revision": n}
+            for h, n, o in (("old", 1, {"uid": "ds-1"}), ("new", 2, {"uid": "ds-1"}))
+        ]
+    },
+    f"/api/v1/namespaces/hecate/pods?{SELECTED}": {
+        "items": [
+            _served_pod("hecate-daemon-a", "node-0", "new"),
+            _served_pod("hecate-daemon-b", "node-1", "old"),
+        ]
+    },
+    REVIEWS: {"status": {"allowed": True}},
+    "/api/v1/nodes": {"items": [{"metadata": {"name": f"node-{n}"}, "spec": {}} for n in range(3)]},
+    f"/api/v1/namespaces/hecate/events?{UNHEALTHY}": {
+        "items": [
+            {
+                "involvedObject": {"name": "hecate-daemon-b"},
+                "lastTimestamp": stamp,
+                "message": f"Readiness probe failed: {said}",
+            }
+            for stamp, said in (
+                ("2026-12-07T10:00:05Z", "newer"),
+                ("2026-12-07T10:00:01Z", "older"),
+            )
+        ]
+    },
+}
+
+
+def test_a_reading_is_the_objects_as_the_api_server_serves_them(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    with fake_api_server(SERVED, kubeconfig, "beam-cluster") as seen:
+        client = ClusterClient("beam-cluster", str(kubeconfig))
+        health = client.read()
+        allowed = client.may("get", "apps", "daemonsets", "hecate", "")
+    assert health.reachable and health.flux is None and health.sealed is None
+    daemon = health.daemon
+    assert daemon is not None
+    assert (daemon.desired, daemon.updated, daemon.ready, daemon.current) == (3, 1, 2, True)
+    assert (daemon.template_image, daemon.images, daemon.revision) == (IMAGE, (IMAGE,), "new")
+    assert daemon.stale == ("hecate-daemon-b on node-1",)  # made from the older revision
+    assert daemon.left_out and daemon.left_out[0].startswith("node-2 (")
+    assert any("Readiness probe failed: newer" in t for t in daemon.troubles), daemon.troubles
+    assert allowed
+    assert all(auth == f"Bearer {TOKEN}" for _, _, auth, _ in seen)
+    [(path, review)] = [(path, body) for method, path, _, body in seen if method == "POST"]
+    assert path == REVIEWS
+    assert review["spec"]["resourceAttributes"] == {
+        "verb": "get",
+        "group": "apps",
+        "resource": "daemonsets",
+        "namespace": "hecate",
+    }
+
+
+def test_a_review_the_api_server_does_not_answer_is_an_error_never_a_yes(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    with fake_api_server({}, kubeconfig, "beam-cluster"):
+        client = ClusterClient("beam-cluster", str(kubeconfig))
+        with pytest.raises(Exception, match="404"):
+            client.may("get", "apps", "daemonsets", "hecate", "")
+        assert client.get(("bitnami.com", "v1alpha1", "sealedsecrets"), "hecate", "x") is None
+
+
+def test_an_api_server_that_does_not_answer_is_an_unreachable_reading(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    with fake_api_server({}, kubeconfig, "beam-cluster"):
+        pass  # stopped: its port no longer answers
+    health = ClusterClient("beam-cluster", str(kubeconfig)).read()
+    assert not health.reachable and health.error.startswith("unreachable ("), health.error

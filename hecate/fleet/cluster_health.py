@@ -1,11 +1,17 @@
 """What a cluster says about Hecate, read with the official kubernetes client: Flux's
 Kustomization, the daemon's DaemonSet and pods, the SealedSecret; and Flux asked to reconcile.
 
+Objects are read as the API server serves them (JSON, as `kubectl get -o json` shows them),
+through the client's ApiClient (its kubeconfig, TLS and token handling), not its typed API
+classes: importing `CoreV1Api` and `AppsV1Api` and building their pydantic models on first use
+cost more than a CPU-second in every `hecate` command that read a cluster (docs/performance.md).
+
 One `ClusterHealth` is one reading. `gate()` decides from it whether a rollout may go on.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -161,22 +167,17 @@ class ClusterClient:
     def may(self, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:
         """Whether this identity may do that, as the API server answers a
         SelfSubjectAccessReview (what `kubectl auth can-i` asks)."""
-        from kubernetes import client
-
-        attributes = client.V1ResourceAttributes(
-            verb=verb,
-            group=group,
-            resource=resource,
-            namespace=namespace or None,
-            name=name or None,
+        attributes = {"verb": verb, "group": group, "resource": resource}
+        attributes |= {k: v for k, v in (("namespace", namespace), ("name", name)) if v}
+        asked = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        review = self.call(
+            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=asked
         )
-        asked = client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
-        )
-        review = client.AuthorizationV1Api(self._client()).create_self_subject_access_review(
-            asked, _request_timeout=REQUEST_TIMEOUT
-        )
-        return review.status is not None and bool(review.status.allowed)
+        return bool(review.get("status", {}).get("allowed"))
 
     def token(self) -> str:
         """The bearer token the kubeconfig gives this context's user ("" for none)."""
@@ -184,32 +185,52 @@ class ClusterClient:
         value = keys.get("BearerToken") or keys.get("authorization") or ""
         return str(value).removeprefix("Bearer ")
 
-    def _custom(self) -> Any:
-        from kubernetes import client
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """One request to the API server, its answer as the server serves it (a dict); an
+        answer other than 2xx raises the client's ApiException (`status`: the HTTP code)."""
+        from kubernetes.client.exceptions import ApiException
 
-        return client.CustomObjectsApi(self._client())
+        api = self._client()
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        request = api.param_serialize(
+            method,
+            path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+        response.read()
+        if not 200 <= response.status <= 299:
+            text = response.data.decode("utf-8", "replace")
+            raise ApiException.from_response(http_resp=response, body=text, data=None)
+        return json.loads(response.data)
 
-    def _apps(self) -> Any:
-        from kubernetes import client
-
-        return client.AppsV1Api(self._client())
-
-    def _core(self) -> Any:
-        from kubernetes import client
-
-        return client.CoreV1Api(self._client())
-
-    def get(self, kind: tuple[str, str, str], namespace: str, name: str) -> dict | None:
-        """A custom object (`kind`: group, version, plural), None when there is none."""
-        group, version, plural = kind
+    def _object(self, path: str) -> dict[str, Any] | None:
         try:
-            return self._custom().get_namespaced_custom_object(
-                group, version, namespace, plural, name, _request_timeout=REQUEST_TIMEOUT
-            )
+            return self.call("GET", path)
         except Exception as error:
             if _is_missing(error):
                 return None
             raise
+
+    def _items(self, path: str, **query: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", path, query).get("items") or [])
+
+    def get(self, kind: tuple[str, str, str], namespace: str, name: str) -> dict | None:
+        """A custom object (`kind`: group, version, plural), None when there is none."""
+        group, version, plural = kind
+        return self._object(f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}")
 
     def read(self) -> ClusterHealth:
         """One reading of the cluster; any failure to reach it is the reading's `error`."""
@@ -272,101 +293,83 @@ class ClusterClient:
         return failure, revision_commit(status.get("lastAttemptedRevision", "")), applied
 
     def _daemon(self) -> DaemonStatus | None:
-        try:
-            ds = self._apps().read_namespaced_daemon_set(
-                naming.DAEMON, naming.NAMESPACE, _request_timeout=REQUEST_TIMEOUT
-            )
-        except Exception as error:
-            if _is_missing(error):
-                return None
-            raise
-        pods = self._core().list_namespaced_pod(
-            naming.NAMESPACE,
-            label_selector=DAEMON_LABELS,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
-        live = [pod for pod in pods.items if not pod.metadata.deletion_timestamp]
-        images = sorted({container.image for pod in live for container in pod.spec.containers})
+        ns = f"namespaces/{naming.NAMESPACE}"
+        ds = self._object(f"/apis/apps/v1/{ns}/daemonsets/{naming.DAEMON}")
+        if ds is None:
+            return None
+        pods = self._items(f"/api/v1/{ns}/pods", labelSelector=DAEMON_LABELS)
+        live = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
+        images = sorted({c["image"] for pod in live for c in pod["spec"]["containers"]})
         revision = self._revision(ds)
-        checksum = (ds.spec.template.metadata.annotations or {}).get(naming.CONFIG_CHECKSUM, "")
+        template = ds["spec"]["template"]
+        annotations = template.get("metadata", {}).get("annotations") or {}
+        checksum = annotations.get(naming.CONFIG_CHECKSUM, "")
 
-        def older(pod: Any) -> bool:
+        def older(pod: dict[str, Any]) -> bool:
             # Made from another revision than the newest, or (before the controller has even
             # seen the new template) carrying another checksum than the DaemonSet's template.
-            made_from = (pod.metadata.labels or {}).get(REVISION_HASH)
-            reads = (pod.metadata.annotations or {}).get(naming.CONFIG_CHECKSUM, "")
+            made_from = (pod["metadata"].get("labels") or {}).get(REVISION_HASH)
+            reads = (pod["metadata"].get("annotations") or {}).get(naming.CONFIG_CHECKSUM, "")
             return bool(revision and made_from != revision) or bool(checksum and reads != checksum)
 
         stale = tuple(
-            f"{pod.metadata.name} on {pod.spec.node_name or 'no node yet'}"
+            f"{pod['metadata']['name']} on {pod['spec'].get('nodeName') or 'no node yet'}"
             for pod in live
             if older(pod)
         )
-        nodes = self._core().list_node(_request_timeout=REQUEST_TIMEOUT).items
-        with_pod = {pod.spec.node_name for pod in live}
-        plain = self._api.sanitize_for_serialization  # the objects as the API serves them
-        template = plain(ds.spec.template)
+        nodes = self._items("/api/v1/nodes")
+        with_pod = {pod["spec"].get("nodeName") for pod in live}
         left_out = tuple(
-            f"{node.metadata.name} ({left_out_because(template, plain(node))})"
+            f"{node['metadata']['name']} ({left_out_because(template, node)})"
             for node in nodes
-            if node.metadata.name not in with_pod
+            if node["metadata"]["name"] not in with_pod
         )
-        status = ds.status
+        status = ds.get("status", {})
         return DaemonStatus(
-            status.desired_number_scheduled or 0,
-            status.updated_number_scheduled or 0,
-            status.number_ready or 0,
-            status.number_unavailable or 0,
-            status.observed_generation == ds.metadata.generation,
-            ds.spec.template.spec.containers[0].image,
+            status.get("desiredNumberScheduled") or 0,
+            status.get("updatedNumberScheduled") or 0,
+            status.get("numberReady") or 0,
+            status.get("numberUnavailable") or 0,
+            status.get("observedGeneration") == ds["metadata"].get("generation"),
+            template["spec"]["containers"][0]["image"],
             tuple(images),
             checksum,
             revision,
             stale,
             len(nodes),
             left_out,
-            pod_troubles([plain(pod) for pod in live], self._probe_failures()),
+            pod_troubles(live, self._probe_failures()),
         )
 
     def _probe_failures(self) -> dict[str, str]:
         """Pod name → the kubelet's newest `Unhealthy` event (`Readiness probe failed: …`) in
         the daemon's namespace. Only a cause beside the counts: unreadable events leave it out."""
         try:
-            events = self._core().list_namespaced_event(
-                naming.NAMESPACE,
-                field_selector="involvedObject.kind=Pod,reason=Unhealthy",
-                _request_timeout=REQUEST_TIMEOUT,
+            events = self._items(
+                f"/api/v1/namespaces/{naming.NAMESPACE}/events",
+                fieldSelector="involvedObject.kind=Pod,reason=Unhealthy",
             )
         except Exception:  # a cause's detail, never the reading's failure
             return {}
+        return newest_probe_failures(events)
 
-        def when(event: Any) -> str:
-            stamp = event.last_timestamp or event.event_time or event.first_timestamp
-            return stamp.isoformat() if stamp else ""
-
-        newest: dict[str, str] = {}
-        for event in sorted(events.items, key=when):
-            if (event.message or "").startswith("Readiness probe"):
-                newest[event.involved_object.name] = event.message.strip()
-        return newest
-
-    def _revision(self, ds: Any) -> str:
+    def _revision(self, ds: dict[str, Any]) -> str:
         """The hash of the DaemonSet's current template: its newest ControllerRevision's, as the
         DaemonSet controller labels the pods it makes from that template."""
-        revisions = self._apps().list_namespaced_controller_revision(
-            naming.NAMESPACE,
-            label_selector=DAEMON_LABELS,
-            _request_timeout=REQUEST_TIMEOUT,
+        revisions = self._items(
+            f"/apis/apps/v1/namespaces/{naming.NAMESPACE}/controllerrevisions",
+            labelSelector=DAEMON_LABELS,
         )
+        uid = ds["metadata"].get("uid")
         owned = [
             r
-            for r in revisions.items
-            if any(o.uid == ds.metadata.uid for o in r.metadata.owner_references or [])
+            for r in revisions
+            if any(o.get("uid") == uid for o in r["metadata"].get("ownerReferences") or [])
         ]
         if not owned:
             return ""
-        newest = max(owned, key=lambda r: r.revision)
-        return (newest.metadata.labels or {}).get(REVISION_HASH, "")
+        newest = max(owned, key=lambda r: r.get("revision", 0))
+        return (newest["metadata"].get("labels") or {}).get(REVISION_HASH, "")
 
     def _sealed(self) -> SealedStatus | None:
         obj = self.get(SEALED_SECRETS, naming.NAMESPACE, naming.SECRET)
@@ -403,20 +406,30 @@ class ClusterClient:
     def _request(self, targets: list[tuple[tuple[str, str, str], str]], token: str) -> None:
         patch = {"metadata": {"annotations": {REQUESTED_AT: token}}}
         for (group, version, plural), name in targets:
+            path = f"/apis/{group}/{version}/namespaces/{naming.FLUX_NAMESPACE}/{plural}/{name}"
             try:
-                self._custom().patch_namespaced_custom_object(
-                    group,
-                    version,
-                    naming.FLUX_NAMESPACE,
-                    plural,
-                    name,
-                    patch,
-                    _content_type="application/merge-patch+json",
-                    _request_timeout=REQUEST_TIMEOUT,
-                )
+                self.call("PATCH", path, body=patch, content_type="application/merge-patch+json")
             except Exception as error:
                 if not _is_missing(error):  # a cluster bootstrapped under other names
                     raise
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime:
+    stamp = event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
+    try:
+        return datetime.fromisoformat(stamp) if stamp else datetime.min.replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def newest_probe_failures(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Pod name → the message of its newest `Readiness probe …` event."""
+    newest: dict[str, str] = {}
+    for event in sorted(events, key=_event_time):
+        message = event.get("message") or ""
+        if message.startswith("Readiness probe"):
+            newest[event.get("involvedObject", {}).get("name", "")] = message.strip()
+    return newest
 
 
 def kubeconfig_contexts(path: str | None) -> tuple[list[str], str]:
