@@ -1,6 +1,6 @@
 """A fake Kubernetes API server on loopback for unit tests: canned answers by path, every
 request recorded (method, path with query, Authorization header, JSON body), 404 otherwise;
-and a kubeconfig whose context `name` reaches it with a bearer token."""
+and a kubeconfig whose contexts all reach it with a bearer token."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ TOKEN = "t0ken"
 
 
 @contextmanager
-def fake_api_server(answers: dict[str, Any], kubeconfig: Path, context: str) -> Iterator[list]:
+def fake_api_server(answers: dict[str, Any], kubeconfig: Path, *contexts: str) -> Iterator[list]:
     """Serves `answers` (path → JSON value, or str) until the block ends; yields the requests."""
     seen: list[tuple[str, str, str, Any]] = []
 
@@ -54,7 +54,9 @@ def fake_api_server(answers: dict[str, Any], kubeconfig: Path, context: str) -> 
                 "kind": "Config",
                 "clusters": [{"name": "c", "cluster": cluster}],
                 "users": [{"name": "u", "user": {"token": TOKEN}}],
-                "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+                "contexts": [
+                    {"name": name, "context": {"cluster": "c", "user": "u"}} for name in contexts
+                ],
             }
         )
     )

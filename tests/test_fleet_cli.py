@@ -208,3 +208,27 @@ def test_abort_takes_no_version_or_other_rollout_options(committed_copy, capsys)
         code, err = run(committed_copy, capsys, "rollout", "--abort", *extra)
         assert code == 2, extra
         assert "--abort ends the unfinished rollout, whichever version it is" in err
+
+
+def test_a_kubeconfig_holds_a_token_the_api_server_issued_for_each_gitops_stack(
+    committed_copy, capsys, tmp_path
+):
+    from tests.fake_api import fake_api_server
+
+    token = "/api/v1/namespaces/flux-system/serviceaccounts/hecate-fleet/token"
+    issued = {"status": {"token": "issued-token", "expirationTimestamp": "2026-12-08T10:00:00Z"}}
+    admin = tmp_path / "admin.kubeconfig"
+    contexts = ("dev-cluster", "edge-cluster", "beam-cluster")
+    with fake_api_server({token: issued}, admin, *contexts) as seen:
+        output = ["--output", str(tmp_path / "fleet.kubeconfig"), "--json"]
+        code = cli.main(
+            ["--root", str(committed_copy), "--kubeconfig", str(admin), "kubeconfig", *output]
+        )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    written = yaml.safe_load((tmp_path / "fleet.kubeconfig").read_text())
+    assert {u["user"]["token"] for u in written["users"]} == {"issued-token"}
+    assert sorted(c["name"] for c in written["contexts"]) == sorted(contexts)
+    asked = [body for method, path, _, body in seen if (method, path) == ("POST", token)]
+    assert len(asked) == 3 and all(b["spec"]["expirationSeconds"] == 86400 for b in asked)
+    assert "2026-12-08T10:00:00+00:00" in out, out

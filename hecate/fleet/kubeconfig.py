@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +21,7 @@ import yaml
 
 from .. import fleet_identity, naming, safe_yaml
 from ..grammars import token_duration_seconds
-from .cluster_health import REQUEST_TIMEOUT, ClusterClient, describe
+from .cluster_health import ClusterClient, describe
 from .stacks import FleetProject
 
 DEFAULT_DURATION = "24h"
@@ -114,8 +115,6 @@ def issue(
     project: FleetProject, stacks: list[str], admin: str | None, seconds: int
 ) -> tuple[dict[str, Any], list[Issued]]:
     """A kubeconfig with a fresh token per stack's cluster, and what was issued."""
-    from kubernetes import client
-
     file, config = _admin_kubeconfig(admin)
     clusters, users, contexts, issued = [], [], [], []
     for stack in stacks:
@@ -124,17 +123,17 @@ def issue(
             continue  # `direct` stacks apply with their own credentials; no identity rendered
         context = target.context
         entry = _cluster_entry(config, context, file)
-        api = ClusterClient(context, str(file))._client()
-        request = client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds)
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"audiences": [], "expirationSeconds": seconds},
+        }
+        account = (
+            f"/api/v1/namespaces/{naming.FLUX_NAMESPACE}/serviceaccounts/"
+            f"{fleet_identity.SERVICE_ACCOUNT}/token"
         )
         try:
-            token = client.CoreV1Api(api).create_namespaced_service_account_token(
-                fleet_identity.SERVICE_ACCOUNT,
-                naming.FLUX_NAMESPACE,
-                request,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
+            token = ClusterClient(context, str(file)).call("POST", account, body=request)
         except Exception as error:
             raise KubeconfigError(
                 f"stack {stack}: context {context}: no token for ServiceAccount "
@@ -142,18 +141,23 @@ def issue(
                 "is the stack deployed (Flux applies the identity with clusters/"
                 f"{target.cluster}/), and may this kubeconfig create tokens?"
             ) from None
-        status = token.status
-        if status is None or not status.token:
+        status = token.get("status") or {}
+        if not status.get("token"):
             raise KubeconfigError(
                 f"stack {stack}: context {context}: the API server issued no token"
             )
         user = f"{fleet_identity.SERVICE_ACCOUNT}@{context}"
         clusters.append({"name": context, "cluster": entry})
-        users.append({"name": user, "user": {"token": status.token}})
+        users.append({"name": user, "user": {"token": status["token"]}})
         contexts.append({"name": context, "context": {"cluster": context, "user": user}})
-        expires = status.expiration_timestamp
+        expires = status.get("expirationTimestamp")
         issued.append(
-            Issued(stack, target.cluster, context, expires.isoformat() if expires else "")
+            Issued(
+                stack,
+                target.cluster,
+                context,
+                datetime.fromisoformat(expires).isoformat() if expires else "",
+            )
         )
     if not issued:
         raise KubeconfigError("no gitops stack: nothing to make a kubeconfig for")
