@@ -34,6 +34,7 @@ from .fleet.cluster_health import (
     FLUX_GROUP_KUSTOMIZE,
     FLUX_GROUP_SOURCE,
     ClusterClient,
+    api_request,
     describe,
 )
 from .fleet.plan import PLAN_FILE, PlanError, load_plan
@@ -203,18 +204,10 @@ def api_get(api: Any, path: str) -> bytes:
     for any answer but 2xx (what has no typed method: discovery, the service proxy)."""
     from kubernetes.client.exceptions import ApiException
 
-    method, url, headers, body, post = api.param_serialize(
-        "GET", path, auth_settings=["BearerToken"]
-    )
     try:
-        answer = api.call_api(method, url, header_params=headers, body=body, post_params=post,
-                              _request_timeout=10)  # fmt: skip
-    except ApiException as refused:  # the client raises for 4xx and 5xx itself
+        return api_request(api, "GET", path, timeout=10)
+    except ApiException as refused:
         raise HttpError(refused.status or 0, refused.reason or "") from None
-    data = answer.read()
-    if not 200 <= answer.status < 300:
-        raise HttpError(answer.status, answer.reason or "")
-    return bytes(data or b"")
 
 
 def server_version(api: Any) -> tuple[str, tuple[int, int]]:

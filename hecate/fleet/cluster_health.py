@@ -131,6 +131,40 @@ def describe(error: Exception) -> str:
     return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
 
 
+def api_request(
+    api: Any,
+    method: str,
+    path: str,
+    *,
+    query: Mapping[str, str] | None = None,
+    body: Any = None,
+    content_type: str = "application/json",
+    accept: str | None = None,
+    timeout: float = REQUEST_TIMEOUT,
+) -> bytes:
+    """One request through a kubernetes ApiClient (its kubeconfig's server, TLS and token): the
+    answer's body; any answer but 2xx raises the client's ApiException (`status`, `reason`)."""
+    from kubernetes.client.exceptions import ApiException
+
+    headers = {"Accept": accept} if accept else {}
+    if body is not None:
+        headers["Content-Type"] = content_type
+    request = api.param_serialize(
+        method,
+        path,
+        query_params=list((query or {}).items()),
+        header_params=headers,
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(*request, _request_timeout=timeout)
+    data = bytes(response.read() or b"")
+    if not 200 <= response.status <= 299:
+        text = data.decode("utf-8", "replace")
+        raise ApiException.from_response(http_resp=response, body=text, data=None)
+    return data
+
+
 @dataclass
 class ClusterClient:
     """The kubernetes client for one kubeconfig context."""
@@ -195,26 +229,16 @@ class ClusterClient:
     ) -> dict[str, Any]:
         """One request to the API server, its answer as the server serves it (a dict); an
         answer other than 2xx raises the client's ApiException (`status`: the HTTP code)."""
-        from kubernetes.client.exceptions import ApiException
-
-        api = self._client()
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type
-        request = api.param_serialize(
+        answer = api_request(
+            self._client(),
             method,
             path,
-            query_params=list((query or {}).items()),
-            header_params=headers,
+            query=query,
             body=body,
-            auth_settings=["BearerToken"],
+            content_type=content_type,
+            accept="application/json",
         )
-        response = api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
-        response.read()
-        if not 200 <= response.status <= 299:
-            text = response.data.decode("utf-8", "replace")
-            raise ApiException.from_response(http_resp=response, body=text, data=None)
-        return json.loads(response.data)
+        return json.loads(answer)
 
     def _object(self, path: str) -> dict[str, Any] | None:
         try:
