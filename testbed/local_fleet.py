@@ -42,6 +42,7 @@ from pathlib import Path
 import yaml
 
 from hecate.fleet.cluster_health import observed
+from testbed import api_reads
 from testbed.components import (
     BRANCH,
     CLUSTERS,
@@ -163,7 +164,11 @@ class Fleet:
         return done
 
     def get(self, cluster: str, *args: str) -> dict:
-        """`kubectl get ... -o json`, parsed."""
+        """`kubectl get ... -o json`, parsed (read in this process for the kinds the tests poll:
+        testbed/api_reads.py)."""
+        read = api_reads.read(self.kubeconfig, cluster, args)
+        if read is not None:
+            return read
         return json.loads(self.kubectl(cluster, "get", *args, "-o", "json").stdout)
 
     # Failures on purpose, for the tests: the git server and a cluster's control plane.

@@ -226,6 +226,7 @@ class ClusterClient:
         query: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        timeout: float = REQUEST_TIMEOUT,
     ) -> dict[str, Any]:
         """One request to the API server, its answer as the server serves it (a dict); an
         answer other than 2xx raises the client's ApiException (`status`: the HTTP code)."""
@@ -237,6 +238,7 @@ class ClusterClient:
             body=body,
             content_type=content_type,
             accept="application/json",
+            timeout=timeout,
         )
         return json.loads(answer)
 

@@ -3,11 +3,12 @@ Flux applies, the DaemonSet rolls out on every fake node; a version moves forwar
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
 from hecate.grammars import parse_quantity
-from testbed import flux
+from testbed import api_reads, flux
 from testbed.deployment import on_each
 from tests import guide
 from tests.local_fleet.watch import RolloutWatch, daemon_pods
@@ -116,3 +117,30 @@ def test_flux_applies_what_the_program_renders(every_deployment):
 
 def test_a_version_rolls_out_and_a_git_revert_rolls_it_back(every_deployment):
     on_each(every_deployment, rolls_out_and_back)
+
+
+# Every wait of the fleet tests reads through Fleet.get, in process (testbed/api_reads.py).
+READS = [
+    ("nodes",),
+    ("namespace", NAMESPACE),
+    ("-n", NAMESPACE, "configmap", "hecate-config"),
+    ("-n", NAMESPACE, "daemonset", DAEMON),
+    ("-n", NAMESPACE, "pods", "-l", f"app={DAEMON}"),
+    ("-n", "flux-system", "kustomization", "hecate"),
+    ("-n", "flux-system", "gitrepositories"),
+]
+
+
+def test_the_test_bed_reads_a_cluster_as_kubectl_prints_it(every_deployment):
+    deployment = every_deployment[0]
+    fleet, cluster = deployment.fleet, deployment.cluster
+    applies_what_the_program_renders(deployment)  # a DaemonSet and its pods to read
+    for args in READS:
+        printed = json.loads(fleet.kubectl(cluster, "get", *args, "-o", "json").stdout)
+        assert printed["items"] if "items" in printed else printed["metadata"]["name"], args
+        # A controller may write in between (node heartbeats): the same state, within a few reads.
+        reads = [api_reads.read(fleet.kubeconfig, cluster, args)]
+        while reads[-1] != printed and len(reads) < 3:
+            printed = json.loads(fleet.kubectl(cluster, "get", *args, "-o", "json").stdout)
+            reads.append(api_reads.read(fleet.kubeconfig, cluster, args))
+        assert reads[-1] == printed, args
