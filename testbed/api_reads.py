@@ -14,11 +14,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from hecate.fleet.cluster_health import ClusterClient, describe
+from hecate.fleet.cluster_health import (
+    FLUX_GROUP_KUSTOMIZE,
+    FLUX_GROUP_SOURCE,
+    SEALED_SECRETS,
+    ClusterClient,
+    describe,
+)
 from testbed.processes import FleetError
 
-# kubectl's names for a kind -> (API path prefix, resource, namespaced). The Flux and
-# sealed-secrets versions are the ones the test bed's controllers serve (hecate reads the same).
+# kubectl's names for a kind -> (API path prefix, resource, namespaced). Flux's and the sealed
+# secrets' group and version are the ones hecate reads (cluster_health), which the test bed serves.
 _CORE, _APPS = "/api/v1", "/apis/apps/v1"
 _KINDS: dict[str, tuple[str, str, bool]] = {}
 for _names, _prefix, _resource, _namespaced in (
@@ -29,19 +35,14 @@ for _names, _prefix, _resource, _namespaced in (
     (("secret", "secrets"), _CORE, "secrets", True),
     (("daemonset", "daemonsets", "ds"), _APPS, "daemonsets", True),
     (("controllerrevision", "controllerrevisions"), _APPS, "controllerrevisions", True),
-    (
-        ("kustomization", "kustomizations", "ks"),
-        "/apis/kustomize.toolkit.fluxcd.io/v1",
-        "kustomizations",
-        True,
+    *(
+        ((singular, resource, *short), f"/apis/{group}/{version}", resource, True)
+        for (group, version, resource), singular, short in (
+            (FLUX_GROUP_KUSTOMIZE, "kustomization", ["ks"]),
+            (FLUX_GROUP_SOURCE, "gitrepository", []),
+            (SEALED_SECRETS, "sealedsecret", []),
+        )
     ),
-    (
-        ("gitrepository", "gitrepositories"),
-        "/apis/source.toolkit.fluxcd.io/v1",
-        "gitrepositories",
-        True,
-    ),
-    (("sealedsecret", "sealedsecrets"), "/apis/bitnami.com/v1alpha1", "sealedsecrets", True),
 ):
     for _name in _names:
         _KINDS[_name] = (_prefix, _resource, _namespaced)
