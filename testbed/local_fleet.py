@@ -253,6 +253,10 @@ CONTROLLER_PORTS = (
 )
 OWNER_FILE = "owner.json"  # who owns the fleet: a process (tied) or nobody (`make fleet-up`)
 WATCHDOG_PID = "watchdog.pid"  # beside pids/, not in it: stopping the fleet never stops it
+# A port picked at random is free when picked, not held: another process may take it before the
+# component binds it (seen once in CI: a sealed-secrets controller's). Then the fleet comes up
+# again, once, on new ports.
+PORT_TAKEN = "address already in use"
 
 
 class Bringup:
@@ -291,14 +295,32 @@ class Bringup:
                 )
             self.say(f"the fleet in {self.workdir} {gone}: stopping it first")
             self.down()
-        for sub in ("home", "kwok", "git/repos", "clusters", "logs", "pids"):
-            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-        try:
-            self._own()
-            return self._up()
-        except BaseException:
-            self.down()
-            raise
+        attempt = 1
+        while True:
+            for sub in ("home", "kwok", "git/repos", "clusters", "logs", "pids"):
+                (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+            try:
+                self._own()
+                return self._up()
+            except BaseException as error:
+                self.down()
+                taken = self._port_taken() if isinstance(error, FleetError) else ""
+                if attempt > 1 or not taken:
+                    raise
+                # The logs of the attempt stay, beside the next one's.
+                (self.workdir / "logs").rename(self.workdir / f"logs-attempt-{attempt}")
+                self.say(f"{taken}: starting the fleet again, on new ports")
+                attempt += 1
+
+    def _port_taken(self) -> str:
+        """A component of the fleet that could not bind its port (another process took it
+        between free_ports picking it and the component binding it): its log's line, or ""."""
+        for log in sorted((self.workdir / "logs").glob("*.log")):
+            with contextlib.suppress(OSError):
+                for line in log.read_text(errors="replace").splitlines():
+                    if PORT_TAKEN in line:
+                        return f"{log.stem}: {line.strip()[:200]}"
+        return ""
 
     def _own(self) -> None:
         """Record the owner and, for a tied fleet, start its watchdog, before any process."""
