@@ -10,6 +10,7 @@ from typing import Any
 from hecate.grammars import parse_quantity
 from testbed import api_reads, flux
 from testbed.deployment import on_each
+from testbed.processes import wait_for
 from tests import guide
 from tests.local_fleet.watch import RolloutWatch, daemon_pods
 
@@ -134,7 +135,9 @@ READS = [
 def test_the_test_bed_reads_a_cluster_as_kubectl_prints_it(every_deployment):
     deployment = every_deployment[0]
     fleet, cluster = deployment.fleet, deployment.cluster
-    applies_what_the_program_renders(deployment)  # a DaemonSet and its pods to read
+    # A DaemonSet and its pods to read (the deployment's first sync waited for Flux's health
+    # check): one read when they are there, not the whole sync again.
+    wait_for("the daemon on every node", lambda: deployment.rolled_out(deployment.image), 120)
     for args in READS:
         printed = json.loads(fleet.kubectl(cluster, "get", *args, "-o", "json").stdout)
         assert printed["items"] if "items" in printed else printed["metadata"]["name"], args
