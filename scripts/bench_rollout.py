@@ -11,8 +11,8 @@
 
 `--fleet DIR` runs on the fleet already up in DIR instead of bringing one up (its first
 rollout then takes the clusters as it finds them, backwards if need be). `--smoke` is one run of
-each figure, with 2 generated stacks: the tests run it, so that a change that breaks the bench
-fails `make test`.
+each figure at the smallest sizes (dev's stack alone, a wave of its own; 2 generated stacks):
+the tests run it, so that a change that breaks the bench fails `make test`.
 
     scripts/bench_rollout.py [--runs 3] [--fleet DIR] [--smoke] [--json]
 """
@@ -41,6 +41,13 @@ from testbed.rollout_project import RolloutProject  # noqa: E402
 from testbed.scratch import Project, copy_project, engine_env  # noqa: E402
 
 GENERATED = 30
+STACKS = ("dev", "edge", "beam")  # the committed stacks, a wave each
+WORDS = {1: "one", 2: "two", 3: "three"}
+
+
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """`three waves`, `one wave`: a figure's label says how many of what it timed."""
+    return f"{WORDS.get(count, count)} {noun if count == 1 else plural or noun + 's'}"
 
 
 def timed(run) -> float:  # type: ignore[no-untyped-def]
@@ -49,12 +56,12 @@ def timed(run) -> float:  # type: ignore[no-untyped-def]
     return time.monotonic() - started
 
 
-def by_hand(rp: RolloutProject, version: str) -> dict[str, float]:
+def by_hand(rp: RolloutProject, version: str, stacks: tuple[str, ...]) -> dict[str, float]:
     """The rollout's parts, stack after stack, with nothing between them: seconds of `up`
     (config set included) and of push to rolled out (Flux's apply and the DaemonSet's rollout)."""
     parts = {"up": 0.0, "apply": 0.0}
     image = f"ghcr.io/hecate-social/hecate-daemon:{version}"
-    for stack in ("dev", "edge", "beam"):
+    for stack in stacks:
         cluster = f"{stack}-cluster"
         started = time.monotonic()
         rp.project.pulumi("config", "set", "--stack", stack, "hecate:version", version)
@@ -102,11 +109,11 @@ def deploy_per_stack(report: dict) -> float:
     return statistics.mean(spans)
 
 
-def engine_alone(rp: RolloutProject, version: str) -> float:
+def engine_alone(rp: RolloutProject, version: str, stacks: tuple[str, ...]) -> float:
     """The mean of each stack's `pulumi preview` plus `pulumi up` of a new version, by hand
     (the version written untimed, nothing pushed): what the engine itself costs a stack."""
     seconds = []
-    for stack in ("dev", "edge", "beam"):
+    for stack in stacks:
         rp.project.pulumi("config", "set", "--stack", stack, "hecate:version", version)
         policy = ("--stack", stack, "--policy-pack", "policy")
         started = time.monotonic()
@@ -155,7 +162,8 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="one run, the smallest sizes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    generated = 2 if args.smoke else GENERATED
+    generated, stacks = (2, STACKS[:1]) if args.smoke else (GENERATED, STACKS)
+    n = len(stacks)
     if args.smoke:
         args.runs = 1
     figures: list[tuple[str, float, str]] = []
@@ -167,23 +175,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hecate-bench-rollout-") as scratch:
         scratch_path = Path(scratch)
         with fleet_to_bench(args.fleet, scratch_path / "fleet", CLUSTERS, 3, record) as fleet:
-            rp = RolloutProject.create(fleet, scratch_path / "waves")
+            rp = RolloutProject.create(fleet, scratch_path / "waves", stacks=stacks)
             # A fleet in use runs whatever it runs: the first deploy may have to go back.
             back = ["--allow-downgrade"] if args.fleet else []
             first = rp.fleet_cmd("rollout", "--plain", *back)
             assert first.code == 0, first.text
-            parts = by_hand(rp, "0.7.3")
-            record("by hand: three `pulumi up`s (config set included)", parts["up"])
+            parts = by_hand(rp, "0.7.3", stacks)
+            record(f"by hand: {counted(n, '`pulumi up`')} (config set included)", parts["up"])
             record(
-                "by hand: three pushes to rolled out (Flux apply, DaemonSet rollout)",
+                f"by hand: {counted(n, 'push', 'pushes')} to rolled out"
+                " (Flux apply, DaemonSet rollout)",
                 parts["apply"],
             )
             record("by hand: the sum of the parts", parts["up"] + parts["apply"])
             rollout = rp.fleet_cmd("rollout", "0.7.4", "--plain", "--json")
             assert rollout.code == 0, rollout.text
             report = json.loads(rollout.out)
-            record("fleet rollout, three waves, zero soak", report["seconds"])
-            deploy, engine = deploy_per_stack(report), engine_alone(rp, "0.7.5")
+            record(f"fleet rollout, {counted(n, 'wave')}, zero soak", report["seconds"])
+            deploy, engine = deploy_per_stack(report), engine_alone(rp, "0.7.5", stacks)
             record("a stack's deploy in that rollout (wave start to push)", deploy)
             record("a stack's own preview + up, by hand (the engine alone)", engine)
             record("deploy against the engine alone (target 1.3x)", deploy / engine, "x")
@@ -192,8 +201,9 @@ def main() -> int:
             for _ in range(args.runs):  # alternated, so that load hits both alike
                 serial.append(fleet_preview(rp.root, rp.env, 1))
                 parallel.append(fleet_preview(rp.root, rp.env, 4))
-            record("fleet preview, 3 stacks, one after another", statistics.median(serial))
-            record("fleet preview, 3 stacks, in parallel (4)", statistics.median(parallel))
+            committed = f"{n} stack{'s' if n != 1 else ''}"
+            record(f"fleet preview, {committed}, one after another", statistics.median(serial))
+            record(f"fleet preview, {committed}, in parallel (4)", statistics.median(parallel))
 
         root, env = generated_project(scratch_path, generated)
         record(f"fleet preview, {generated} stacks, in parallel (4)", fleet_preview(root, env, 4))

@@ -19,10 +19,19 @@ from testbed.components import BRANCH
 from testbed.local_fleet import Fleet
 from testbed.mocks import stack_config
 from testbed.processes import GIT_IDENTITY, FleetError, git
-from testbed.scratch import Project, Result, new_project
+from testbed.scratch import Project, Result, new_project, set_plain
 
 # Short enough for a failing rollout to be reported within a test; long enough for kwok's nodes.
 HEALTH_TIMEOUT = "30s"
+
+
+def fleet_settings(fleet: Fleet) -> dict:
+    """A stack's source pointed at the fleet's git server (which asks for no deploy key), and
+    the test bed's short health check."""
+    return {
+        "hecate:gitops": {"url": fleet.git_url, "secretRef": ""},
+        "hecate:healthTimeout": HEALTH_TIMEOUT,
+    }
 
 
 @dataclass
@@ -38,12 +47,9 @@ class Deployment:
         project = new_project(workdir, stack, KUBECONFIG=str(fleet.kubeconfig))
         checkout = project.path / "gitops"
         fleet.clone_gitops(checkout)
-        deployment = cls(stack, stack_config(stack)["hecate:cluster"], fleet, project)
-        # The stack as committed, its source pointed at the test bed's git server (no secret).
-        deployment.config("hecate:gitops.url", fleet.git_url)
-        deployment.config("hecate:gitops.secretRef", "")
-        deployment.config("hecate:healthTimeout", HEALTH_TIMEOUT)
-        return deployment
+        # The stack as committed, its source pointed at the test bed's git server.
+        set_plain(project.path / f"Pulumi.{stack}.yaml", fleet_settings(fleet))
+        return cls(stack, stack_config(stack)["hecate:cluster"], fleet, project)
 
     @property
     def checkout(self) -> Path:

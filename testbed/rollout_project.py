@@ -20,27 +20,34 @@ import yaml
 
 from hecate.project import stack_names
 from testbed.components import BRANCH
-from testbed.deployment import HEALTH_TIMEOUT, git_env
+from testbed.deployment import fleet_settings, git_env
 from testbed.local_fleet import Fleet
 from testbed.processes import git
-from testbed.scratch import Project, Result, copy_project, engine_env, init_stack
+from testbed.scratch import (
+    Project,
+    Result,
+    copy_project,
+    engine_env,
+    init_stack,
+    set_plain,
+)
 
 GITHUB_VARIABLES = ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "GITHUB_SHA")
 
 # Short waits for the test bed: its nodes are kwok's, each rollout takes seconds.
-PLAN = """\
-soak: 0s
-timeouts:
-  gate: 150s
-waves:
-  - name: dev
-    stacks: [dev]
-    soak: {dev_soak}
-  - name: edge
-    stacks: [edge]
-  - name: beam
-    stacks: [beam]
-"""
+GATE_TIMEOUT = "150s"
+WAVE_ORDER = ("dev", "edge", "beam")  # the committed stacks, a wave each, dev first
+
+
+def committed_plan(stacks: tuple[str, ...], dev_soak: str) -> dict:
+    """The rollout plan of these committed stacks: a wave each, in dev, edge, beam order, dev's
+    soak `dev_soak` and no other."""
+    waves = [
+        {"name": s, "stacks": [s], **({"soak": dev_soak} if s == "dev" else {})}
+        for s in WAVE_ORDER
+        if s in stacks
+    ]
+    return {"soak": "0s", "timeouts": {"gate": GATE_TIMEOUT}, "waves": waves}
 
 
 def three_waves(names: list[str]) -> list[list[str]]:
@@ -70,21 +77,25 @@ class RolloutProject:
     started: list[subprocess.Popen] = field(default_factory=list)
 
     @classmethod
-    def create(cls, fleet: Fleet, workdir: Path, dev_soak: str = "0s") -> RolloutProject:
+    def create(
+        cls,
+        fleet: Fleet,
+        workdir: Path,
+        dev_soak: str = "0s",
+        stacks: tuple[str, ...] = WAVE_ORDER,
+    ) -> RolloutProject:
+        """A copy of the project with these committed stacks (every one by default), a wave
+        each in dev, edge, beam order, each stack's source the fleet's git server."""
         root = workdir / "project"
-        removed = copy_project(root)
+        removed = copy_project(root, stacks=list(stacks))
         env = runner_env(fleet, workdir)
         project = Project(root, env)
-        (root / "rollout-plan.yaml").write_text(PLAN.format(dev_soak=dev_soak))
+        plan = committed_plan(stacks, dev_soak)
+        (root / "rollout-plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
         fleet.clone_gitops(root / "gitops")
         for stack in stack_names(root):
+            set_plain(root / f"Pulumi.{stack}.yaml", fleet_settings(fleet))
             init_stack(project, stack, removed[stack])
-            for key, value in (
-                ("hecate:gitops.url", fleet.git_url),
-                ("hecate:gitops.secretRef", ""),
-                ("hecate:healthTimeout", HEALTH_TIMEOUT),
-            ):
-                project.pulumi("config", "set", "--stack", stack, "--path", key, "--", value)
         return cls(project, fleet)
 
     @classmethod
@@ -99,12 +110,7 @@ class RolloutProject:
         env = runner_env(fleet, workdir)
         project = Project(root, env)
         for cluster in (c for wave in waves for c in wave):
-            config = {
-                "hecate:cluster": cluster,
-                "hecate:version": version,
-                "hecate:gitops": {"url": fleet.git_url, "secretRef": ""},
-                "hecate:healthTimeout": HEALTH_TIMEOUT,
-            }
+            config = {"hecate:cluster": cluster, "hecate:version": version, **fleet_settings(fleet)}
             (root / f"Pulumi.{cluster}.yaml").write_text(yaml.safe_dump({"config": config}))
             project.pulumi("stack", "init", cluster)
         plan = {

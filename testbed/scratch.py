@@ -75,6 +75,20 @@ def portable_stack_file(source: Path, destination: Path) -> list[str]:
     return removed
 
 
+def set_plain(stack_file: Path, settings: dict) -> None:
+    """Plain (not secret) settings into a stack file, as `pulumi config set --path` writes
+    them: a mapping merged into the one the file has. One write rather than a pulumi process a
+    setting, each of which derives the passphrase's key (a million PBKDF2 rounds)."""
+    content = yaml.safe_load(stack_file.read_text()) or {}
+    config = content.setdefault("config", {})
+    for key, value in settings.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key].update(value)
+        else:
+            config[key] = value
+    stack_file.write_text(yaml.safe_dump(content, sort_keys=False))
+
+
 def copy_files(names: list[str], destination: Path) -> None:
     """These files and directories of the project into `destination` (no virtualenv, no
     bytecode)."""
