@@ -13,7 +13,7 @@ from testbed.components import CLUSTERS, missing_components
 from testbed.deployment import Deployment
 from testbed.local_fleet import Bringup, Fleet, fetch_cert
 from testbed.rollout_project import RolloutProject
-from testbed.scratch import missing_tools
+from testbed.scratch import missing_tools, set_plain
 from tests.local_fleet.waves import SOAK, STACKS, THROWAWAY_KEY
 
 NODES = 3
@@ -121,11 +121,11 @@ def fleet_project(fleet, tmp_path_factory) -> Iterator[RolloutProject]:
     project's stack files say."""
     project = RolloutProject.create(fleet, tmp_path_factory.mktemp("waves"), dev_soak=SOAK)
     # beam seals a throwaway key, so that its gate waits for the SealedSecret too.
-    for args in (
-        ["hecate:sealingCert", "--", fetch_cert(fleet, "beam-cluster")],
-        ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", "--", THROWAWAY_KEY],
-    ):
-        project.project.pulumi("config", "set", "--stack", "beam", *args)
+    set_plain(
+        project.root / "Pulumi.beam.yaml", {"hecate:sealingCert": fetch_cert(fleet, "beam-cluster")}
+    )
+    secret = ["--secret", "--path", "hecate:apiKeys.OPENAI_API_KEY", "--", THROWAWAY_KEY]
+    project.project.pulumi("config", "set", "--stack", "beam", *secret)
     # The committed config, rolled out as it is: every cluster on its stack's version.
     try:
         # (Whatever the earlier modules left running, older or newer: the committed config.)
