@@ -1,14 +1,22 @@
 """The workflow harness itself (testbed/workflows.py): what it runs as GitHub would, and what
-it refuses by name. Small workflows on a throwaway remote; the project's own workflows are run
-in tests/e2e/test_release_workflow.py and tests/local_fleet/test_waves_road.py."""
+it refuses by name; what a step leaves running is stopped at the job's end, as GitHub does, and
+with the harness if it dies. Small workflows on a throwaway remote; the project's own workflows
+are run in tests/e2e/test_release_workflow.py and tests/local_fleet/test_waves_road.py."""
 
 from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from testbed.github_remotes import commit_to, infra_remote
+from testbed.paths import ROOT
+from testbed.processes import wait_for
 from testbed.workflows import Event, Harness, HarnessError
 from testbed.workflows.expressions import Evaluator, UnknownExpression, interpolate
 
@@ -254,3 +262,68 @@ def test_an_unknown_strategy_key_is_named_even_in_a_job_that_does_not_run(tmp_pa
     with_workflow(remote, CHAIN.replace("  skipped:\n    needs: leg\n", strategy))
     with pytest.raises(HarnessError, match="job skipped: unknown strategy key max-parallel"):
         harness(tmp_path, remote).run("chain.yml", Event("push"))
+
+
+LEFT_RUNNING = """\
+name: left-running
+on: push
+jobs:
+  only:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          sleep 300 &
+          echo "$!" > {pid_file}
+          {after}
+"""
+
+
+def gone(pid: int) -> bool:
+    """No such process, or one that only waits to be reaped (a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def test_what_a_step_left_running_is_stopped_when_its_job_ends(tmp_path, remote):
+    pid_file = tmp_path / "sleep.pid"
+    with_workflow(remote, LEFT_RUNNING.format(pid_file=pid_file, after="true"))
+    run = harness(tmp_path, remote).run("chain.yml", Event("push"))
+    assert run.job("only").result == "success"
+    pid = int(pid_file.read_text())
+    wait_for(f"the step's sleep (pid {pid}) to stop", lambda: gone(pid), timeout=30, every=0.1)
+
+
+HARNESS_IN_A_PROCESS = """\
+import sys
+from pathlib import Path
+from testbed.workflows import Event, Harness
+work, remote = Path(sys.argv[1]), Path(sys.argv[2])
+Harness(work / "github", {"hecate-infra": remote}, secrets={"TOKEN": "s3"}).run(
+    "chain.yml", Event("push")
+)
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_step_s_processes_go_with_the_harness_however_it_dies(tmp_path, remote, how):
+    """A test run killed in the middle of a workflow step (CI cancelled, pytest killed) leaves
+    nothing of the step behind: not its script, nor what the script started."""
+    pid_file = tmp_path / "sleep.pid"
+    with_workflow(remote, LEFT_RUNNING.format(pid_file=pid_file, after="wait"))
+    owner = subprocess.Popen(
+        [sys.executable, "-c", HARNESS_IN_A_PROCESS, str(tmp_path), str(remote)], cwd=ROOT
+    )
+    try:
+        wait_for("the step's sleep to start", pid_file.exists, timeout=60, every=0.1)
+        wait_for("its pid", lambda: pid_file.read_text().strip().isdigit(), timeout=10)
+        pid = int(pid_file.read_text())
+        assert not gone(pid)
+        owner.send_signal(how)
+        owner.wait(timeout=30)
+        wait_for(f"the step's sleep (pid {pid}) to stop", lambda: gone(pid), timeout=30, every=0.1)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()

@@ -37,6 +37,18 @@ STRATEGY_KEYS = {"matrix", "fail-fast"}
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+# How a `run:` step starts: a watcher beside the step, in its process group, waits for EOF on
+# the job's lifeline (a pipe whose only write end the harness holds) and then kills the group.
+# EOF comes when the job ends, as GitHub stops what a job's steps left running, or when the
+# harness dies however it dies (a SIGTERM'd or SIGKILL'd pytest): a step's `hecate fleet
+# rollout` never outlives the test run that started it.
+STEP_KEEPER = (
+    "( while read -r -u {fd} _; do :; done; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &\n"
+    "exec {fd}<&-\n"
+    'exec bash --noprofile --norc -eo pipefail "$1"\n'
+)
+
+
 def job_order(jobs: dict, workflow: str) -> list[str]:
     order: list[str] = []
     while len(order) < len(jobs):
@@ -179,6 +191,7 @@ class Job:
         self.path = [str(context.harness.bin), BASE_PATH]
         self.env: dict[str, str] = {}
         self.failed = False
+        self.lifeline = (-1, -1)  # the job's pipe while its steps run (run())
 
     def _evaluator(self) -> Evaluator:
         return Evaluator(
@@ -198,6 +211,23 @@ class Job:
         self.env.update(self._env(self.job.get("env"), self.where))
         timeout = float(self.job.get("timeout-minutes", 360)) * 60
         started = time.monotonic()
+        self.lifeline = os.pipe()  # neither end inherited, but by each step's watcher (read)
+        try:
+            self._steps(run, timeout, started)
+        finally:
+            for end in self.lifeline:
+                os.close(end)
+        evaluator = self._evaluator()
+        run.outputs = {
+            k: text(self.context.evaluate(v, evaluator, f"{self.where}: outputs.{k}"))
+            for k, v in (self.job.get("outputs") or {}).items()
+        }
+        summaries = sorted(self.temp.glob("summary-*"), key=lambda p: int(p.name.split("-")[1]))
+        run.summary = "".join(p.read_text() for p in summaries)
+        run.result = "failure" if self.failed or self.context.harness.killed else "success"
+        return run
+
+    def _steps(self, run: JobRun, timeout: float, started: float) -> None:
         for number, step in enumerate(self.job.get("steps") or [], 1):
             label = step.get("name") or step.get("uses") or str(step.get("run", "")).splitlines()[0]
             status = {
@@ -219,15 +249,6 @@ class Job:
                 self.contexts["steps"][step["id"]]["conclusion"] = result.outcome
             if result.outcome == "failure":
                 self.failed = True
-        evaluator = self._evaluator()
-        run.outputs = {
-            k: text(self.context.evaluate(v, evaluator, f"{self.where}: outputs.{k}"))
-            for k, v in (self.job.get("outputs") or {}).items()
-        }
-        summaries = sorted(self.temp.glob("summary-*"), key=lambda p: int(p.name.split("-")[1]))
-        run.summary = "".join(p.read_text() for p in summaries)
-        run.result = "failure" if self.failed or self.context.harness.killed else "success"
-        return run
 
     def _step(self, step: dict, label: str, number: int, timeout: float) -> StepRun:
         step_id = step.get("id")
@@ -262,13 +283,16 @@ class Job:
         }
         log_file = self.temp / f"step-{number}.log"
         with log_file.open("w") as out:
+            read_end = self.lifeline[0]
+            keeper = STEP_KEEPER.format(fd=read_end)
             process = subprocess.Popen(
-                ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                ["bash", "--noprofile", "--norc", "-c", keeper, "step", str(script)],
                 cwd=self.workspace,
                 env=full_env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(read_end,),
             )
             self.context.harness.current = process
             try:
