@@ -82,12 +82,20 @@ stack: stack-settings $(VENV)/.installed $(ENGINE) $(POLICY_VENV)/.installed
 	  $(MAKE) --no-print-directory kubernetes-provider; fi
 	@pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK) --secrets-provider passphrase
 
+# What running the project needs (requirements.txt); the tests and linters are added to the same
+# virtualenv by the targets that use them (requirements-dev.txt), so that a first `make up` and a
+# workflow's `make venv` install no test tool.
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	@# The project itself, editable, for its `hecate` command (its dependencies are the pins above).
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+DEV_VENV := $(VENV)/.dev-installed
+$(DEV_VENV): $(VENV)/.installed requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 # The policy pack and checkov each get a virtualenv of their own: their pins clash with the program's.
@@ -147,7 +155,7 @@ FLEET_WORKERS ?= 2
 # slow ones, and a worker that starts them early leaves the quick unit modules for the end
 # (--no-loadscope-reorder: in this order, not pytest-xdist's default, most tests first).
 ENGINE_TIERS = $(filter-out tests/local_fleet/,$(sort $(dir $(wildcard tests/*/test_*.py))))
-test: lint $(ENGINE) $(KUBERNETES_PROVIDER) $(TESTBED) tools
+test: lint $(DEV_VENV) $(ENGINE) $(KUBERNETES_PROVIDER) $(TESTBED) tools
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ENGINE_TIERS) $(UNIT_TESTS)
 	$(PYTEST) -n $(FLEET_WORKERS) --dist loadgroup tests/local_fleet
@@ -155,17 +163,17 @@ else
 	$(PYTEST) $(PYTEST_ARGS)
 endif
 
-lint: $(VENV)/.installed
+lint: $(DEV_VENV)
 	bash scripts/lint
 
 # The unit suite: the test modules directly in tests/, which need neither the engine nor a
 # cluster. Those that do live in a directory below it (tests/e2e, tests/local_fleet, any to come),
 # so that a new one can never slip in here (or into `make bench`, which times this target).
 UNIT_TESTS = $(sort $(wildcard tests/test_*.py))
-unit: $(VENV)/.installed $(CRDS)
+unit: $(DEV_VENV) $(CRDS)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(UNIT_TESTS)
 
-bench: $(VENV)/.installed $(ENGINE) $(CRDS)
+bench: $(DEV_VENV) $(ENGINE) $(CRDS)
 	$(VENV)/bin/python scripts/bench.py
 
 # The fleet's figures (README, "Try it locally"); minutes, and more with BENCH_FLEET_ARGS=--cold-build.

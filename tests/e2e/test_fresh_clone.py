@@ -85,6 +85,7 @@ def snapshot(destination: Path) -> Path:
 def make(clone: Path, *args: str) -> subprocess.CompletedProcess:
     stamps = [
         ".venv/.installed",
+        ".venv/.dev-installed",
         "policy/.venv/.installed",
         *(str(p.relative_to(ROOT)) for p in (ROOT / ".tools" / "checkov").glob(".installed-*")),
     ]
