@@ -35,7 +35,8 @@ from hecate.signals import let_children_hear_sigint  # noqa: E402
 from testbed import flux  # noqa: E402
 from testbed.components import CLUSTERS  # noqa: E402
 from testbed.deployment import Deployment  # noqa: E402
-from testbed.local_fleet import Bringup, Fleet  # noqa: E402
+from testbed.fleet import Fleet  # noqa: E402
+from testbed.local_fleet import Bringup  # noqa: E402
 from testbed.processes import Launcher, wait_for  # noqa: E402
 
 STACK = "beam"

@@ -46,7 +46,8 @@ from hecate.project import stack_names  # noqa: E402
 from hecate.signals import let_children_hear_sigint  # noqa: E402
 from scripts.bench_fleet import print_figures, resident_mib  # noqa: E402
 from scripts.bench_rollout import fleet_preview, generated_project  # noqa: E402
-from testbed.local_fleet import Bringup, Fleet  # noqa: E402
+from testbed.fleet import Fleet  # noqa: E402
+from testbed.local_fleet import Bringup  # noqa: E402
 from testbed.rollout_project import RolloutProject, three_waves  # noqa: E402
 
 Figures = list[tuple[str, float, str]]

@@ -1,7 +1,8 @@
 """What the tests, the benches and `make fleet-up` stand on; hecate/ never imports it.
 
 The local fleet of real clusters (`python -m testbed up|down|status`, `make fleet-up`):
-    local_fleet  the local fleet: its clusters, bringing it up and down (Bringup, Fleet)
+    local_fleet  bringing the local fleet up and down (Bringup)
+    fleet        a fleet that is up: its clusters, reads, and faults on purpose (Fleet)
     components   each cluster's components and their configuration (kwokctl, Flux, sealed-secrets)
     processes    starting the fleet's processes and stopping them by their pids alone
     faults       the faults tests inject (kwok Stages: unready, missing image, crash loop)

@@ -20,7 +20,8 @@ from pathlib import Path
 from hecate.grammars import is_dns_label
 from hecate.signals import let_children_hear_sigint
 from testbed.components import CLUSTERS
-from testbed.local_fleet import Bringup, Fleet
+from testbed.fleet import Fleet
+from testbed.local_fleet import Bringup
 from testbed.processes import FleetError
 from testbed.rollout_project import RolloutProject, three_waves
 

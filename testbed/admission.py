@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from testbed import certs
-from testbed.local_fleet import Fleet
+from testbed.fleet import Fleet
 
 NAME = "hecate-test-held-admission"
 

@@ -16,7 +16,7 @@ import yaml
 from hecate.fleet.cluster_health import observed
 from testbed import flux
 from testbed.components import BRANCH
-from testbed.local_fleet import Fleet
+from testbed.fleet import Fleet
 from testbed.mocks import stack_config
 from testbed.processes import GIT_IDENTITY, FleetError, git
 from testbed.scratch import Project, Result, new_project, set_plain

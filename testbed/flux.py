@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from hecate.fleet.cluster_health import observed
-from testbed.local_fleet import Fleet
+from testbed.fleet import Fleet
 from testbed.processes import FleetError, wait_for
 
 # How long a wait for Flux may take before a test fails: a bound for a loaded 2-core machine

@@ -21,7 +21,7 @@ import yaml
 from hecate.project import stack_names
 from testbed.components import BRANCH
 from testbed.deployment import fleet_settings, git_env
-from testbed.local_fleet import Fleet
+from testbed.fleet import Fleet
 from testbed.processes import git
 from testbed.scratch import (
     Project,

@@ -11,7 +11,8 @@ import pytest
 
 from testbed.components import CLUSTERS, missing_components
 from testbed.deployment import Deployment
-from testbed.local_fleet import Bringup, Fleet, fetch_cert
+from testbed.fleet import Fleet, fetch_cert
+from testbed.local_fleet import Bringup
 from testbed.rollout_project import RolloutProject
 from testbed.scratch import missing_tools, set_plain
 from tests.local_fleet.waves import SOAK, STACKS, THROWAWAY_KEY

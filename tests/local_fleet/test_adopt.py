@@ -23,7 +23,7 @@ import yaml
 from testbed import flux
 from testbed.components import BRANCH
 from testbed.deployment import HEALTH_TIMEOUT, Deployment, git_env
-from testbed.local_fleet import Fleet, fetch_cert
+from testbed.fleet import Fleet, fetch_cert
 from testbed.paths import BIN
 from testbed.processes import git, wait_for
 from testbed.scratch import new_project

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from testbed.local_fleet import fetch_cert
+from testbed.fleet import fetch_cert
 from testbed.mocks import stack_config
 from testbed.scratch import new_project
 

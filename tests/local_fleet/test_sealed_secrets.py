@@ -11,7 +11,7 @@ from pathlib import Path
 
 from testbed import flux
 from testbed.deployment import on_each
-from testbed.local_fleet import fetch_cert
+from testbed.fleet import fetch_cert
 from testbed.processes import wait_for
 from tests.local_fleet.watch import RolloutWatch, current_revision, live_pods
 
