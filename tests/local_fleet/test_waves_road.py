@@ -228,10 +228,12 @@ def test_a_wave_that_needs_an_approval_waits_for_its_environment(road):
     from hecate.fleet import workflow
     from hecate.fleet.plan import parse_plan
 
-    plan_text = show(road.remote, "rollout-plan.yaml", "main").replace(
-        "stacks: [beam]", "stacks: [beam]\n    approval: required"
-    )
+    document = yaml.safe_load(show(road.remote, "rollout-plan.yaml", "main"))
+    (beam_wave,) = [w for w in document["waves"] if w["stacks"] == ["beam"]]
+    beam_wave["approval"] = "required"
+    plan_text = yaml.safe_dump(document, sort_keys=False)
     plan = parse_plan(yaml.safe_load(plan_text), STACKS)
+    assert [w.approval_required for w in plan.waves] == [False, False, True], plan_text
     main_yml = workflow.generated(show(road.remote, str(workflow.WORKFLOW), "main"), plan)
     files = {
         name: text.replace("hecate:version: 0.7.3", "hecate:version: 0.7.4")
