@@ -37,11 +37,10 @@ from testbed import flux  # noqa: E402
 from testbed.components import BRANCH, CLUSTERS  # noqa: E402
 from testbed.deployment import git_env  # noqa: E402
 from testbed.processes import git, wait_for  # noqa: E402
-from testbed.rollout_project import RolloutProject  # noqa: E402
+from testbed.rollout_project import WAVE_ORDER, RolloutProject  # noqa: E402
 from testbed.scratch import Project, copy_project, engine_env  # noqa: E402
 
 GENERATED = 30
-STACKS = ("dev", "edge", "beam")  # the committed stacks, a wave each
 WORDS = {1: "one", 2: "two", 3: "three"}
 
 
@@ -162,7 +161,8 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="one run, the smallest sizes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    generated, stacks = (2, STACKS[:1]) if args.smoke else (GENERATED, STACKS)
+    # The committed stacks, a wave each; the smoke run, dev's alone.
+    generated, stacks = (2, WAVE_ORDER[:1]) if args.smoke else (GENERATED, WAVE_ORDER)
     n = len(stacks)
     if args.smoke:
         args.runs = 1
